@@ -1,0 +1,154 @@
+/**
+ * Use cases of the redrive function: the sweep of VoiceCalls still missing
+ * hold-duration data, the dead-letter queue redrive, and the resync of one
+ * call on START_CALL_PROCESSING.
+ *
+ * The sweep follows the Salesforce recipe "Retry CTR Sync for Voice Call
+ * Records" (VoiceCalls with `CustomerHoldDuration = null`, looked up in the
+ * archive by VendorCallKey), without its defects: SCV's `queryRecord` returns
+ * only the first row, so the sweep pages with a keyset on VendorCallKey, one
+ * row per query, bounded per run, and resumable with `startAfter`.
+ */
+import type {
+  ContactRecordArchive,
+  DeadLetterQueue,
+  FieldOverrides,
+  SalesforceRestApi,
+  SyncQueue,
+  SyncQueueItem,
+} from './ports';
+
+/** Time window and cursor of one sweep. Timestamps are ISO-8601 UTC. */
+export interface SweepWindow {
+  /** Inclusive lower bound on VoiceCall.CreatedDate. */
+  from: string;
+  /** Exclusive upper bound on VoiceCall.CreatedDate. */
+  to: string;
+  /** Continue after this VendorCallKey (exclusive). */
+  startAfter?: string;
+}
+
+/** Counts and cursor of one sweep run. */
+export interface SweepResult {
+  counts: { queried: number; enqueued: number; noArchive: number };
+  /** Set when the run stopped early (count or time); pass it as `startAfter` next time. */
+  nextStartAfter?: string;
+}
+
+/** SOQL string literal: backslash-escape `\` and `'` (SOQL reference, "Quoted String Escape Sequences"). */
+export function soqlString(value: string): string {
+  return `'${value.replace(/[\\']/g, (char) => `\\${char}`)}'`;
+}
+
+/** SOQL dateTime literal (unquoted, ISO-8601 UTC with Z), from any ISO-8601 timestamp. */
+export function soqlDateTime(iso: string): string {
+  const millis = Date.parse(iso);
+  if (Number.isNaN(millis)) throw new RangeError(`Not an ISO-8601 timestamp: ${iso}`);
+  return new Date(millis).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/**
+ * The sweep's query: the first VoiceCall after `startAfter` (by VendorCallKey)
+ * in the window whose CustomerHoldDuration is null.
+ */
+export function buildUnsyncedVoiceCallQuery(window: SweepWindow): string {
+  const conditions = [
+    'CustomerHoldDuration = null',
+    `CreatedDate >= ${soqlDateTime(window.from)}`,
+    `CreatedDate < ${soqlDateTime(window.to)}`,
+  ];
+  if (window.startAfter !== undefined)
+    conditions.push(`VendorCallKey > ${soqlString(window.startAfter)}`);
+  return `SELECT Id, VendorCallKey FROM VoiceCall WHERE ${conditions.join(' AND ')} ORDER BY VendorCallKey ASC LIMIT 1`;
+}
+
+/**
+ * Sweep: re-enqueue archived contact records of VoiceCalls that were never synced.
+ *
+ * Primary course:
+ * 1. Query the next unsynced VoiceCall after the cursor (one row per query).
+ * 2. Load its contact record from the archive by VendorCallKey (= ContactId);
+ *    count it as `noArchive` when there is none (it is not retried forever:
+ *    the cursor moves past it).
+ * 3. Enqueue what was found for the updater, 10 at a time.
+ * 4. Stop when the query finds nothing, after `maxRecords` rows, or when
+ *    `hasTimeLeft()` says so; report the cursor to resume from.
+ *
+ * @throws whatever the ports throw; nothing enqueued before the error is lost
+ *   (messages already sent stay sent, the operator reruns from the last report).
+ */
+export async function sweepUnsyncedVoiceCalls(
+  request: SweepWindow & { maxRecords: number },
+  ports: {
+    restApi: SalesforceRestApi;
+    archive: ContactRecordArchive;
+    syncQueue: SyncQueue;
+    hasTimeLeft?: () => boolean;
+  },
+): Promise<SweepResult> {
+  const counts = { queried: 0, enqueued: 0, noArchive: 0 };
+  let cursor = request.startAfter;
+  let pending: SyncQueueItem[] = [];
+  const flush = async () => {
+    if (pending.length === 0) return;
+    await ports.syncQueue.enqueue(pending);
+    counts.enqueued += pending.length;
+    pending = [];
+  };
+
+  let exhausted = false;
+  while (counts.queried < request.maxRecords && (ports.hasTimeLeft?.() ?? true)) {
+    const row = await ports.restApi.queryRecord(
+      buildUnsyncedVoiceCallQuery({ from: request.from, to: request.to, startAfter: cursor }),
+    );
+    if (!row) {
+      exhausted = true;
+      break;
+    }
+    counts.queried++;
+    cursor = row.VendorCallKey;
+    const archived = await ports.archive.get(row.VendorCallKey);
+    if (archived) pending.push(archived);
+    else counts.noArchive++;
+    if (pending.length === 10) await flush();
+  }
+  await flush();
+  return exhausted || cursor === undefined ? { counts } : { counts, nextStartAfter: cursor };
+}
+
+/**
+ * DLQ redrive: move up to `maxMessages` messages from the dead-letter queue
+ * back to the sync queue, bodies unchanged. A message is deleted from the DLQ
+ * only after the sync queue accepted it (at-least-once: a failed delete can
+ * duplicate, never lose). A message that keeps failing in the updater goes
+ * back to the DLQ through the sync queue's redrive policy.
+ */
+export async function redriveDeadLetters(
+  request: { maxMessages: number },
+  ports: { deadLetters: DeadLetterQueue; syncQueue: SyncQueue; hasTimeLeft?: () => boolean },
+): Promise<{ counts: { moved: number } }> {
+  let moved = 0;
+  while (moved < request.maxMessages && (ports.hasTimeLeft?.() ?? true)) {
+    const messages = await ports.deadLetters.receive(Math.min(10, request.maxMessages - moved));
+    if (messages.length === 0) break;
+    await ports.syncQueue.sendRaw(messages.map((message) => message.body));
+    await ports.deadLetters.delete(messages);
+    moved += messages.length;
+  }
+  return { counts: { moved } };
+}
+
+/**
+ * Resync one call now (START_CALL_PROCESSING): enqueue its archived contact
+ * record with the given phone-number overrides. A call with no archived
+ * record is counted, not retried.
+ */
+export async function resyncCall(
+  request: { contactId: string; fieldOverrides: FieldOverrides },
+  ports: { archive: ContactRecordArchive; syncQueue: SyncQueue },
+): Promise<{ counts: { enqueued: number; noArchive: number } }> {
+  const archived = await ports.archive.get(request.contactId);
+  if (!archived) return { counts: { enqueued: 0, noArchive: 1 } };
+  await ports.syncQueue.enqueue([{ ...archived, fieldOverrides: request.fieldOverrides }]);
+  return { counts: { enqueued: 1, noArchive: 0 } };
+}

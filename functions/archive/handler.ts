@@ -1,0 +1,56 @@
+/**
+ * archive: EventBridge rule target that keeps the newest version of every
+ * contact record at `ctr/{ContactId}.json` in the archive bucket.
+ *
+ * Invoked asynchronously by EventBridge. A thrown error makes Lambda retry
+ * the event (twice) and then send it to the function's on-failure
+ * destination (the archive DLQ). An older or duplicate version is a success:
+ * the archive already holds something at least as new.
+ */
+import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas/eventbridge';
+import { S3Client } from '@aws-sdk/client-s3';
+import { z } from 'zod';
+import { PermanentError } from '../../domain/errors';
+import { CtrReceivedDetailSchema } from '../../events/ctr-received';
+import { booleanFlag, readConfig, requiredString } from '../shared/config';
+import { createObservability, InvocationCounters } from '../shared/observability';
+import { createS3Archive } from '../shared/s3-archive';
+
+const config = readConfig(
+  z.object({ ARCHIVE_BUCKET_NAME: requiredString, S3_FORCE_PATH_STYLE: booleanFlag(false) }),
+);
+const { logger, metrics } = createObservability('archive');
+const counters = new InvocationCounters();
+const archive = createS3Archive({
+  client: new S3Client({ forcePathStyle: config.S3_FORCE_PATH_STYLE }),
+  bucket: config.ARCHIVE_BUCKET_NAME,
+});
+
+const CtrReceivedEventSchema = EventBridgeSchema.extend({ detail: CtrReceivedDetailSchema });
+
+/**
+ * Archive the contact record of one `CtrReceived` event.
+ *
+ * @throws PermanentError when the event is not a valid `CtrReceived` (it ends
+ *   in the on-failure destination with its reason, after Lambda's retries).
+ */
+export async function handler(event: unknown): Promise<{ outcome: string }> {
+  try {
+    const parsed = CtrReceivedEventSchema.safeParse(event);
+    if (!parsed.success) {
+      counters.add('Failed');
+      throw new PermanentError(
+        `Not a valid CtrReceived event: ${parsed.error.issues.map((issue) => issue.path.join('.')).join(', ')}`,
+      );
+    }
+    const { contactId, lastUpdateTimestamp } = parsed.data.detail;
+    // Archive the record exactly as it arrived, not the parsed copy.
+    const raw = (event as { detail: { contactRecord: unknown } }).detail.contactRecord;
+    const outcome = await archive.putIfNewer({ contactId, lastUpdateTimestamp, json: JSON.stringify(raw) });
+    if (outcome === 'stored') counters.add('Archived');
+    logger.info('Contact record archive', { contactId, lastUpdateTimestamp, outcome });
+    return { outcome };
+  } finally {
+    counters.flush(metrics);
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * redrive: the repair paths of the pipeline, triggered by events on the bus.
+ *
+ * - `SweepRequested` (schedule or operator): re-enqueue, from the archive,
+ *   VoiceCalls still missing hold-duration data in a time window.
+ * - `DlqRedriveRequested` (operator): move messages from the sync DLQ back to
+ *   the sync queue, bodies unchanged.
+ * - `START_CALL_PROCESSING` (AWS Live Call Analytics): resync that call now,
+ *   with its toNumber/fromNumber overrides.
+ *
+ * Each run logs its counts and publishes them as `RedriveCompleted`. An event
+ * that is not one of these (unknown detail-type, invalid detail) fails with a
+ * PermanentError naming the problem: after Lambda's async retries it lands in
+ * the function's on-failure destination, nothing is dropped silently.
+ */
+import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas/eventbridge';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { Context } from 'aws-lambda';
+import { z } from 'zod';
+import { PermanentError } from '../../domain/errors';
+import { redriveDeadLetters, resyncCall, sweepUnsyncedVoiceCalls } from '../../domain/redrive';
+import {
+  DlqRedriveRequested,
+  DlqRedriveRequestedDetailSchema,
+  RedriveCompleted,
+  type RedriveCompletedDetail,
+  SweepRequested,
+  SweepRequestedDetailSchema,
+} from '../../events/redrive';
+import { StartCallProcessing, StartCallProcessingDetailSchema } from '../../events/start-call-processing';
+import { booleanFlag, positiveInt, readConfig, requiredString } from '../shared/config';
+import { createEventPublisher, publishError } from '../shared/event-publisher';
+import { createObservability, InvocationCounters } from '../shared/observability';
+import { createS3Archive } from '../shared/s3-archive';
+import { createSalesforceRestApi } from '../shared/scv-functions';
+import { createSqsDeadLetterQueue, createSqsSyncQueue } from '../shared/sqs-queues';
+
+const config = readConfig(
+  z.object({
+    EVENT_BUS_NAME: requiredString,
+    ARCHIVE_BUCKET_NAME: requiredString,
+    SYNC_QUEUE_URL: requiredString,
+    SYNC_DLQ_URL: requiredString,
+    INVOKE_SALESFORCE_REST_API_ARN: requiredString,
+    SWEEP_LOOKBACK_HOURS: positiveInt(24),
+    SWEEP_MAX_RECORDS: positiveInt(500),
+    DLQ_REDRIVE_MAX_MESSAGES: positiveInt(1000),
+    S3_FORCE_PATH_STYLE: booleanFlag(false),
+  }),
+);
+const { logger, metrics } = createObservability('redrive');
+const counters = new InvocationCounters();
+const sqs = new SQSClient({});
+const archive = createS3Archive({
+  client: new S3Client({ forcePathStyle: config.S3_FORCE_PATH_STYLE }),
+  bucket: config.ARCHIVE_BUCKET_NAME,
+});
+const syncQueue = createSqsSyncQueue({ client: sqs, queueUrl: config.SYNC_QUEUE_URL });
+const deadLetters = createSqsDeadLetterQueue({ client: sqs, queueUrl: config.SYNC_DLQ_URL });
+const restApi = createSalesforceRestApi({
+  client: new LambdaClient({}),
+  functionName: config.INVOKE_SALESFORCE_REST_API_ARN,
+});
+const reports = createEventPublisher({
+  client: new EventBridgeClient({}),
+  eventBusName: config.EVENT_BUS_NAME,
+});
+
+/** Time kept in reserve to enqueue, report and return before the function times out (ms). */
+const RESERVE_MS = 15_000;
+
+const RedriveEventSchema = z.discriminatedUnion('detail-type', [
+  EventBridgeSchema.extend({
+    source: z.literal(SweepRequested.source),
+    'detail-type': z.literal(SweepRequested.detailType),
+    detail: SweepRequestedDetailSchema,
+  }),
+  EventBridgeSchema.extend({
+    source: z.literal(DlqRedriveRequested.source),
+    'detail-type': z.literal(DlqRedriveRequested.detailType),
+    detail: DlqRedriveRequestedDetailSchema,
+  }),
+  EventBridgeSchema.extend({
+    source: z.literal(StartCallProcessing.source),
+    'detail-type': z.literal(StartCallProcessing.detailType),
+    detail: StartCallProcessingDetailSchema,
+  }),
+]);
+
+/** Parse the trigger. @throws PermanentError naming what is wrong with it. */
+export function parseRedriveEvent(event: unknown): z.infer<typeof RedriveEventSchema> {
+  const result = RedriveEventSchema.safeParse(event);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(event)'}: ${issue.message}`);
+  throw new PermanentError(`Unsupported redrive trigger: ${problems.join('; ')}`);
+}
+
+/**
+ * Run one redrive operation and report it.
+ *
+ * @returns the `RedriveCompleted` detail that was published.
+ * @throws PermanentError for an invalid trigger; any port error otherwise.
+ */
+export async function handler(event: unknown, context: Pick<Context, 'getRemainingTimeInMillis'>) {
+  const hasTimeLeft = () => context.getRemainingTimeInMillis() > RESERVE_MS;
+  try {
+    const trigger = parseRedriveEvent(event);
+    let report: RedriveCompletedDetail;
+    switch (trigger['detail-type']) {
+      case 'SweepRequested': {
+        const { detail } = trigger;
+        const to = detail.to ?? new Date().toISOString();
+        const from =
+          detail.from ??
+          new Date(Date.parse(to) - (detail.lookbackHours ?? config.SWEEP_LOOKBACK_HOURS) * 3_600_000).toISOString();
+        const result = await sweepUnsyncedVoiceCalls(
+          { from, to, startAfter: detail.startAfter, maxRecords: detail.maxRecords ?? config.SWEEP_MAX_RECORDS },
+          { restApi, archive, syncQueue, hasTimeLeft },
+        );
+        report = { schemaVersion: '1', operation: 'sweep', ...result };
+        break;
+      }
+      case 'DlqRedriveRequested': {
+        const maxMessages = trigger.detail.maxMessages ?? config.DLQ_REDRIVE_MAX_MESSAGES;
+        const result = await redriveDeadLetters({ maxMessages }, { deadLetters, syncQueue, hasTimeLeft });
+        report = { schemaVersion: '1', operation: 'dlq-redrive', counts: result.counts };
+        break;
+      }
+      case 'START_CALL_PROCESSING': {
+        const { callId, toNumber, fromNumber } = trigger.detail;
+        const result = await resyncCall({ contactId: callId, fieldOverrides: { toNumber, fromNumber } }, { archive, syncQueue });
+        report = { schemaVersion: '1', operation: 'start-call-processing', counts: result.counts };
+        break;
+      }
+    }
+    const redriven = report.counts.enqueued ?? report.counts.moved ?? 0;
+    counters.addWithDimension('Redriven', 'Operation', report.operation, redriven);
+    logger.info('Redrive completed', { ...report });
+    const [outcome] = await reports.publishAll([
+      { Source: RedriveCompleted.source, DetailType: RedriveCompleted.detailType, Detail: JSON.stringify(report) },
+    ]);
+    if (outcome && !outcome.ok) throw publishError(outcome);
+    return report;
+  } catch (error) {
+    counters.add('Failed');
+    logger.error('Redrive failed', { error: (error as Error).message });
+    throw error;
+  } finally {
+    counters.flush(metrics);
+  }
+}

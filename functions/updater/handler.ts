@@ -1,0 +1,94 @@
+/**
+ * updater: drains the sync queue into SCV VoiceCalls.
+ *
+ * Each SQS message body is a `CtrReceived` detail (the sync rule's target
+ * uses `InputPath: $.detail`; the redrive function sends the same shape). Per
+ * message: skip a version older than the archived one (superseded), else
+ * transform to `updateVoiceCall` fieldValues and invoke SCV's telephony
+ * integration function synchronously. A failed invoke (FunctionError,
+ * non-2xx, `success: false`, throttling) fails that message only; SQS makes
+ * it visible again and, after maxReceiveCount receives, moves it to the sync
+ * DLQ (redrive policy). A body that does not parse fails the same way.
+ *
+ * Source: AWS Lambda Developer Guide, "Using Lambda with Amazon SQS",
+ * partial batch responses (ReportBatchItemFailures).
+ */
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { parser } from '@aws-lambda-powertools/batch/parser';
+import type { ParsedRecord } from '@aws-lambda-powertools/batch';
+import { S3Client } from '@aws-sdk/client-s3';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { z } from 'zod';
+import { syncVoiceCall } from '../../domain/sync-voice-call';
+import { type CtrReceivedDetail, CtrReceivedDetailSchema } from '../../events/ctr-received';
+import { booleanFlag, readConfig, requiredString } from '../shared/config';
+import { createObservability, InvocationCounters } from '../shared/observability';
+import { createS3Archive } from '../shared/s3-archive';
+import { createTelephonyIntegration } from '../shared/scv-functions';
+
+const config = readConfig(
+  z.object({
+    ARCHIVE_BUCKET_NAME: requiredString,
+    INVOKE_TELEPHONY_INTEGRATION_API_ARN: requiredString,
+    S3_FORCE_PATH_STYLE: booleanFlag(false),
+  }),
+);
+const { logger, metrics } = createObservability('updater');
+const counters = new InvocationCounters();
+const ports = {
+  archive: createS3Archive({
+    client: new S3Client({ forcePathStyle: config.S3_FORCE_PATH_STYLE }),
+    bucket: config.ARCHIVE_BUCKET_NAME,
+  }),
+  telephony: createTelephonyIntegration({
+    client: new LambdaClient({}),
+    functionName: config.INVOKE_TELEPHONY_INTEGRATION_API_ARN,
+  }),
+};
+const processor = new BatchProcessor(EventType.SQS, {
+  parser,
+  innerSchema: CtrReceivedDetailSchema,
+  transformer: 'json',
+});
+
+/**
+ * Sync one message. Resolves when the VoiceCall was updated or the version
+ * was superseded or skipped; throws (a batch item failure) otherwise.
+ */
+export async function recordHandler(record: ParsedRecord<SQSRecord, CtrReceivedDetail>): Promise<void> {
+  const { contactRecord, fieldOverrides } = record.body;
+  const contactId = contactRecord.ContactId;
+  try {
+    const result = await syncVoiceCall({ contactRecord, fieldOverrides }, ports);
+    if (result.outcome === 'synced') counters.add('Synced');
+    else if (result.outcome === 'superseded') counters.add('Superseded');
+    else counters.addWithDimension('Skipped', 'Reason', result.reason);
+    logger.info('VoiceCall sync', {
+      contactId,
+      lastUpdateTimestamp: contactRecord.LastUpdateTimestamp,
+      outcome: result.outcome,
+      receiveCount: record.attributes.ApproximateReceiveCount,
+    });
+  } catch (error) {
+    counters.add('Failed');
+    logger.warn('VoiceCall sync failed, message will be retried', {
+      contactId,
+      error: (error as Error).message,
+      receiveCount: record.attributes.ApproximateReceiveCount,
+    });
+    throw error;
+  }
+}
+
+/** Lambda entry point: an SQS batch in, `{ batchItemFailures }` out. */
+export async function handler(event: SQSEvent, context: Context) {
+  try {
+    return await processPartialResponse(event, recordHandler, processor, {
+      context,
+      throwOnFullBatchFailure: false,
+    });
+  } finally {
+    counters.flush(metrics);
+  }
+}

@@ -1,0 +1,346 @@
+/**
+ * A local stand-in for Amazon EventBridge's PutEvents, for the local stack
+ * (no EventBridge emulator exists). It speaks the real wire protocol (AWS
+ * JSON 1.1, `X-Amz-Target: AWSEvents.PutEvents`) on 127.0.0.1, so the
+ * functions use the real `@aws-sdk/client-eventbridge`, pointed here by
+ * `AWS_ENDPOINT_URL_EVENTBRIDGE`.
+ *
+ * Each accepted entry becomes an event (`version`, `id`, `detail-type`,
+ * `source`, `account`, `time`, `region`, `resources`, `detail`) and is
+ * delivered, asynchronously as EventBridge does, to the targets of every rule
+ * on its bus whose event pattern matches ({@link matchesEventPattern}).
+ *
+ * Sources: Amazon EventBridge API Reference, PutEvents (request/response
+ * shapes, per-entry ErrorCode); EventBridge User Guide, "Amazon EventBridge
+ * events" (event envelope), "Event retry policy and using dead-letter queues".
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type EventPattern, matchesEventPattern, validateEventPattern } from './event-pattern';
+
+/** An EventBridge event as targets receive it. */
+export interface EventBridgeEvent {
+  version: '0';
+  id: string;
+  'detail-type': string;
+  source: string;
+  account: string;
+  time: string;
+  region: string;
+  resources: string[];
+  detail: unknown;
+}
+
+/** A rule target: receives the event (or the part `inputPath` selects). Throwing means the delivery failed. */
+export interface RuleTarget {
+  id: string;
+  /** Only `$.detail` or `$` (the whole event) are supported, as the stack needs no more. */
+  inputPath?: '$' | '$.detail';
+  deliver(input: unknown): Promise<void>;
+  /** Called with the event when every delivery attempt failed (the target's DLQ). */
+  deadLetter?(event: EventBridgeEvent, error: Error): Promise<void>;
+  /** Delivery attempts before `deadLetter` (default 3). */
+  maxAttempts?: number;
+}
+
+/** A rule on a bus. */
+export interface LocalRule {
+  name: string;
+  eventBusName: string;
+  eventPattern: EventPattern;
+  targets: RuleTarget[];
+}
+
+/** Per-entry fault injected before an entry is accepted (fault injection, local only). */
+export type PutEventsFault = { errorCode: string; errorMessage: string } | undefined;
+
+/** Options of {@link startLocalEventBridge}. */
+export interface LocalEventBridgeOptions {
+  rules: LocalRule[];
+  /** Buses that exist; entries naming another bus fail with ResourceNotFoundException. */
+  eventBusNames: string[];
+  account?: string;
+  region?: string;
+  port?: number;
+  /** Called per entry; a returned fault fails that entry. */
+  entryFault?: (entry: { Source?: string; DetailType?: string }) => PutEventsFault;
+  /** Called per request; true answers the whole call with ThrottlingException (HTTP 400). */
+  throttleRequest?: () => boolean;
+}
+
+/** A running local EventBridge. */
+export interface LocalEventBridge {
+  /** `http://127.0.0.1:<port>`. */
+  endpoint: string;
+  /** Resolves when no delivery is in flight. */
+  waitUntilIdle(): Promise<void>;
+  /** Counters: entries accepted and failed, deliveries, failed deliveries, dead-lettered. */
+  stats: {
+    accepted: number;
+    failedEntries: number;
+    deliveries: number;
+    failedDeliveries: number;
+    deadLettered: number;
+  };
+  stop(): Promise<void>;
+}
+
+/** Upper bound of one entry, in bytes, as PutEvents computes it (256 KB). */
+const MAX_ENTRY_BYTES = 256 * 1024;
+
+interface PutEventsRequestEntry {
+  Source?: unknown;
+  DetailType?: unknown;
+  Detail?: unknown;
+  EventBusName?: unknown;
+  Resources?: unknown;
+  Time?: unknown;
+}
+
+function busNameOf(value: unknown): string {
+  if (typeof value !== 'string' || value === '') return 'default';
+  // An ARN names the bus after "event-bus/".
+  const marker = ':event-bus/';
+  const at = value.indexOf(marker);
+  return at >= 0 ? value.slice(at + marker.length) : value;
+}
+
+function entrySize(entry: PutEventsRequestEntry): number {
+  let size = entry.Time !== undefined ? 14 : 0;
+  for (const value of [entry.Source, entry.DetailType, entry.Detail]) {
+    if (typeof value === 'string') size += Buffer.byteLength(value, 'utf8');
+  }
+  if (Array.isArray(entry.Resources)) {
+    for (const resource of entry.Resources)
+      if (typeof resource === 'string') size += Buffer.byteLength(resource, 'utf8');
+  }
+  return size;
+}
+
+function eventTime(value: unknown): string {
+  // The SDK serializes Time as epoch seconds.
+  if (typeof value === 'number')
+    return new Date(value * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function sendJson(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  errorType?: string,
+): void {
+  const headers: Record<string, string> = { 'content-type': 'application/x-amz-json-1.1' };
+  if (errorType) headers['x-amzn-errortype'] = errorType;
+  response.writeHead(status, headers);
+  response.end(JSON.stringify(body));
+}
+
+/** Start the local EventBridge on 127.0.0.1. Rule patterns are validated first. */
+export async function startLocalEventBridge(
+  options: LocalEventBridgeOptions,
+): Promise<LocalEventBridge> {
+  for (const rule of options.rules) validateEventPattern(rule.eventPattern);
+  const account = options.account ?? '000000000000';
+  const region = options.region ?? 'us-east-1';
+  const buses = new Set(options.eventBusNames);
+  const stats = {
+    accepted: 0,
+    failedEntries: 0,
+    deliveries: 0,
+    failedDeliveries: 0,
+    deadLettered: 0,
+  };
+  const inFlight = new Set<Promise<void>>();
+  let idleWaiters: (() => void)[] = [];
+
+  async function deliver(target: RuleTarget, event: EventBridgeEvent): Promise<void> {
+    const input = target.inputPath === '$.detail' ? event.detail : event;
+    const maxAttempts = target.maxAttempts ?? 3;
+    let lastError: Error = new Error('not attempted');
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      stats.deliveries++;
+      try {
+        await target.deliver(input);
+        return;
+      } catch (error) {
+        stats.failedDeliveries++;
+        lastError = error instanceof Error ? error : new Error(String(error));
+        await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** (attempt - 1)));
+      }
+    }
+    if (target.deadLetter) {
+      stats.deadLettered++;
+      await target.deadLetter(event, lastError);
+    }
+  }
+
+  function track(work: Promise<void>): void {
+    const tracked = work
+      .catch(() => undefined)
+      .finally(() => {
+        inFlight.delete(tracked);
+        if (inFlight.size === 0) {
+          const waiters = idleWaiters;
+          idleWaiters = [];
+          for (const resolve of waiters) resolve();
+        }
+      });
+    inFlight.add(tracked);
+  }
+
+  function putEvents(body: { Entries?: unknown }): { FailedEntryCount: number; Entries: object[] } {
+    const entries = Array.isArray(body.Entries) ? (body.Entries as PutEventsRequestEntry[]) : [];
+    const results: object[] = [];
+    let failed = 0;
+    const fail = (ErrorCode: string, ErrorMessage: string) => {
+      failed++;
+      results.push({ ErrorCode, ErrorMessage });
+    };
+    for (const entry of entries) {
+      if (typeof entry.Source !== 'string' || entry.Source === '') {
+        fail(
+          'InvalidArgument',
+          'Parameter Source is not valid. Reason: Source is a required argument.',
+        );
+        continue;
+      }
+      if (typeof entry.DetailType !== 'string' || entry.DetailType === '') {
+        fail(
+          'InvalidArgument',
+          'Parameter DetailType is not valid. Reason: DetailType is a required argument.',
+        );
+        continue;
+      }
+      let detail: unknown;
+      try {
+        detail = JSON.parse(typeof entry.Detail === 'string' ? entry.Detail : '');
+      } catch {
+        fail('MalformedDetail', 'Detail is malformed.');
+        continue;
+      }
+      if (detail === null || typeof detail !== 'object' || Array.isArray(detail)) {
+        fail('MalformedDetail', 'Detail is malformed.');
+        continue;
+      }
+      if (entrySize(entry) > MAX_ENTRY_BYTES) {
+        fail('InvalidArgument', 'Total size of the entries in the request is over the limit.');
+        continue;
+      }
+      const busName = busNameOf(entry.EventBusName);
+      if (!buses.has(busName)) {
+        fail('ResourceNotFoundException', `Event bus ${busName} does not exist.`);
+        continue;
+      }
+      const fault = options.entryFault?.({ Source: entry.Source, DetailType: entry.DetailType });
+      if (fault) {
+        fail(fault.errorCode, fault.errorMessage);
+        continue;
+      }
+      const event: EventBridgeEvent = {
+        version: '0',
+        id: randomUUID(),
+        'detail-type': entry.DetailType,
+        source: entry.Source,
+        account,
+        time: eventTime(entry.Time),
+        region,
+        resources: Array.isArray(entry.Resources)
+          ? entry.Resources.filter((r): r is string => typeof r === 'string')
+          : [],
+        detail,
+      };
+      stats.accepted++;
+      results.push({ EventId: event.id });
+      for (const rule of options.rules) {
+        if (rule.eventBusName !== busName || !matchesEventPattern(rule.eventPattern, event))
+          continue;
+        for (const target of rule.targets) track(deliver(target, event));
+      }
+    }
+    stats.failedEntries += failed;
+    return { FailedEntryCount: failed, Entries: results };
+  }
+
+  const server: Server = createServer((request, response) => {
+    void (async () => {
+      const target = request.headers['x-amz-target'];
+      const text = await readBody(request);
+      if (request.method !== 'POST' || target !== 'AWSEvents.PutEvents') {
+        sendJson(
+          response,
+          400,
+          {
+            __type: 'UnknownOperationException',
+            message: `Unsupported operation ${String(target)}`,
+          },
+          'UnknownOperationException',
+        );
+        return;
+      }
+      if (options.throttleRequest?.()) {
+        sendJson(
+          response,
+          400,
+          { __type: 'ThrottlingException', message: 'Rate exceeded' },
+          'ThrottlingException',
+        );
+        return;
+      }
+      let body: { Entries?: unknown };
+      try {
+        body = JSON.parse(text) as { Entries?: unknown };
+      } catch {
+        sendJson(
+          response,
+          400,
+          { __type: 'SerializationException', message: 'Malformed request body' },
+          'SerializationException',
+        );
+        return;
+      }
+      const entries = Array.isArray(body.Entries) ? body.Entries : [];
+      if (entries.length < 1 || entries.length > 10) {
+        sendJson(
+          response,
+          400,
+          { __type: 'ValidationException', message: 'Entries must have between 1 and 10 items' },
+          'ValidationException',
+        );
+        return;
+      }
+      sendJson(response, 200, putEvents(body));
+    })().catch((error: unknown) => {
+      sendJson(
+        response,
+        500,
+        { __type: 'InternalException', message: String(error) },
+        'InternalException',
+      );
+    });
+  });
+
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    stats,
+    waitUntilIdle: () =>
+      inFlight.size === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => idleWaiters.push(resolve)),
+    stop: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((error) => (error ? reject(error) : resolve()));
+      }),
+  };
+}
