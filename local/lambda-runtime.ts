@@ -10,7 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { type BuildOptions, build } from 'esbuild';
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -33,21 +33,27 @@ export const BUNDLE_OPTIONS = {
   target: 'node22',
   platform: 'node',
   format: 'esm',
-  mainFields: ['module', 'main'],
-  banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
-} as const;
+  mainFields: ['module', 'main'] as string[],
+  banner: {
+    js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+  },
+} satisfies BuildOptions;
 
 /**
  * Bundle every function and the worker into `outDir`.
  * @returns absolute paths: `{ worker, bundles: { ingest: .../ingest.mjs, ... } }`.
  */
-export async function buildFunctions(outDir: string): Promise<{ worker: string; bundles: Record<FunctionName, string> }> {
+export async function buildFunctions(
+  outDir: string,
+): Promise<{ worker: string; bundles: Record<FunctionName, string> }> {
   await mkdir(outDir, { recursive: true });
   const names = Object.keys(FUNCTION_ENTRIES) as FunctionName[];
   await build({
     ...BUNDLE_OPTIONS,
     // Node 20 runs the local stack; the syntax of node22 output runs there too.
-    entryPoints: Object.fromEntries(names.map((name) => [name, join(projectRoot, FUNCTION_ENTRIES[name])])),
+    entryPoints: Object.fromEntries(
+      names.map((name) => [name, join(projectRoot, FUNCTION_ENTRIES[name])]),
+    ),
     outdir: outDir,
     outExtension: { '.js': '.mjs' },
     logLevel: 'error',
@@ -62,7 +68,10 @@ export async function buildFunctions(outDir: string): Promise<{ worker: string; 
   });
   return {
     worker: join(outDir, 'worker.mjs'),
-    bundles: Object.fromEntries(names.map((name) => [name, join(outDir, `${name}.mjs`)])) as Record<FunctionName, string>,
+    bundles: Object.fromEntries(names.map((name) => [name, join(outDir, `${name}.mjs`)])) as Record<
+      FunctionName,
+      string
+    >,
   };
 }
 
@@ -105,13 +114,22 @@ export interface LocalFunction {
 interface Environment {
   child: ChildProcess;
   busy: boolean;
-  current?: { id: number; resolve: (value: unknown) => void; reject: (error: Error) => void; timer: NodeJS.Timeout };
+  current?: {
+    id: number;
+    resolve: (value: unknown) => void;
+    reject: (error: Error) => void;
+    timer: NodeJS.Timeout;
+  };
 }
 
 /** Start a function with `concurrency` execution environments (started lazily). */
 export function startLocalFunction(options: LocalFunctionOptions): LocalFunction {
   const environments: Environment[] = [];
-  const queue: { event: unknown; resolve: (value: unknown) => void; reject: (error: Error) => void }[] = [];
+  const queue: {
+    event: unknown;
+    resolve: (value: unknown) => void;
+    reject: (error: Error) => void;
+  }[] = [];
   let nextId = 1;
   let pending = 0;
   let stopped = false;
@@ -130,25 +148,42 @@ export function startLocalFunction(options: LocalFunctionOptions): LocalFunction
     });
     const environment: Environment = { child, busy: false };
     for (const stream of [child.stdout, child.stderr]) {
-      if (stream) createInterface({ input: stream }).on('line', (line) => options.onLogLine?.(line));
+      if (stream)
+        createInterface({ input: stream }).on('line', (line) => options.onLogLine?.(line));
     }
-    child.on('message', (message: { id: number; ok: boolean; value?: unknown; error?: { name: string; message: string } }) => {
-      const current = environment.current;
-      if (!current || current.id !== message.id) return;
-      clearTimeout(current.timer);
-      environment.current = undefined;
-      environment.busy = false;
-      if (message.ok) current.resolve(message.value);
-      else current.reject(new InvocationError(message.error?.message ?? 'error', message.error?.name ?? 'Error'));
-      dispatch();
-    });
+    child.on(
+      'message',
+      (message: {
+        id: number;
+        ok: boolean;
+        value?: unknown;
+        error?: { name: string; message: string };
+      }) => {
+        const current = environment.current;
+        if (!current || current.id !== message.id) return;
+        clearTimeout(current.timer);
+        environment.current = undefined;
+        environment.busy = false;
+        if (message.ok) current.resolve(message.value);
+        else
+          current.reject(
+            new InvocationError(message.error?.message ?? 'error', message.error?.name ?? 'Error'),
+          );
+        dispatch();
+      },
+    );
     child.on('exit', (code, signal) => {
       const index = environments.indexOf(environment);
       if (index >= 0) environments.splice(index, 1);
       const current = environment.current;
       if (current) {
         clearTimeout(current.timer);
-        current.reject(new InvocationError(`Runtime exited (code ${code}, signal ${signal})`, 'Runtime.ExitError'));
+        current.reject(
+          new InvocationError(
+            `Runtime exited (code ${code}, signal ${signal})`,
+            'Runtime.ExitError',
+          ),
+        );
       }
       if (!stopped) dispatch();
     });
@@ -170,7 +205,9 @@ export function startLocalFunction(options: LocalFunctionOptions): LocalFunction
       target.busy = true;
       const timer = setTimeout(() => {
         // Lambda ends a timed-out environment; so do we.
-        target.current?.reject(new InvocationError(`Task timed out after ${options.timeoutMs} ms`, 'Sandbox.Timedout'));
+        target.current?.reject(
+          new InvocationError(`Task timed out after ${options.timeoutMs} ms`, 'Sandbox.Timedout'),
+        );
         target.current = undefined;
         target.child.kill('SIGKILL');
       }, options.timeoutMs);
@@ -185,7 +222,8 @@ export function startLocalFunction(options: LocalFunctionOptions): LocalFunction
       return pending;
     },
     invoke(event) {
-      if (stopped) return Promise.reject(new InvocationError(`${options.name} is stopped`, 'Stopped'));
+      if (stopped)
+        return Promise.reject(new InvocationError(`${options.name} is stopped`, 'Stopped'));
       pending++;
       return new Promise<unknown>((resolve, reject) => {
         queue.push({ event, resolve, reject });

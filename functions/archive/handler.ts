@@ -46,7 +46,11 @@ export async function handler(event: unknown): Promise<{ outcome: string }> {
     const { contactId, lastUpdateTimestamp } = parsed.data.detail;
     // Archive the record exactly as it arrived, not the parsed copy.
     const raw = (event as { detail: { contactRecord: unknown } }).detail.contactRecord;
-    const outcome = await archive.putIfNewer({ contactId, lastUpdateTimestamp, json: JSON.stringify(raw) });
+    const outcome = await archive.putIfNewer({
+      contactId,
+      lastUpdateTimestamp,
+      json: JSON.stringify(raw),
+    });
     if (outcome === 'stored') counters.add('Archived');
     logger.info('Contact record archive', { contactId, lastUpdateTimestamp, outcome });
     return { outcome };

@@ -17,7 +17,7 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { Context, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { z } from 'zod';
-import { decodeContactRecord } from '../../domain/contact-record';
+import { decodeContactRecordWithText } from '../../domain/contact-record';
 import { evaluateSyncEligibility } from '../../domain/eligibility';
 import { InvalidContactRecordError, PermanentError } from '../../domain/errors';
 import type { QuarantineStore } from '../../domain/ports';
@@ -43,12 +43,14 @@ const processor = new BatchProcessor(EventType.KinesisDataStreams);
 let quarantineStore: Promise<QuarantineStore> | undefined;
 /** The S3 client is loaded on first use: quarantine is rare and the ingest cold start should not pay for it. */
 function quarantine(): Promise<QuarantineStore> {
-  quarantineStore ??= Promise.all([import('@aws-sdk/client-s3'), import('../shared/s3-archive')]).then(
-    ([{ S3Client }, { createS3Quarantine }]) =>
-      createS3Quarantine({
-        client: new S3Client({ forcePathStyle: config.S3_FORCE_PATH_STYLE }),
-        bucket: config.ARCHIVE_BUCKET_NAME,
-      }),
+  quarantineStore ??= Promise.all([
+    import('@aws-sdk/client-s3'),
+    import('../shared/s3-archive'),
+  ]).then(([{ S3Client }, { createS3Quarantine }]) =>
+    createS3Quarantine({
+      client: new S3Client({ forcePathStyle: config.S3_FORCE_PATH_STYLE }),
+      bucket: config.ARCHIVE_BUCKET_NAME,
+    }),
   );
   return quarantineStore;
 }
@@ -61,9 +63,18 @@ export function quarantineId(record: KinesisStreamRecord): string {
   return `${day}/${shardId}/${record.kinesis.sequenceNumber}`;
 }
 
-async function quarantineRecord(record: KinesisStreamRecord, data: Uint8Array, error: PermanentError): Promise<void> {
+async function quarantineRecord(
+  record: KinesisStreamRecord,
+  data: Uint8Array,
+  error: PermanentError,
+): Promise<void> {
   const reason = error instanceof InvalidContactRecordError ? error.reason : 'unpublishable';
-  await (await quarantine()).put({ id: quarantineId(record), data, reason, message: error.message });
+  await (await quarantine()).put({
+    id: quarantineId(record),
+    data,
+    reason,
+    message: error.message,
+  });
   counters.add('Quarantined');
   logger.warn('Contact record quarantined', {
     sequenceNumber: record.kinesis.sequenceNumber,
@@ -80,9 +91,9 @@ async function quarantineRecord(record: KinesisStreamRecord, data: Uint8Array, e
 export async function recordHandler(record: KinesisStreamRecord): Promise<void> {
   counters.add('Received');
   const data = Buffer.from(record.kinesis.data, 'base64');
-  let decoded: ReturnType<typeof decodeContactRecord>;
+  let decoded: ReturnType<typeof decodeContactRecordWithText>;
   try {
-    decoded = decodeContactRecord(data);
+    decoded = decodeContactRecordWithText(data);
   } catch (error) {
     if (error instanceof InvalidContactRecordError) return quarantineRecord(record, data, error);
     throw error;
@@ -91,19 +102,29 @@ export async function recordHandler(record: KinesisStreamRecord): Promise<void> 
   const eligibility = evaluateSyncEligibility(contactRecord);
   if (!eligibility.eligible) {
     counters.addWithDimension('Skipped', 'Reason', eligibility.reason);
-    logger.info('Contact record skipped', { contactId: contactRecord.ContactId, reason: eligibility.reason });
+    logger.info('Contact record skipped', {
+      contactId: contactRecord.ContactId,
+      reason: eligibility.reason,
+    });
     return;
   }
   try {
     await publisher.publish({
       Source: CtrReceived.source,
       DetailType: CtrReceived.detailType,
-      Detail: buildCtrReceivedDetail(json, contactRecord.ContactId, contactRecord.LastUpdateTimestamp),
+      Detail: buildCtrReceivedDetail(
+        json,
+        contactRecord.ContactId,
+        contactRecord.LastUpdateTimestamp,
+      ),
     });
   } catch (error) {
     if (error instanceof PermanentError) return quarantineRecord(record, data, error);
     counters.add('Failed');
-    logger.error('CtrReceived not published', { contactId: contactRecord.ContactId, error: (error as Error).message });
+    logger.error('CtrReceived not published', {
+      contactId: contactRecord.ContactId,
+      error: (error as Error).message,
+    });
     throw error;
   }
   counters.add('Published');

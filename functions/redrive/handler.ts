@@ -30,7 +30,10 @@ import {
   SweepRequested,
   SweepRequestedDetailSchema,
 } from '../../events/redrive';
-import { StartCallProcessing, StartCallProcessingDetailSchema } from '../../events/start-call-processing';
+import {
+  StartCallProcessing,
+  StartCallProcessingDetailSchema,
+} from '../../events/start-call-processing';
 import { booleanFlag, positiveInt, readConfig, requiredString } from '../shared/config';
 import { createEventPublisher, publishError } from '../shared/event-publisher';
 import { createObservability, InvocationCounters } from '../shared/observability';
@@ -94,7 +97,9 @@ const RedriveEventSchema = z.discriminatedUnion('detail-type', [
 export function parseRedriveEvent(event: unknown): z.infer<typeof RedriveEventSchema> {
   const result = RedriveEventSchema.safeParse(event);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(event)'}: ${issue.message}`);
+  const problems = result.error.issues.map(
+    (issue) => `${issue.path.join('.') || '(event)'}: ${issue.message}`,
+  );
   throw new PermanentError(`Unsupported redrive trigger: ${problems.join('; ')}`);
 }
 
@@ -115,9 +120,16 @@ export async function handler(event: unknown, context: Pick<Context, 'getRemaini
         const to = detail.to ?? new Date().toISOString();
         const from =
           detail.from ??
-          new Date(Date.parse(to) - (detail.lookbackHours ?? config.SWEEP_LOOKBACK_HOURS) * 3_600_000).toISOString();
+          new Date(
+            Date.parse(to) - (detail.lookbackHours ?? config.SWEEP_LOOKBACK_HOURS) * 3_600_000,
+          ).toISOString();
         const result = await sweepUnsyncedVoiceCalls(
-          { from, to, startAfter: detail.startAfter, maxRecords: detail.maxRecords ?? config.SWEEP_MAX_RECORDS },
+          {
+            from,
+            to,
+            startAfter: detail.startAfter,
+            maxRecords: detail.maxRecords ?? config.SWEEP_MAX_RECORDS,
+          },
           { restApi, archive, syncQueue, hasTimeLeft },
         );
         report = { schemaVersion: '1', operation: 'sweep', ...result };
@@ -125,13 +137,19 @@ export async function handler(event: unknown, context: Pick<Context, 'getRemaini
       }
       case 'DlqRedriveRequested': {
         const maxMessages = trigger.detail.maxMessages ?? config.DLQ_REDRIVE_MAX_MESSAGES;
-        const result = await redriveDeadLetters({ maxMessages }, { deadLetters, syncQueue, hasTimeLeft });
+        const result = await redriveDeadLetters(
+          { maxMessages },
+          { deadLetters, syncQueue, hasTimeLeft },
+        );
         report = { schemaVersion: '1', operation: 'dlq-redrive', counts: result.counts };
         break;
       }
       case 'START_CALL_PROCESSING': {
         const { callId, toNumber, fromNumber } = trigger.detail;
-        const result = await resyncCall({ contactId: callId, fieldOverrides: { toNumber, fromNumber } }, { archive, syncQueue });
+        const result = await resyncCall(
+          { contactId: callId, fieldOverrides: { toNumber, fromNumber } },
+          { archive, syncQueue },
+        );
         report = { schemaVersion: '1', operation: 'start-call-processing', counts: result.counts };
         break;
       }
@@ -140,7 +158,11 @@ export async function handler(event: unknown, context: Pick<Context, 'getRemaini
     counters.addWithDimension('Redriven', 'Operation', report.operation, redriven);
     logger.info('Redrive completed', { ...report });
     const [outcome] = await reports.publishAll([
-      { Source: RedriveCompleted.source, DetailType: RedriveCompleted.detailType, Detail: JSON.stringify(report) },
+      {
+        Source: RedriveCompleted.source,
+        DetailType: RedriveCompleted.detailType,
+        Detail: JSON.stringify(report),
+      },
     ]);
     if (outcome && !outcome.ok) throw publishError(outcome);
     return report;

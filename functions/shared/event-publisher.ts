@@ -10,8 +10,9 @@
  * entry size".
  */
 import {
-  EventBridgeClient,
+  type EventBridgeClient,
   PutEventsCommand,
+  type PutEventsCommandOutput,
   type PutEventsRequestEntry,
 } from '@aws-sdk/client-eventbridge';
 import { PermanentError, TransientError } from '../../domain/errors';
@@ -116,9 +117,7 @@ export function createEventPublisher(options: EventPublisherOptions): EventPubli
       ...(entries[index] as EventEntry),
       EventBusName: eventBusName,
     }));
-    let response: Awaited<ReturnType<EventBridgeClient['send']>> & {
-      Entries?: { ErrorCode?: string; ErrorMessage?: string; EventId?: string }[];
-    };
+    let response: PutEventsCommandOutput;
     try {
       response = await client.send(new PutEventsCommand({ Entries: request }));
     } catch (error) {

@@ -41,7 +41,10 @@ export function createObservability(serviceName: string): { logger: Logger; metr
  */
 export class InvocationCounters {
   private readonly counts = new Map<MetricName, number>();
-  private readonly byDimension = new Map<string, { name: MetricName; dimension: string; value: string; count: number }>();
+  private readonly byDimension = new Map<
+    string,
+    { name: MetricName; dimension: string; value: string; count: number }
+  >();
 
   /** Add `n` (default 1) to `name`. */
   add(name: MetricName, n = 1): void {

@@ -18,13 +18,13 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { TransientError } from '../../domain/errors';
 import type {
   ArchivedContactRecord,
   ArchivePutOutcome,
   ContactRecordArchive,
   QuarantineStore,
 } from '../../domain/ports';
-import { TransientError } from '../../domain/errors';
 import { compareContactRecordVersions } from '../../domain/versions';
 
 /** Key prefix of archived contact records. */

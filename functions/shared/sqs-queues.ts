@@ -10,8 +10,8 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { TransientError } from '../../domain/errors';
-import { buildCtrReceivedDetail } from '../../events/ctr-received';
 import type { DeadLetter, DeadLetterQueue, SyncQueue } from '../../domain/ports';
+import { buildCtrReceivedDetail } from '../../events/ctr-received';
 
 const MAX_BATCH = 10;
 

@@ -13,11 +13,12 @@
  * Source: AWS Lambda Developer Guide, "Using Lambda with Amazon SQS",
  * partial batch responses (ReportBatchItemFailures).
  */
+
+import type { ParsedRecord } from '@aws-lambda-powertools/batch';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { parser } from '@aws-lambda-powertools/batch/parser';
-import type { ParsedRecord } from '@aws-lambda-powertools/batch';
-import { S3Client } from '@aws-sdk/client-s3';
 import { LambdaClient } from '@aws-sdk/client-lambda';
+import { S3Client } from '@aws-sdk/client-s3';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
 import { syncVoiceCall } from '../../domain/sync-voice-call';
@@ -56,7 +57,9 @@ const processor = new BatchProcessor(EventType.SQS, {
  * Sync one message. Resolves when the VoiceCall was updated or the version
  * was superseded or skipped; throws (a batch item failure) otherwise.
  */
-export async function recordHandler(record: ParsedRecord<SQSRecord, CtrReceivedDetail>): Promise<void> {
+export async function recordHandler(
+  record: ParsedRecord<SQSRecord, CtrReceivedDetail>,
+): Promise<void> {
   const { contactRecord, fieldOverrides } = record.body;
   const contactId = contactRecord.ContactId;
   try {

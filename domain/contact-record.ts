@@ -1,0 +1,309 @@
+/**
+ * The Amazon Connect contact record (CTR) as this project reads it, and its
+ * decoding from the bytes of a Kinesis record.
+ *
+ * Source: Amazon Connect admin guide, "Data model for Amazon Connect contact
+ * records" (field names, types, nullability), and the SCV CTRDataSyncFunction
+ * field mapping (which fields a VoiceCall needs).
+ */
+import { z } from 'zod';
+import { InvalidContactRecordError } from './errors';
+
+/**
+ * An ISO-8601 date-time in UTC as Connect writes it: `YYYY-MM-DDThh:mm:ssZ`,
+ * optionally with a fraction of a second. Offsets other than `Z`, missing
+ * seconds and impossible dates (2022-02-30) are rejected.
+ */
+const utcTimestamp = z.iso.datetime();
+
+/** A whole number of seconds (durations) or a count (holds). */
+const wholeNumber = z.number().int().nonnegative();
+
+/** A string Connect may also send as `null` or leave out. */
+const optionalString = z.string().nullish();
+
+/** Agent who handled the contact; `null` when no agent accepted it. */
+const AgentSchema = z.looseObject({
+  /** ISO-8601 UTC: when the agent was connected to the customer. */
+  ConnectedToAgentTimestamp: utcTimestamp.nullish(),
+  /** Seconds the customer spent on hold, all holds together. */
+  CustomerHoldDuration: wholeNumber.nullish(),
+  /** Seconds of the longest single hold. */
+  LongestHoldDuration: wholeNumber.nullish(),
+  /** Seconds the agent spent interacting with the customer. */
+  AgentInteractionDuration: wholeNumber.nullish(),
+  /** How many times the customer was put on hold. */
+  NumberOfHolds: wholeNumber.nullish(),
+});
+
+/** Queue the contact waited in; `null` when it never reached a queue. */
+const QueueSchema = z.looseObject({
+  /** ISO-8601 UTC: when the contact entered the queue. */
+  EnqueueTimestamp: utcTimestamp.nullish(),
+  Name: optionalString,
+});
+
+/** A telephone endpoint (system or customer side). */
+const EndpointSchema = z.looseObject({
+  /** E.164 telephone number: personal data on the customer side. */
+  Address: optionalString,
+  Type: optionalString,
+});
+
+/** The legacy single recording entry. */
+const RecordingSchema = z.looseObject({
+  /** S3 location (bucket/key) of the recording. */
+  Location: optionalString,
+  Status: optionalString,
+  Type: optionalString,
+  DeletionReason: optionalString,
+});
+
+/** One entry of the `Recordings` list (voice, video, chat transcript). */
+const RecordingsEntrySchema = z.looseObject({
+  Location: optionalString,
+  /** AUDIO, VIDEO or CHAT. */
+  MediaStreamType: optionalString,
+  Status: optionalString,
+  StorageType: optionalString,
+  DeletionReason: optionalString,
+});
+
+/**
+ * Zod 4 schema of the contact record fields this project uses.
+ *
+ * Shape: every object is loose, so fields Connect adds later (and every field
+ * not listed here) pass through unchanged; AWS asks consumers to tolerate new
+ * fields. `ContactId` (non-empty) and `LastUpdateTimestamp` (ISO-8601 UTC) are
+ * required; every other field may be absent or `null`, as Connect sends `null`
+ * for what does not apply (no agent, no queue, no recording). Durations are
+ * whole seconds, counts are whole numbers, timestamps are ISO-8601 UTC
+ * strings, `Attributes` maps strings to strings.
+ *
+ * Source: Amazon Connect admin guide, "Data model for Amazon Connect contact
+ * records".
+ */
+export const ContactRecordSchema = z.looseObject({
+  ContactId: z.string().min(1),
+  /** ISO-8601 UTC; orders republished versions of the same contact. */
+  LastUpdateTimestamp: utcTimestamp,
+  /** VOICE, CHAT, TASK, EMAIL; absent on the oldest records. */
+  Channel: optionalString,
+  /** INBOUND, OUTBOUND, TRANSFER, CALLBACK, API, WEBRTC_API, QUEUE_TRANSFER, ... */
+  InitiationMethod: optionalString,
+  /** ISO-8601 UTC: when the contact started. */
+  InitiationTimestamp: utcTimestamp.nullish(),
+  /** ISO-8601 UTC: when the customer endpoint disconnected. */
+  DisconnectTimestamp: utcTimestamp.nullish(),
+  /** CUSTOMER_DISCONNECT, AGENT_DISCONNECT, TELECOM_PROBLEM, ... */
+  DisconnectReason: optionalString,
+  PreviousContactId: optionalString,
+  Agent: AgentSchema.nullish(),
+  Queue: QueueSchema.nullish(),
+  SystemEndpoint: EndpointSchema.nullish(),
+  CustomerEndpoint: EndpointSchema.nullish(),
+  Recording: RecordingSchema.nullish(),
+  Recordings: z.array(RecordingsEntrySchema).nullish(),
+  /** User-defined contact attributes; values are personal data. */
+  Attributes: z.record(z.string(), z.string()).nullish(),
+});
+
+/**
+ * A validated contact record: the fields of {@link ContactRecordSchema}, plus
+ * every other field of the input, kept as `unknown`.
+ */
+export type ContactRecord = z.infer<typeof ContactRecordSchema>;
+
+/**
+ * Milliseconds since the Unix epoch of an ISO-8601 UTC timestamp as
+ * {@link ContactRecordSchema} accepts it, or `undefined` when the string is
+ * not such a timestamp.
+ *
+ * Precision is the millisecond: digits beyond the third fraction digit are
+ * ignored.
+ */
+export function toEpochMilliseconds(timestamp: string): number | undefined {
+  if (!utcTimestamp.safeParse(timestamp).success) {
+    return undefined;
+  }
+  const milliseconds = Date.parse(timestamp);
+  return Number.isNaN(milliseconds) ? undefined : milliseconds;
+}
+
+/**
+ * Validates a decoded contact record.
+ *
+ * @param value - any JSON value, typically the output of `JSON.parse`.
+ * @returns the record with the shape of {@link ContactRecord}; unknown fields
+ *   are kept, own `__proto__` keys are dropped (Zod never copies them).
+ * @throws {InvalidContactRecordError} reason `schema` when a required field is
+ *   missing or a field has the wrong type or format. The message lists each
+ *   failing field path with the problem (expected type, received type); it
+ *   never contains a field value, and it names attribute keys only as `*`,
+ *   because both can be personal data. It names the ContactId when the input
+ *   has a UUID-shaped one.
+ *
+ * Source: Amazon Connect admin guide, "Data model for Amazon Connect contact
+ * records".
+ */
+export function parseContactRecord(value: unknown): ContactRecord {
+  const result = ContactRecordSchema.safeParse(value);
+  if (result.success) {
+    return result.data;
+  }
+  const problems = result.error.issues.map(
+    (issue) => `${formatPath(issue.path)}: ${describeIssue(issue, value)}`,
+  );
+  throw new InvalidContactRecordError(
+    'schema',
+    `${describeSubject(value)} is invalid: ${problems.join('; ')}`,
+  );
+}
+
+/** Strict UTF-8 decoder, created once: invalid bytes throw instead of becoming U+FFFD. */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Decodes the data of one Kinesis record (the bytes Connect wrote, after
+ * base64 decoding) into a validated contact record.
+ *
+ * Steps: strict UTF-8 decoding (a leading byte order mark is skipped), JSON
+ * parsing with every `__proto__` key dropped, a check that the JSON is an
+ * object, then {@link parseContactRecord}.
+ *
+ * @param data - the raw bytes of the record.
+ * @throws {InvalidContactRecordError} with reason
+ *   - `invalid-utf8` when the bytes are not valid UTF-8;
+ *   - `invalid-json` when the text is not JSON;
+ *   - `not-an-object` when the JSON is an array, a string, a number, a boolean
+ *     or `null`;
+ *   - `schema` as {@link parseContactRecord} throws it.
+ *   No error carries the underlying parser error as `cause`: the JSON
+ *   parser's message quotes the input, which can hold phone numbers.
+ *
+ * @returns the record and its JSON text (UTF-8 decoded, byte order mark
+ *   removed), so callers can forward the text instead of re-serializing.
+ *
+ * Source: Amazon Connect admin guide, "Data model for Amazon Connect contact
+ * records" (Connect streams contact records as JSON).
+ */
+export function decodeContactRecordWithText(data: Uint8Array): {
+  contactRecord: ContactRecord;
+  json: string;
+} {
+  let text: string;
+  try {
+    text = strictUtf8.decode(data);
+  } catch {
+    throw new InvalidContactRecordError('invalid-utf8', 'contact record is not valid UTF-8');
+  }
+
+  let json: unknown;
+  try {
+    json = JSON.parse(text, dropPrototypeKeys);
+  } catch {
+    throw new InvalidContactRecordError('invalid-json', 'contact record is not valid JSON');
+  }
+
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new InvalidContactRecordError(
+      'not-an-object',
+      `contact record must be a JSON object, received ${describeType(json)}`,
+    );
+  }
+  return { contactRecord: parseContactRecord(json), json: text };
+}
+
+/**
+ * {@link decodeContactRecordWithText} without the text: the validated record only.
+ * @throws {InvalidContactRecordError} as {@link decodeContactRecordWithText}.
+ */
+export function decodeContactRecord(data: Uint8Array): ContactRecord {
+  return decodeContactRecordWithText(data).contactRecord;
+}
+
+/**
+ * `JSON.parse` reviver: returning `undefined` deletes the property, so no
+ * parsed object carries an own `__proto__` key that a later copy (spread,
+ * `Object.assign`, a naive merge) could turn into a prototype.
+ */
+function dropPrototypeKeys(key: string, value: unknown): unknown {
+  return key === '__proto__' ? undefined : value;
+}
+
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function describeSubject(value: unknown): string {
+  const contactId = readPath(value, ['ContactId']);
+  return typeof contactId === 'string' && UUID_PATTERN.test(contactId)
+    ? `contact record ${contactId}`
+    : 'contact record';
+}
+
+/** Path as `Agent.NumberOfHolds` or `Recordings[0].Location`; attribute keys as `*`. */
+function formatPath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) {
+    return '(root)';
+  }
+  let formatted = '';
+  path.forEach((segment, index) => {
+    if (typeof segment === 'number') {
+      formatted += `[${segment}]`;
+    } else if (index === 1 && path[0] === 'Attributes') {
+      formatted += '.*';
+    } else {
+      formatted += index === 0 ? String(segment) : `.${String(segment)}`;
+    }
+  });
+  return formatted;
+}
+
+/** A problem description built from the issue's metadata, never from the input's values. */
+function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
+  switch (issue.code) {
+    case 'invalid_type': {
+      const received = readPath(input, issue.path);
+      return received === undefined
+        ? `is required (expected ${issue.expected})`
+        : `expected ${issue.expected}, received ${describeType(received)}`;
+    }
+    case 'too_small':
+      return issue.origin === 'string' ? 'must not be empty' : `must be at least ${issue.minimum}`;
+    case 'too_big':
+      return `must be at most ${issue.maximum}`;
+    case 'invalid_format':
+      return issue.format === 'datetime'
+        ? 'expected an ISO-8601 UTC timestamp (YYYY-MM-DDThh:mm:ss[.sss]Z)'
+        : `invalid ${issue.format} format`;
+    default:
+      return `invalid (${issue.code})`;
+  }
+}
+
+/** The value at `path`, following own properties only. */
+function readPath(value: unknown, path: readonly PropertyKey[]): unknown {
+  let current = value;
+  for (const segment of path) {
+    if (typeof current !== 'object' || current === null || typeof segment === 'symbol') {
+      return undefined;
+    }
+    if (!Object.hasOwn(current, segment)) {
+      return undefined;
+    }
+    current = (current as Record<string | number, unknown>)[segment];
+  }
+  return current;
+}
+
+function describeType(value: unknown): string {
+  if (value === null) {
+    return 'null';
+  }
+  if (Array.isArray(value)) {
+    return 'array';
+  }
+  if (typeof value === 'number' && !Number.isInteger(value)) {
+    return 'non-integer number';
+  }
+  return typeof value;
+}

@@ -1,0 +1,386 @@
+/**
+ * The local stack: the whole pipeline on this machine, with no AWS account.
+ *
+ * Kinesis (kinesis-local) -> ingest -> local EventBridge -> archive (S3 in
+ * fauxqs) and the sync queue (SQS in fauxqs) -> updater -> the SCV stand-in
+ * (Lambda Invoke API, VoiceCalls in a file); redrive on the bus. Functions
+ * are the esbuild bundles `serverless package` would ship, each run in child
+ * processes with its own environment; endpoints reach them through the SDK's
+ * `AWS_ENDPOINT_URL_<SERVICE>` variables, never through code branches.
+ */
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  SendMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import {
+  createKinesisClient,
+  createS3Client,
+  createSqsClient,
+  createStream,
+  LOCAL_REGION,
+  startFauxqsServer,
+  startKinesisLocal,
+} from './emulators';
+import { startKinesisEventSourceMapping } from './event-source-mappings/kinesis';
+import { startSqsEventSourceMapping } from './event-source-mappings/sqs';
+import { type EventBridgeEvent, type LocalRule, startLocalEventBridge } from './eventbridge/server';
+import {
+  buildFunctions,
+  type FunctionName,
+  type LocalFunction,
+  openLogFile,
+  startLocalFunction,
+} from './lambda-runtime';
+import { MetricsCollector } from './metrics-collector';
+import { type StoredVoiceCall, startScvStandIn } from './scv-stand-in';
+import {
+  ASYNC_INVOKE_ATTEMPTS,
+  FUNCTION_TIMEOUTS,
+  INGEST_MAPPING,
+  RULES,
+  SYNC_QUEUE,
+  UPDATER_MAPPING,
+} from './topology';
+
+const ACCOUNT = '000000000000';
+const STREAM_NAME = 'connect-contact-records';
+const BUS_NAME = 'ctr-sync-local';
+const BUCKET = 'ctr-sync-local-archive';
+const TELEPHONY_FUNCTION = 'InvokeTelephonyIntegrationApiFunction';
+const REST_API_FUNCTION = 'InvokeSalesforceRestApiFunction';
+const QUEUES = {
+  sync: 'ctr-sync-local-sync',
+  syncDlq: 'ctr-sync-local-sync-dlq',
+  archiveDlq: 'ctr-sync-local-archive-dlq',
+  redriveDlq: 'ctr-sync-local-redrive-dlq',
+} as const;
+
+/** Options of {@link startLocalStack}. */
+export interface LocalStackOptions {
+  /** Folder for bundles, logs and the VoiceCall store. */
+  workDir: string;
+  /**
+   * Visibility timeout of the local sync queue, in seconds. Lambda asks for
+   * at least 6x the function timeout (180 s in AWS); locally a failed message
+   * should come back within seconds, so the default is 2.
+   */
+  visibilityTimeoutSeconds?: number;
+}
+
+/** Counts of one run, from the functions' EMF metrics and the queues. */
+export interface LocalStackSummary {
+  received: number;
+  skipped: Record<string, number>;
+  rejected: number;
+  published: number;
+  archived: number;
+  synced: number;
+  superseded: number;
+  failed: number;
+  inDlq: { sync: number; archive: number; redrive: number };
+}
+
+/** A running local stack. */
+export interface LocalStack {
+  /** Put records on the stream, each exactly as given (partition key: `partitionKeys[i]` or random). */
+  putRecords(records: Buffer[], partitionKeys?: (string | undefined)[]): Promise<void>;
+  /** What SCV does when a call starts: a VoiceCall whose CustomerHoldDuration is null. */
+  createVoiceCall(contactId: string, createdDate: string): Promise<void>;
+  /** Put an event on the bus as an operator would with `aws events put-events`. */
+  putEvent(source: string, detailType: string, detail: object): Promise<void>;
+  /** Resolves when the stream is consumed to its tip and nothing is in flight anywhere. */
+  drain(onProgress?: (received: number) => void): Promise<void>;
+  summary(): Promise<LocalStackSummary>;
+  voiceCalls(): Promise<Record<string, StoredVoiceCall>>;
+  /** Log files, one per function. */
+  logDir: string;
+  stop(): Promise<void>;
+}
+
+async function queueDepth(
+  sqs: SQSClient,
+  queueUrl: string,
+): Promise<{ visible: number; inFlight: number }> {
+  const result = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
+  );
+  return {
+    visible: Number(result.Attributes?.ApproximateNumberOfMessages ?? 0),
+    inFlight: Number(result.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0),
+  };
+}
+
+/**
+ * Start every service, create the resources, and wire the functions.
+ * Everything started here is stopped by `stop()`, also when start-up fails.
+ */
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    stops.length = 0;
+  };
+  try {
+    const logDir = join(options.workDir, 'logs');
+    const kinesisLocal = await startKinesisLocal({ logFile: undefined });
+    stops.push(() => kinesisLocal.stop());
+    const fauxqs = await startFauxqsServer();
+    stops.push(() => fauxqs.stop());
+    const standIn = await startScvStandIn({
+      storePath: join(options.workDir, 'voice-calls.json'),
+      telephonyFunctionName: TELEPHONY_FUNCTION,
+      restApiFunctionName: REST_API_FUNCTION,
+    });
+    stops.push(() => standIn.stop());
+
+    const kinesis = createKinesisClient(kinesisLocal.endpoint);
+    const sqs = createSqsClient(fauxqs.endpoint);
+    const s3 = createS3Client(fauxqs.endpoint);
+    await createStream(kinesis, STREAM_NAME, 1);
+    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+    const queueUrl = async (name: string, attributes: Record<string, string> = {}) =>
+      (await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes })))
+        .QueueUrl as string;
+    const queueArn = (name: string) => `arn:aws:sqs:${LOCAL_REGION}:${ACCOUNT}:${name}`;
+    const syncDlqUrl = await queueUrl(QUEUES.syncDlq);
+    const archiveDlqUrl = await queueUrl(QUEUES.archiveDlq);
+    const redriveDlqUrl = await queueUrl(QUEUES.redriveDlq);
+    const syncQueueUrl = await queueUrl(QUEUES.sync, {
+      VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 2),
+      RedrivePolicy: JSON.stringify({
+        deadLetterTargetArn: queueArn(QUEUES.syncDlq),
+        maxReceiveCount: SYNC_QUEUE.maxReceiveCount,
+      }),
+    });
+
+    const bundles = await buildFunctions(join(options.workDir, 'build'));
+    const metrics = new MetricsCollector();
+    const functionEnvironment: Record<FunctionName, Record<string, string>> = {
+      ingest: { EVENT_BUS_NAME: BUS_NAME },
+      archive: {},
+      updater: {
+        INVOKE_TELEPHONY_INTEGRATION_API_ARN: `arn:aws:lambda:${LOCAL_REGION}:${ACCOUNT}:function:${TELEPHONY_FUNCTION}`,
+      },
+      redrive: {
+        EVENT_BUS_NAME: BUS_NAME,
+        SYNC_QUEUE_URL: syncQueueUrl,
+        SYNC_DLQ_URL: syncDlqUrl,
+        INVOKE_SALESFORCE_REST_API_ARN: `arn:aws:lambda:${LOCAL_REGION}:${ACCOUNT}:function:${REST_API_FUNCTION}`,
+      },
+    };
+    const functions = {} as Record<FunctionName, LocalFunction>;
+    let eventBridgeEndpoint = '';
+    // The bus must exist before the functions read its endpoint; functions start lazily on first invoke.
+    const startFunction = async (name: FunctionName, concurrency: number) => {
+      const log = await openLogFile(join(logDir, `${name}.log`));
+      stops.push(() => new Promise<void>((resolve) => log.end(resolve)));
+      const fn = startLocalFunction({
+        name,
+        workerPath: bundles.worker,
+        bundlePath: bundles.bundles[name],
+        concurrency,
+        timeoutMs: FUNCTION_TIMEOUTS[name] * 1000,
+        environment: {
+          AWS_REGION: LOCAL_REGION,
+          AWS_ACCESS_KEY_ID: 'local',
+          AWS_SECRET_ACCESS_KEY: 'local',
+          AWS_ENDPOINT_URL_S3: fauxqs.endpoint,
+          AWS_ENDPOINT_URL_SQS: fauxqs.endpoint,
+          AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridgeEndpoint,
+          AWS_ENDPOINT_URL_LAMBDA: standIn.endpoint,
+          AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+          AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+          S3_FORCE_PATH_STYLE: 'true',
+          ARCHIVE_BUCKET_NAME: BUCKET,
+          POWERTOOLS_METRICS_NAMESPACE: 'CtrSync',
+          ...functionEnvironment[name],
+        },
+        onLogLine: (line) => {
+          metrics.accept(line);
+          log.write(`${line}\n`);
+        },
+      });
+      stops.push(() => fn.stop());
+      functions[name] = fn;
+    };
+
+    const sendTo = (url: string) => async (body: string) => {
+      await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: body }));
+    };
+    // Lambda's on-failure destination record for an asynchronous invocation (AWS Lambda Developer Guide, "Capturing records of Lambda asynchronous invocations").
+    const onFailureRecord = (functionName: string, event: EventBridgeEvent, error: Error) =>
+      JSON.stringify({
+        version: '1.0',
+        timestamp: new Date().toISOString(),
+        requestContext: {
+          functionArn: `arn:aws:lambda:${LOCAL_REGION}:${ACCOUNT}:function:${functionName}`,
+          condition: 'RetriesExhausted',
+          approximateInvokeCount: ASYNC_INVOKE_ATTEMPTS,
+        },
+        requestPayload: event,
+        responseContext: { statusCode: 200, functionError: 'Unhandled' },
+        responsePayload: { errorType: error.name, errorMessage: error.message },
+      });
+    const rules: LocalRule[] = RULES.map((rule) => ({
+      name: rule.name,
+      eventBusName: BUS_NAME,
+      eventPattern: rule.eventPattern,
+      targets: [
+        rule.target.kind === 'queue'
+          ? {
+              id: rule.name,
+              inputPath: rule.target.inputPath,
+              deliver: (input: unknown) => sendTo(syncQueueUrl)(JSON.stringify(input)),
+              deadLetter: (event: EventBridgeEvent) => sendTo(syncDlqUrl)(JSON.stringify(event)),
+            }
+          : {
+              id: rule.name,
+              maxAttempts: ASYNC_INVOKE_ATTEMPTS,
+              deliver: async (input: unknown) => {
+                await functions[(rule.target as { function: FunctionName }).function].invoke(input);
+              },
+              deadLetter: (event: EventBridgeEvent, error: Error) => {
+                const name = (rule.target as { function: FunctionName }).function;
+                return sendTo(name === 'archive' ? archiveDlqUrl : redriveDlqUrl)(
+                  onFailureRecord(name, event, error),
+                );
+              },
+            },
+      ],
+    }));
+    const eventBridge = await startLocalEventBridge({
+      rules,
+      eventBusNames: [BUS_NAME],
+      account: ACCOUNT,
+      region: LOCAL_REGION,
+    });
+    stops.push(() => eventBridge.stop());
+    eventBridgeEndpoint = eventBridge.endpoint;
+
+    await startFunction('ingest', 1);
+    await startFunction('archive', 2);
+    await startFunction('updater', UPDATER_MAPPING.maximumConcurrency);
+    await startFunction('redrive', 1);
+
+    const kinesisMapping = startKinesisEventSourceMapping({
+      client: kinesis,
+      streamName: STREAM_NAME,
+      batchSize: INGEST_MAPPING.batchSize,
+      maximumRetryAttempts: INGEST_MAPPING.maximumRetryAttempts,
+      bisectBatchOnFunctionError: INGEST_MAPPING.bisectBatchOnFunctionError,
+      invoke: (event) => functions.ingest.invoke(event),
+    });
+    stops.push(() => kinesisMapping.stop());
+    const sqsMapping = startSqsEventSourceMapping({
+      client: sqs,
+      queueUrl: syncQueueUrl,
+      queueArn: queueArn(QUEUES.sync),
+      batchSize: UPDATER_MAPPING.batchSize,
+      maximumBatchingWindowSeconds: UPDATER_MAPPING.maximumBatchingWindowSeconds,
+      maximumConcurrency: UPDATER_MAPPING.maximumConcurrency,
+      invoke: (event) => functions.updater.invoke(event),
+    });
+    stops.push(() => sqsMapping.stop());
+
+    const eventBridgeClient = new EventBridgeClient({
+      endpoint: eventBridge.endpoint,
+      region: LOCAL_REGION,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+
+    const quiet = async () => {
+      const sync = await queueDepth(sqs, syncQueueUrl);
+      const busy = Object.values(functions).some((fn) => fn.pending > 0);
+      return sync.visible === 0 && sync.inFlight === 0 && !busy;
+    };
+
+    return {
+      logDir,
+      async putRecords(records, partitionKeys = []) {
+        for (let start = 0; start < records.length; start += 500) {
+          const chunk = records.slice(start, start + 500);
+          let entries = chunk.map((data, index) => ({
+            Data: data,
+            PartitionKey: partitionKeys[start + index] ?? randomUUID(),
+          }));
+          for (let attempt = 0; entries.length > 0; attempt++) {
+            const result = await kinesis.send(
+              new PutRecordsCommand({ StreamName: STREAM_NAME, Records: entries }),
+            );
+            const results = result.Records ?? [];
+            entries = entries.filter((_, index) => results[index]?.ErrorCode);
+            if (entries.length > 0 && attempt > 20)
+              throw new Error(`PutRecords kept failing for ${entries.length} records`);
+            if (entries.length > 0)
+              await new Promise((resolve) => setTimeout(resolve, 100 * (attempt + 1)));
+          }
+        }
+      },
+      createVoiceCall: (contactId, createdDate) => standIn.createVoiceCall(contactId, createdDate),
+      async putEvent(source, detailType, detail) {
+        const result = await eventBridgeClient.send(
+          new PutEventsCommand({
+            Entries: [
+              {
+                Source: source,
+                DetailType: detailType,
+                Detail: JSON.stringify(detail),
+                EventBusName: BUS_NAME,
+              },
+            ],
+          }),
+        );
+        if (result.FailedEntryCount)
+          throw new Error(`put-events failed: ${result.Entries?.[0]?.ErrorCode}`);
+      },
+      async drain(onProgress) {
+        // Two quiet observations in a row, so that work handed from one stage to the next is not missed.
+        let quietRounds = 0;
+        while (quietRounds < 2) {
+          await kinesisMapping.waitUntilIdle();
+          await eventBridge.waitUntilIdle();
+          await sqsMapping.waitUntilIdle();
+          onProgress?.(metrics.total('Received'));
+          quietRounds = (await quiet()) ? quietRounds + 1 : 0;
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+      },
+      async summary() {
+        const depth = async (url: string) => {
+          const { visible, inFlight } = await queueDepth(sqs, url);
+          return visible + inFlight;
+        };
+        return {
+          received: metrics.total('Received'),
+          skipped: metrics.byDimension('Skipped'),
+          rejected: metrics.total('Quarantined'),
+          published: metrics.total('Published'),
+          archived: metrics.total('Archived'),
+          synced: metrics.total('Synced'),
+          superseded: metrics.total('Superseded'),
+          failed: metrics.total('Failed'),
+          inDlq: {
+            sync: await depth(syncDlqUrl),
+            archive: await depth(archiveDlqUrl),
+            redrive: await depth(redriveDlqUrl),
+          },
+        };
+      },
+      voiceCalls: () => standIn.readVoiceCalls(),
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * The topology the local stack builds: the same bus rules, targets and event
+ * source mapping settings as serverless.yml. The rule patterns are the very
+ * JSON that serverless.yml includes (`events/patterns.json`); the mapping
+ * settings are the parameter defaults, and test/template checks both against
+ * the template `serverless package` produces.
+ */
+import patterns from '../events/patterns.json';
+import type { EventPattern } from './eventbridge/event-pattern';
+import type { FunctionName } from './lambda-runtime';
+
+/** Where a rule delivers. */
+export type RuleTargetSpec =
+  | { kind: 'function'; function: FunctionName }
+  | { kind: 'queue'; queue: 'sync'; inputPath: '$.detail' };
+
+/** The rules on the ctr-sync bus, by the names the README uses. */
+export const RULES: { name: string; eventPattern: EventPattern; target: RuleTargetSpec }[] = [
+  {
+    name: 'archive',
+    eventPattern: patterns.ctrReceived,
+    target: { kind: 'function', function: 'archive' },
+  },
+  {
+    name: 'sync',
+    eventPattern: patterns.ctrReceived,
+    target: { kind: 'queue', queue: 'sync', inputPath: '$.detail' },
+  },
+  {
+    name: 'redrive-requested',
+    eventPattern: patterns.redriveRequested,
+    target: { kind: 'function', function: 'redrive' },
+  },
+  {
+    name: 'start-call-processing',
+    eventPattern: patterns.startCallProcessing,
+    target: { kind: 'function', function: 'redrive' },
+  },
+];
+
+/** Kinesis event source mapping of ingest (serverless.yml `ingest*` params). */
+export const INGEST_MAPPING = {
+  batchSize: 100,
+  maximumRetryAttempts: 10,
+  bisectBatchOnFunctionError: true,
+  functionResponseType: 'ReportBatchItemFailures',
+} as const;
+
+/** SQS event source mapping of updater (serverless.yml `updater*` params). */
+export const UPDATER_MAPPING = {
+  batchSize: 10,
+  maximumBatchingWindowSeconds: 1,
+  maximumConcurrency: 5,
+  functionResponseType: 'ReportBatchItemFailures',
+} as const;
+
+/** Sync queue settings (serverless.yml params `maxReceiveCount`, `syncQueueVisibilityTimeoutSeconds`). */
+export const SYNC_QUEUE = { maxReceiveCount: 5, visibilityTimeoutSeconds: 180 } as const;
+
+/** Function timeouts in seconds (serverless.yml). */
+export const FUNCTION_TIMEOUTS: Record<FunctionName, number> = {
+  ingest: 30,
+  archive: 30,
+  updater: 30,
+  redrive: 300,
+};
+
+/** Async invocation attempts of an EventBridge-invoked function: the first and `maximumRetryAttempts: 2`. */
+export const ASYNC_INVOKE_ATTEMPTS = 3;
