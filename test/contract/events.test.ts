@@ -1,0 +1,308 @@
+/**
+ * Contract tests of the events ctr-sync sends and receives: the example
+ * PutEvents entries in `events/examples/` against the detail schemas and
+ * descriptors in `events/` and the rule patterns in `events/patterns.json`
+ * (the same JSON serverless.yml and the local stack route with).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { ContactRecordSchema } from '../../domain/contact-record';
+import {
+  buildCtrReceivedDetail,
+  CtrReceived,
+  CtrReceivedDetailSchema,
+} from '../../events/ctr-received';
+import patterns from '../../events/patterns.json';
+import {
+  DlqRedriveRequested,
+  DlqRedriveRequestedDetailSchema,
+  SweepRequested,
+  SweepRequestedDetailSchema,
+} from '../../events/redrive';
+import {
+  StartCallProcessing,
+  StartCallProcessingDetailSchema,
+} from '../../events/start-call-processing';
+import { type EventPattern, matchesEventPattern } from '../../local/eventbridge/event-pattern';
+
+const examplesDir = new URL('../../events/examples/', import.meta.url);
+const fixturesDir = new URL('../fixtures/ctr/', import.meta.url);
+
+/** PutEvents caps an entry (and the whole request) at 256 KB. */
+const MAX_ENTRY_BYTES = 256 * 1024;
+
+/** One entry of `aws events put-events --entries`, as the AWS CLI reads it. */
+const PutEventsEntrySchema = z
+  .object({
+    Source: z.string().min(1),
+    DetailType: z.string().min(1),
+    Detail: z.string().min(1),
+    EventBusName: z.literal('ctr-sync-dev'),
+    Resources: z.array(z.string()).optional(),
+    Time: z.string().optional(),
+    TraceHeader: z.string().optional(),
+  })
+  .strict();
+type PutEventsEntry = z.infer<typeof PutEventsEntrySchema>;
+
+const PutEventsEntriesSchema = z.array(PutEventsEntrySchema).min(1).max(10);
+
+type PatternName = keyof typeof patterns;
+
+/** A descriptor, the schema of its detail, and the rule pattern that routes it. */
+interface Contract {
+  source: string;
+  detailType: string;
+  schema: z.ZodType;
+  routedBy: PatternName;
+}
+
+const CONTRACTS = {
+  ctrReceived: { ...CtrReceived, schema: CtrReceivedDetailSchema, routedBy: 'ctrReceived' },
+  sweepRequested: {
+    ...SweepRequested,
+    schema: SweepRequestedDetailSchema,
+    routedBy: 'redriveRequested',
+  },
+  dlqRedriveRequested: {
+    ...DlqRedriveRequested,
+    schema: DlqRedriveRequestedDetailSchema,
+    routedBy: 'redriveRequested',
+  },
+  startCallProcessing: {
+    ...StartCallProcessing,
+    schema: StartCallProcessingDetailSchema,
+    routedBy: 'startCallProcessing',
+  },
+} satisfies Record<string, Contract>;
+
+/** Which contract each example file follows. */
+const EXAMPLES: Record<string, Contract> = {
+  'ctr-received.json': CONTRACTS.ctrReceived,
+  'sweep-requested.json': CONTRACTS.sweepRequested,
+  'sweep-requested-resume.json': CONTRACTS.sweepRequested,
+  'dlq-redrive-requested.json': CONTRACTS.dlqRedriveRequested,
+  'start-call-processing.json': CONTRACTS.startCallProcessing,
+};
+
+const PATTERN_NAMES = Object.keys(patterns) as PatternName[];
+
+function readExampleEntries(file: string): PutEventsEntry[] {
+  const text = readFileSync(new URL(file, examplesDir), 'utf8');
+  return PutEventsEntriesSchema.parse(JSON.parse(text));
+}
+
+/** The event EventBridge delivers to targets for a PutEvents entry. */
+function toEvent(entry: PutEventsEntry): Record<string, unknown> {
+  return {
+    version: '0',
+    id: '6a7e8feb-b491-4cf7-a9f1-bf3703467718',
+    'detail-type': entry.DetailType,
+    source: entry.Source,
+    account: '123456789012',
+    time: entry.Time ?? '2026-11-21T12:00:00Z',
+    region: 'us-east-1',
+    resources: entry.Resources ?? [],
+    detail: JSON.parse(entry.Detail),
+  };
+}
+
+function exampleDetail(file: string): Record<string, unknown> {
+  const [entry] = readExampleEntries(file);
+  if (entry === undefined) throw new Error(`${file} has no entries`);
+  return JSON.parse(entry.Detail) as Record<string, unknown>;
+}
+
+describe('example PutEvents entries (events/examples)', () => {
+  const files = readdirSync(examplesDir)
+    .filter((name) => name.endsWith('.json'))
+    .sort();
+
+  it('has a contract for every example file and a file for every contract listed', () => {
+    expect(files).toEqual(Object.keys(EXAMPLES).sort());
+  });
+
+  describe.each(files)('%s', (file) => {
+    const contract = EXAMPLES[file];
+
+    it('parses as a list of put-events entries on the ctr-sync-dev bus', () => {
+      expect(() => readExampleEntries(file)).not.toThrow();
+    });
+
+    it('carries the source and detail-type of its event descriptor', () => {
+      for (const entry of readExampleEntries(file)) {
+        expect({ source: entry.Source, detailType: entry.DetailType }).toEqual({
+          source: contract?.source,
+          detailType: contract?.detailType,
+        });
+      }
+    });
+
+    it('has a Detail string that parses as JSON and validates against its schema', () => {
+      for (const entry of readExampleEntries(file)) {
+        const result = contract?.schema.safeParse(JSON.parse(entry.Detail));
+        expect(result?.error).toBeUndefined();
+        expect(result?.success).toBe(true);
+      }
+    });
+
+    it('fits in one PutEvents entry (256 KB)', () => {
+      for (const entry of readExampleEntries(file)) {
+        const bytes = Buffer.byteLength(entry.DetailType) + Buffer.byteLength(entry.Detail);
+        expect(bytes + Buffer.byteLength(entry.Source)).toBeLessThan(MAX_ENTRY_BYTES);
+      }
+    });
+
+    it('matches the rule pattern that routes it and no other rule pattern', () => {
+      for (const entry of readExampleEntries(file)) {
+        const event = toEvent(entry);
+        const matched = PATTERN_NAMES.filter((name) =>
+          matchesEventPattern(patterns[name] as EventPattern, event),
+        );
+        expect(matched).toEqual([contract?.routedBy]);
+      }
+    });
+  });
+
+  it('builds ctr-received.json from the real inbound-answered sample, exactly as ingest does', () => {
+    const record = JSON.parse(readFileSync(new URL('inbound-answered.json', fixturesDir), 'utf8'));
+    const [entry] = readExampleEntries('ctr-received.json');
+
+    expect(entry?.Detail).toBe(
+      buildCtrReceivedDetail(JSON.stringify(record), record.ContactId, record.LastUpdateTimestamp),
+    );
+  });
+
+  it('resumes the sweep window of sweep-requested.json after a VendorCallKey', () => {
+    const window = exampleDetail('sweep-requested.json');
+    const resume = exampleDetail('sweep-requested-resume.json');
+
+    expect(resume).toEqual({ ...window, startAfter: expect.any(String) });
+    expect(Date.parse(String(window.from))).toBeLessThan(Date.parse(String(window.to)));
+  });
+
+  it('uses fictional +1555 numbers in start-call-processing.json', () => {
+    const detail = exampleDetail('start-call-processing.json');
+
+    expect(detail.toNumber).toMatch(/^\+1555\d{7}$/);
+    expect(detail.fromNumber).toMatch(/^\+1555\d{7}$/);
+  });
+});
+
+/** Every contact record in the fixtures, with the JSON text ingest would receive for it. */
+function fixtureRecords(): { name: string; record: unknown; json: string }[] {
+  return readdirSync(fixturesDir)
+    .filter((file) => file.endsWith('.json'))
+    .sort()
+    .flatMap((file) => {
+      const text = readFileSync(new URL(file, fixturesDir), 'utf8');
+      const value: unknown = JSON.parse(text);
+      // A single-record file is embedded as it arrived (whitespace and all), as ingest forwards text.
+      if (!Array.isArray(value)) return [{ name: file, record: value, json: text }];
+      return value.map((record, index) => ({
+        name: `${file}[${index}]`,
+        record,
+        json: JSON.stringify(record),
+      }));
+    });
+}
+
+describe('buildCtrReceivedDetail', () => {
+  const validRecords = fixtureRecords().flatMap(({ name, record, json }) => {
+    const result = ContactRecordSchema.safeParse(record);
+    return result.success ? [{ name, record: result.data, json }] : [];
+  });
+
+  it('finds schema-valid contact records among the fixtures', () => {
+    expect(validRecords.length).toBeGreaterThan(0);
+  });
+
+  it.each(validRecords)(
+    'builds a detail that parses and validates for $name',
+    ({ record, json }) => {
+      const detail = buildCtrReceivedDetail(json, record.ContactId, record.LastUpdateTimestamp);
+
+      const result = CtrReceivedDetailSchema.safeParse(JSON.parse(detail));
+
+      expect(result.error).toBeUndefined();
+      expect(result.data).toMatchObject({
+        schemaVersion: CtrReceived.schemaVersion,
+        contactId: record.ContactId,
+        lastUpdateTimestamp: record.LastUpdateTimestamp,
+      });
+      expect(result.data?.contactRecord).toEqual(JSON.parse(json));
+      expect(result.data).not.toHaveProperty('fieldOverrides');
+    },
+  );
+
+  it.each(validRecords)('carries field overrides that validate for $name', ({ record, json }) => {
+    const fieldOverrides = { toNumber: '+15555550100', fromNumber: '+15555550199' };
+
+    const detail = buildCtrReceivedDetail(
+      json,
+      record.ContactId,
+      record.LastUpdateTimestamp,
+      fieldOverrides,
+    );
+
+    const result = CtrReceivedDetailSchema.safeParse(JSON.parse(detail));
+    expect(result.error).toBeUndefined();
+    expect(result.data?.fieldOverrides).toEqual(fieldOverrides);
+  });
+});
+
+describe('detail schemas', () => {
+  function issuesOf(schema: z.ZodType, detail: unknown): z.core.$ZodIssue[] {
+    const result = schema.safeParse(detail);
+    return result.success ? [] : result.error.issues;
+  }
+
+  it('reject a CtrReceived detail without contactId', () => {
+    const { contactId: _omitted, ...detail } = exampleDetail('ctr-received.json');
+
+    expect(issuesOf(CtrReceivedDetailSchema, detail)).toEqual([
+      expect.objectContaining({ path: ['contactId'] }),
+    ]);
+  });
+
+  it('reject a CtrReceived detail of another schema version', () => {
+    const detail = { ...exampleDetail('ctr-received.json'), schemaVersion: '2' };
+
+    expect(issuesOf(CtrReceivedDetailSchema, detail)).toEqual([
+      expect.objectContaining({ path: ['schemaVersion'] }),
+    ]);
+  });
+
+  it('reject a START_CALL_PROCESSING detail without callId', () => {
+    const { callId: _omitted, ...detail } = exampleDetail('start-call-processing.json');
+
+    expect(issuesOf(StartCallProcessingDetailSchema, detail)).toEqual([
+      expect.objectContaining({ path: ['callId'] }),
+    ]);
+  });
+
+  it('reject unknown keys in a SweepRequested detail', () => {
+    const detail = { ...exampleDetail('sweep-requested.json'), maxRecord: 10 };
+
+    expect(issuesOf(SweepRequestedDetailSchema, detail)).toEqual([
+      expect.objectContaining({ code: 'unrecognized_keys', keys: ['maxRecord'] }),
+    ]);
+  });
+
+  it('reject a SweepRequested window bound that is not an ISO-8601 timestamp', () => {
+    const detail = { ...exampleDetail('sweep-requested.json'), from: '2026-11-20' };
+
+    expect(issuesOf(SweepRequestedDetailSchema, detail)).toEqual([
+      expect.objectContaining({ path: ['from'] }),
+    ]);
+  });
+
+  it('reject unknown keys in a DlqRedriveRequested detail', () => {
+    const detail = { ...exampleDetail('dlq-redrive-requested.json'), max: 10 };
+
+    expect(issuesOf(DlqRedriveRequestedDetailSchema, detail)).toEqual([
+      expect.objectContaining({ code: 'unrecognized_keys', keys: ['max'] }),
+    ]);
+  });
+});

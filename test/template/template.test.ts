@@ -1,0 +1,540 @@
+/**
+ * Checks the CloudFormation template and artifacts `serverless package`
+ * produces against what the code and the local stack assume: the rule
+ * patterns of `events/patterns.json`, the rules, mappings and queue settings
+ * of `local/topology.ts`, the esbuild settings of `local/lambda-runtime.ts`,
+ * and the environment variables each handler's config reads.
+ *
+ * `serverless package` deletes `<service>/.serverless` and builds in
+ * `<service>/.esbuild`, so each run packages a copy of the working tree in a
+ * temporary directory (node_modules linked, not copied): the tests neither
+ * clobber nor race with a package run in the repository. Packaging is offline
+ * (dummy credentials, no AWS calls).
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cp, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual, promisify } from 'node:util';
+import { inflateRawSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import patterns from '../../events/patterns.json';
+import { BUNDLE_OPTIONS, FUNCTION_ENTRIES, type FunctionName } from '../../local/lambda-runtime';
+import {
+  ASYNC_INVOKE_ATTEMPTS,
+  FUNCTION_TIMEOUTS,
+  INGEST_MAPPING,
+  RULES,
+  SYNC_QUEUE,
+  UPDATER_MAPPING,
+} from '../../local/topology';
+
+const execFileAsync = promisify(execFile);
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const serverlessBin = join(repoRoot, 'node_modules', '.bin', 'serverless');
+
+/** Top-level entries of the working tree that the packaged copy leaves out. */
+const NOT_COPIED = new Set([
+  'node_modules',
+  '.git',
+  '.serverless',
+  '.esbuild',
+  '.local',
+  'coverage',
+]);
+
+const FUNCTION_NAMES = Object.keys(FUNCTION_ENTRIES) as FunctionName[];
+
+/** The pattern of `events/patterns.json` each rule of local/topology.ts must carry. */
+const PATTERN_OF_RULE: Record<string, keyof typeof patterns> = {
+  archive: 'ctrReceived',
+  sync: 'ctrReceived',
+  'redrive-requested': 'redriveRequested',
+  'start-call-processing': 'startCallProcessing',
+};
+
+interface Resource {
+  Type: string;
+  Properties: Record<string, unknown>;
+}
+
+interface Template {
+  Resources: Record<string, Resource>;
+}
+
+interface RuleTarget {
+  Id: string;
+  Arn: unknown;
+  InputPath?: string;
+  DeadLetterConfig?: { Arn: unknown };
+}
+
+interface RuleProperties {
+  EventBusName?: unknown;
+  EventPattern?: unknown;
+  ScheduleExpression?: string;
+  Targets: RuleTarget[];
+}
+
+interface FunctionProperties {
+  FunctionName: string;
+  Handler: string;
+  Runtime: string;
+  Architectures: string[];
+  Timeout: number;
+  Environment: { Variables: Record<string, unknown> };
+}
+
+interface EventSourceMappingProperties {
+  EventSourceArn: unknown;
+  FunctionName: unknown;
+  BatchSize?: number;
+  MaximumBatchingWindowInSeconds?: number;
+  MaximumRetryAttempts?: number;
+  MaximumRecordAgeInSeconds?: number;
+  BisectBatchOnFunctionError?: boolean;
+  StartingPosition?: string;
+  FunctionResponseTypes?: string[];
+  ScalingConfig?: { MaximumConcurrency?: number };
+  DestinationConfig?: { OnFailure?: { Destination?: unknown } };
+}
+
+interface QueueProperties {
+  QueueName: string;
+  VisibilityTimeout?: number | string;
+  RedrivePolicy?: { deadLetterTargetArn: unknown; maxReceiveCount: number | string };
+}
+
+interface PolicyStatement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+}
+
+interface RoleProperties {
+  Policies: { PolicyDocument: { Statement: PolicyStatement[] } }[];
+}
+
+interface EventInvokeConfigProperties {
+  FunctionName: unknown;
+  MaximumRetryAttempts?: number;
+  DestinationConfig?: { OnFailure?: { Destination?: unknown } };
+}
+
+/** The resolved service configuration serverless-state.json holds (the parts read here). */
+interface ServiceState {
+  service: { custom: { esbuild: Record<string, unknown> } };
+}
+
+interface Packaged {
+  /** Where the artifacts and templates were written. */
+  dir: string;
+  template: Template;
+  state: ServiceState;
+}
+
+const workDirs: string[] = [];
+
+/** `serverless package` of a copy of the working tree, with `args` added. */
+async function packageService(args: string[]): Promise<Packaged> {
+  const workDir = await mkdtemp(join(tmpdir(), 'ctr-sync-template-'));
+  workDirs.push(workDir);
+  const serviceDir = join(workDir, 'service');
+  const dir = join(workDir, 'package');
+  await cp(repoRoot, serviceDir, {
+    recursive: true,
+    filter: (source) => {
+      const [topLevel] = source.slice(repoRoot.length).split('/');
+      return topLevel === undefined || !NOT_COPIED.has(topLevel);
+    },
+  });
+  await symlink(join(repoRoot, 'node_modules'), join(serviceDir, 'node_modules'), 'dir');
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    AWS_ACCESS_KEY_ID: 'dummy-access-key-id',
+    AWS_SECRET_ACCESS_KEY: 'dummy-secret-access-key',
+  };
+  delete env.AWS_PROFILE;
+  delete env.AWS_SESSION_TOKEN;
+  await execFileAsync(serverlessBin, ['package', '--package', dir, ...args], {
+    cwd: serviceDir,
+    env,
+    timeout: 110_000,
+  });
+  const readJson = async (file: string) => JSON.parse(await readFile(join(dir, file), 'utf8'));
+  return {
+    dir,
+    template: await readJson('cloudformation-template-update-stack.json'),
+    state: await readJson('serverless-state.json'),
+  };
+}
+
+let dev: Packaged;
+let prod: Packaged;
+
+beforeAll(async () => {
+  [dev, prod] = await Promise.all([
+    packageService([]),
+    packageService(['--stage', 'prod', '--param=maxReceiveCount=3']),
+  ]);
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all(workDirs.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+function getAtt(logicalId: string, attribute = 'Arn'): unknown {
+  return { 'Fn::GetAtt': [logicalId, attribute] };
+}
+
+function functionLogicalId(name: FunctionName): string {
+  return `${name.charAt(0).toUpperCase()}${name.slice(1)}LambdaFunction`;
+}
+
+function resourcesOfType<T>(template: Template, type: string): [string, T][] {
+  return Object.entries(template.Resources)
+    .filter(([, resource]) => resource.Type === type)
+    .map(([id, resource]) => [id, resource.Properties as T]);
+}
+
+function resource<T>(template: Template, logicalId: string, type: string): T {
+  const found = template.Resources[logicalId];
+  if (found === undefined) throw new Error(`the template has no resource ${logicalId}`);
+  expect(found.Type).toBe(type);
+  return found.Properties as T;
+}
+
+function lambdaFunction(template: Template, name: FunctionName): FunctionProperties {
+  return resource(template, functionLogicalId(name), 'AWS::Lambda::Function');
+}
+
+/** The one event source mapping of `name`'s function. */
+function eventSourceMapping(template: Template, name: FunctionName): EventSourceMappingProperties {
+  const mappings = resourcesOfType<EventSourceMappingProperties>(
+    template,
+    'AWS::Lambda::EventSourceMapping',
+  ).filter(([, mapping]) =>
+    isDeepStrictEqual(mapping.FunctionName, getAtt(functionLogicalId(name))),
+  );
+  expect(mappings).toHaveLength(1);
+  return (mappings[0] as [string, EventSourceMappingProperties])[1];
+}
+
+/** Bus rules (rules with an event pattern, not schedules). */
+function busRules(template: Template): [string, RuleProperties][] {
+  return resourcesOfType<RuleProperties>(template, 'AWS::Events::Rule').filter(
+    ([, rule]) => rule.EventPattern !== undefined,
+  );
+}
+
+function isOnEventBus(rule: RuleProperties): boolean {
+  return (
+    isDeepStrictEqual(rule.EventBusName, { Ref: 'EventBus' }) ||
+    isDeepStrictEqual(rule.EventBusName, getAtt('EventBus', 'Name'))
+  );
+}
+
+/**
+ * Names of the environment variables `name`'s handler reads through
+ * `readConfig`, split by whether the schema requires them (`requiredString`)
+ * or has a default.
+ */
+function configVariables(name: FunctionName): { required: string[]; withDefault: string[] } {
+  const source = readFileSync(join(repoRoot, FUNCTION_ENTRIES[name]), 'utf8');
+  const start = source.indexOf('readConfig(');
+  if (start < 0) throw new Error(`${FUNCTION_ENTRIES[name]} does not call readConfig`);
+  let depth = 0;
+  let end = start;
+  for (let index = start + 'readConfig'.length; index < source.length; index += 1) {
+    const char = source.charAt(index);
+    if (char === '(') depth += 1;
+    if (char === ')') depth -= 1;
+    if (depth === 0) {
+      end = index;
+      break;
+    }
+  }
+  const required: string[] = [];
+  const withDefault: string[] = [];
+  for (const match of source.slice(start, end).matchAll(/\b([A-Z][A-Z0-9_]+)\s*:\s*(\w+)/g)) {
+    const [, variable, validator] = match;
+    if (variable === undefined) continue;
+    (validator === 'requiredString' ? required : withDefault).push(variable);
+  }
+  return { required, withDefault };
+}
+
+/** The files of a zip archive, read from its central directory (stored or deflated entries). */
+function readZip(path: string): { name: string; content: Buffer }[] {
+  const zip = readFileSync(path);
+  const endOfDirectory = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  if (endOfDirectory < 0) throw new Error(`${path} is not a zip archive`);
+  const entryCount = zip.readUInt16LE(endOfDirectory + 10);
+  let offset = zip.readUInt32LE(endOfDirectory + 16);
+  const files: { name: string; content: Buffer }[] = [];
+  for (let entry = 0; entry < entryCount; entry += 1) {
+    if (zip.readUInt32LE(offset) !== 0x02014b50)
+      throw new Error(`bad central directory in ${path}`);
+    const method = zip.readUInt16LE(offset + 10);
+    const compressedSize = zip.readUInt32LE(offset + 20);
+    const nameLength = zip.readUInt16LE(offset + 28);
+    const extraLength = zip.readUInt16LE(offset + 30);
+    const commentLength = zip.readUInt16LE(offset + 32);
+    const localHeader = zip.readUInt32LE(offset + 42);
+    const name = zip.toString('utf8', offset + 46, offset + 46 + nameLength);
+    const dataStart =
+      localHeader + 30 + zip.readUInt16LE(localHeader + 26) + zip.readUInt16LE(localHeader + 28);
+    const data = zip.subarray(dataStart, dataStart + compressedSize);
+    if (method !== 0 && method !== 8) throw new Error(`${name}: unsupported zip method ${method}`);
+    files.push({ name, content: method === 8 ? inflateRawSync(data) : Buffer.from(data) });
+    offset += 46 + nameLength + extraLength + commentLength;
+  }
+  return files;
+}
+
+describe('serverless package (stage dev, default parameters)', () => {
+  describe.each(RULES)('the $name rule', (spec) => {
+    it('carries its pattern from events/patterns.json, as local/topology.ts does', () => {
+      const patternName = PATTERN_OF_RULE[spec.name];
+      expect(patternName).toBeDefined();
+      expect(spec.eventPattern).toEqual(patterns[patternName as keyof typeof patterns]);
+
+      const onBus = busRules(dev.template).filter(
+        ([, rule]) => isOnEventBus(rule) && isDeepStrictEqual(rule.EventPattern, spec.eventPattern),
+      );
+
+      expect(onBus.length).toBeGreaterThan(0);
+    });
+
+    it('delivers to the target local/topology.ts names', () => {
+      const withPattern = busRules(dev.template).filter(
+        ([, rule]) => isOnEventBus(rule) && isDeepStrictEqual(rule.EventPattern, spec.eventPattern),
+      );
+      const targets = withPattern.flatMap(([, rule]) => rule.Targets);
+
+      if (spec.target.kind === 'function') {
+        expect(targets).toContainEqual(
+          expect.objectContaining({ Arn: getAtt(functionLogicalId(spec.target.function)) }),
+        );
+      } else {
+        expect(targets).toContainEqual(
+          expect.objectContaining({
+            Arn: getAtt('SyncQueue'),
+            InputPath: spec.target.inputPath,
+            DeadLetterConfig: { Arn: getAtt('SyncDlq') },
+          }),
+        );
+      }
+    });
+  });
+
+  it('has no bus rule or rule target beyond those of local/topology.ts', () => {
+    const targets = busRules(dev.template).flatMap(([, rule]) => rule.Targets);
+
+    expect(busRules(dev.template).every(([, rule]) => isOnEventBus(rule))).toBe(true);
+    expect(targets).toHaveLength(RULES.length);
+  });
+
+  it('sends undeliverable events of every bus rule to a dead-letter queue', () => {
+    const targets = busRules(dev.template).flatMap(([, rule]) => rule.Targets);
+
+    for (const target of targets) {
+      expect(target.DeadLetterConfig?.Arn).toEqual(
+        expect.objectContaining({ 'Fn::GetAtt': expect.any(Array) }),
+      );
+    }
+  });
+
+  it('reads Kinesis into ingest with partial batch failures, bounded retries and an on-failure queue', () => {
+    const mapping = eventSourceMapping(dev.template, 'ingest');
+
+    expect(mapping).toMatchObject({
+      StartingPosition: 'TRIM_HORIZON',
+      FunctionResponseTypes: [INGEST_MAPPING.functionResponseType],
+      BisectBatchOnFunctionError: INGEST_MAPPING.bisectBatchOnFunctionError,
+      BatchSize: INGEST_MAPPING.batchSize,
+      MaximumRetryAttempts: INGEST_MAPPING.maximumRetryAttempts,
+    });
+    expect(mapping.MaximumRetryAttempts).toBeGreaterThanOrEqual(0);
+    expect(mapping.MaximumRetryAttempts).toBeLessThanOrEqual(10_000);
+    expect(mapping.MaximumRecordAgeInSeconds).toBeGreaterThanOrEqual(60);
+    expect(mapping.MaximumRecordAgeInSeconds).toBeLessThanOrEqual(604_800);
+    expect(mapping.DestinationConfig?.OnFailure?.Destination).toEqual(getAtt('IngestFailureQueue'));
+    expect(dev.template.Resources.IngestFailureQueue?.Type).toBe('AWS::SQS::Queue');
+  });
+
+  it('reads the sync queue into updater with partial batch failures and the concurrency of UPDATER_MAPPING', () => {
+    const mapping = eventSourceMapping(dev.template, 'updater');
+
+    expect(mapping).toMatchObject({
+      EventSourceArn: getAtt('SyncQueue'),
+      FunctionResponseTypes: [UPDATER_MAPPING.functionResponseType],
+      BatchSize: UPDATER_MAPPING.batchSize,
+      MaximumBatchingWindowInSeconds: UPDATER_MAPPING.maximumBatchingWindowSeconds,
+      ScalingConfig: { MaximumConcurrency: UPDATER_MAPPING.maximumConcurrency },
+    });
+  });
+
+  it('redrives the sync queue to SyncDlq after SYNC_QUEUE.maxReceiveCount receives', () => {
+    const queue = resource<QueueProperties>(dev.template, 'SyncQueue', 'AWS::SQS::Queue');
+
+    expect(queue.RedrivePolicy?.deadLetterTargetArn).toEqual(getAtt('SyncDlq'));
+    expect(Number(queue.RedrivePolicy?.maxReceiveCount)).toBe(SYNC_QUEUE.maxReceiveCount);
+    expect(SYNC_QUEUE.maxReceiveCount).toBe(5);
+  });
+
+  it('keeps the sync queue visibility timeout at SYNC_QUEUE and at least 6x the updater timeout', () => {
+    const queue = resource<QueueProperties>(dev.template, 'SyncQueue', 'AWS::SQS::Queue');
+    const updater = lambdaFunction(dev.template, 'updater');
+
+    expect(Number(queue.VisibilityTimeout)).toBe(SYNC_QUEUE.visibilityTimeoutSeconds);
+    expect(Number(queue.VisibilityTimeout)).toBeGreaterThanOrEqual(6 * updater.Timeout);
+  });
+
+  it('gives EventBridge-invoked functions ASYNC_INVOKE_ATTEMPTS attempts and an on-failure queue', () => {
+    const configs = resourcesOfType<EventInvokeConfigProperties>(
+      dev.template,
+      'AWS::Lambda::EventInvokeConfig',
+    );
+    const invokedByRules = new Set(
+      RULES.flatMap((rule) => (rule.target.kind === 'function' ? [rule.target.function] : [])),
+    );
+
+    for (const name of invokedByRules) {
+      const config = configs.find(([, properties]) =>
+        isDeepStrictEqual(properties.FunctionName, { Ref: functionLogicalId(name) }),
+      )?.[1];
+      expect(config?.MaximumRetryAttempts, name).toBe(ASYNC_INVOKE_ATTEMPTS - 1);
+      expect(config?.DestinationConfig?.OnFailure?.Destination, name).toBeDefined();
+    }
+  });
+
+  describe.each(FUNCTION_NAMES)('the %s function', (name) => {
+    it('runs on nodejs22.x, arm64, with the timeout of FUNCTION_TIMEOUTS', () => {
+      const properties = lambdaFunction(dev.template, name);
+
+      expect(properties.Runtime).toBe('nodejs22.x');
+      expect(properties.Architectures).toEqual(['arm64']);
+      expect(properties.Timeout).toBe(FUNCTION_TIMEOUTS[name]);
+    });
+
+    it('has every environment variable its handler config requires', () => {
+      const { required } = configVariables(name);
+      const variables = Object.keys(lambdaFunction(dev.template, name).Environment.Variables);
+
+      expect(required.length).toBeGreaterThan(0);
+      expect(variables).toEqual(expect.arrayContaining(required));
+    });
+
+    it('sets no environment variable its handler config ignores (Powertools settings aside)', () => {
+      const { required, withDefault } = configVariables(name);
+      const variables = Object.keys(lambdaFunction(dev.template, name).Environment.Variables);
+
+      const unread = variables.filter(
+        (variable) =>
+          !variable.startsWith('POWERTOOLS_') &&
+          !required.includes(variable) &&
+          !withDefault.includes(variable),
+      );
+      expect(unread).toEqual([]);
+    });
+
+    it('is packaged as one minified .mjs handler with the ESM require banner', () => {
+      const handler = lambdaFunction(dev.template, name).Handler;
+      const files = readZip(join(dev.dir, `${name}.zip`));
+
+      expect(files.map((file) => file.name)).toEqual([
+        `${handler.slice(0, handler.lastIndexOf('.'))}.mjs`,
+      ]);
+      const code = files[0]?.content.toString('utf8') ?? '';
+      expect(code.startsWith(BUNDLE_OPTIONS.banner.js)).toBe(true);
+      // Unminified esbuild output averages well under 100 characters a line.
+      expect(code.length / code.split('\n').length).toBeGreaterThan(500);
+    });
+  });
+
+  it('configures serverless-esbuild with the BUNDLE_OPTIONS of the local runtime and .mjs output', () => {
+    const esbuild = dev.state.service.custom.esbuild;
+    const keys = Object.keys(BUNDLE_OPTIONS) as (keyof typeof BUNDLE_OPTIONS)[];
+
+    expect(Object.fromEntries(keys.map((key) => [key, esbuild[key]]))).toEqual(BUNDLE_OPTIONS);
+    expect(esbuild.outputFileExtension).toBe('.mjs');
+  });
+
+  describe('the Lambda execution role', () => {
+    const statements = () =>
+      resource<RoleProperties>(
+        dev.template,
+        'IamRoleLambdaExecution',
+        'AWS::IAM::Role',
+      ).Policies.flatMap((policy) => policy.PolicyDocument.Statement);
+
+    function allows(action: string, target: unknown): boolean {
+      return statements().some((statement) => {
+        const actions = Array.isArray(statement.Action) ? statement.Action : [statement.Action];
+        const resources = Array.isArray(statement.Resource)
+          ? statement.Resource
+          : [statement.Resource];
+        return (
+          statement.Effect === 'Allow' &&
+          actions.includes(action) &&
+          resources.some((resource) => isDeepStrictEqual(resource, target))
+        );
+      });
+    }
+
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub syntax.
+    const archiveKeys = { 'Fn::Sub': '${ArchiveBucket.Arn}/ctr/*' };
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub syntax.
+    const quarantineKeys = { 'Fn::Sub': '${ArchiveBucket.Arn}/quarantine/*' };
+
+    it.each<[string, string, unknown]>([
+      ['events:PutEvents', 'ingest and redrive publish to the bus', getAtt('EventBus')],
+      ['s3:GetObject', 'the archive adapter heads and reads archived records', archiveKeys],
+      ['s3:PutObject', 'the archive adapter writes archived records', archiveKeys],
+      ['s3:PutObject', 'ingest quarantines invalid records', quarantineKeys],
+      [
+        's3:ListBucket',
+        'a missing archive key reads as 404, not 403, only with it',
+        getAtt('ArchiveBucket'),
+      ],
+      ['sqs:SendMessage', 'redrive enqueues to the sync queue', getAtt('SyncQueue')],
+      ['sqs:ReceiveMessage', 'redrive receives from the sync DLQ', getAtt('SyncDlq')],
+      ['sqs:DeleteMessage', 'redrive deletes from the sync DLQ', getAtt('SyncDlq')],
+    ])('allows %s because %s', (action, _why, on) => {
+      expect(allows(action, on)).toBe(true);
+    });
+
+    it('allows invoking the SCV functions the updater and redrive configs name', () => {
+      const telephony = lambdaFunction(dev.template, 'updater').Environment.Variables
+        .INVOKE_TELEPHONY_INTEGRATION_API_ARN;
+      const restApi = lambdaFunction(dev.template, 'redrive').Environment.Variables
+        .INVOKE_SALESFORCE_REST_API_ARN;
+
+      expect(allows('lambda:InvokeFunction', telephony)).toBe(true);
+      expect(allows('lambda:InvokeFunction', restApi)).toBe(true);
+    });
+  });
+});
+
+describe('serverless package --stage prod --param=maxReceiveCount=3', () => {
+  it('names the bus, queues and functions after the stage', () => {
+    const { Resources } = prod.template;
+
+    expect(Resources.SyncQueue?.Properties.QueueName).toBe('ctr-sync-prod-sync');
+    expect(Resources.SyncDlq?.Properties.QueueName).toBe('ctr-sync-prod-sync-dlq');
+    expect(Resources.EventBus?.Properties.Name).toBe('ctr-sync-prod');
+    for (const name of FUNCTION_NAMES) {
+      expect(lambdaFunction(prod.template, name).FunctionName).toBe(`ctr-sync-prod-${name}`);
+    }
+  });
+
+  it('applies maxReceiveCount to the sync queue redrive policy', () => {
+    const queue = resource<QueueProperties>(prod.template, 'SyncQueue', 'AWS::SQS::Queue');
+
+    expect(Number(queue.RedrivePolicy?.maxReceiveCount)).toBe(3);
+    expect(queue.RedrivePolicy?.deadLetterTargetArn).toEqual(getAtt('SyncDlq'));
+  });
+});
