@@ -14,7 +14,9 @@ import { InvalidContactRecordError } from '../domain/errors';
 import { toVoiceCallUpdate } from '../domain/voice-call';
 
 /** Result of transforming one record, as printed. */
-export type TransformResult = { contactId: string; fieldValues: object } | { contactId: string; skipped: string };
+export type TransformResult =
+  | { contactId: string; fieldValues: object }
+  | { contactId: string; skipped: string };
 
 /**
  * Transform one record's bytes.
@@ -23,7 +25,8 @@ export type TransformResult = { contactId: string; fieldValues: object } | { con
 export function transformRecord(data: Uint8Array): TransformResult {
   const { contactRecord } = decodeContactRecordWithText(data);
   const eligibility = evaluateSyncEligibility(contactRecord);
-  if (!eligibility.eligible) return { contactId: contactRecord.ContactId, skipped: eligibility.reason };
+  if (!eligibility.eligible)
+    return { contactId: contactRecord.ContactId, skipped: eligibility.reason };
   const { contactId, fieldValues } = toVoiceCallUpdate(contactRecord);
   return { contactId, fieldValues };
 }
@@ -34,7 +37,8 @@ function recordsOf(bytes: Buffer): Uint8Array[] {
   if (text.startsWith('[')) {
     try {
       const items: unknown = JSON.parse(text);
-      if (Array.isArray(items)) return items.map((item) => Buffer.from(JSON.stringify(item), 'utf8'));
+      if (Array.isArray(items))
+        return items.map((item) => Buffer.from(JSON.stringify(item), 'utf8'));
     } catch {
       // Not a JSON array after all: decoding the whole file reports the problem.
     }
@@ -70,7 +74,9 @@ export async function main(
     } catch (error) {
       if (!(error instanceof InvalidContactRecordError)) throw error;
       const where = records.length > 1 ? ` (record ${index + 1} of ${records.length})` : '';
-      io.err(`ctr-sync: invalid contact record in ${path}${where}: ${error.message} [${error.reason}]`);
+      io.err(
+        `ctr-sync: invalid contact record in ${path}${where}: ${error.message} [${error.reason}]`,
+      );
       status = 2;
     }
   });

@@ -69,7 +69,8 @@ export interface LocalStackOptions {
   /**
    * Visibility timeout of the local sync queue, in seconds. Lambda asks for
    * at least 6x the function timeout (180 s in AWS); locally a failed message
-   * should come back within seconds, so the default is 2.
+   * should come back within seconds, but not before a cold-started updater
+   * has finished its batch (that would deliver it twice), so the default is 10.
    */
   visibilityTimeoutSeconds?: number;
 }
@@ -156,7 +157,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const archiveDlqUrl = await queueUrl(QUEUES.archiveDlq);
     const redriveDlqUrl = await queueUrl(QUEUES.redriveDlq);
     const syncQueueUrl = await queueUrl(QUEUES.sync, {
-      VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 2),
+      VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 10),
       RedrivePolicy: JSON.stringify({
         deadLetterTargetArn: queueArn(QUEUES.syncDlq),
         maxReceiveCount: SYNC_QUEUE.maxReceiveCount,
@@ -192,6 +193,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         timeoutMs: FUNCTION_TIMEOUTS[name] * 1000,
         environment: {
           AWS_REGION: LOCAL_REGION,
+          // Lambda runs these bundles on nodejs22.x; the local stack may run on Node 20.
+          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
           AWS_ACCESS_KEY_ID: 'local',
           AWS_SECRET_ACCESS_KEY: 'local',
           AWS_ENDPOINT_URL_S3: fauxqs.endpoint,
@@ -344,15 +347,23 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           throw new Error(`put-events failed: ${result.Entries?.[0]?.ErrorCode}`);
       },
       async drain(onProgress) {
-        // Two quiet observations in a row, so that work handed from one stage to the next is not missed.
+        // Each stage is asked for a short while at a time, so progress can be reported on long inputs;
+        // two quiet observations in a row, so that work handed from one stage to the next is not missed.
+        const settled = (wait: Promise<void>) =>
+          Promise.race([
+            wait.then(() => true),
+            new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2_000)),
+          ]).catch(() => false);
         let quietRounds = 0;
         while (quietRounds < 2) {
-          await kinesisMapping.waitUntilIdle();
-          await eventBridge.waitUntilIdle();
-          await sqsMapping.waitUntilIdle();
+          const idle =
+            (await settled(kinesisMapping.waitUntilIdle({ timeoutMs: 2_000 }))) &&
+            (await settled(eventBridge.waitUntilIdle())) &&
+            (await settled(sqsMapping.waitUntilIdle({ timeoutMs: 2_000 }))) &&
+            (await quiet());
           onProgress?.(metrics.total('Received'));
-          quietRounds = (await quiet()) ? quietRounds + 1 : 0;
-          await new Promise((resolve) => setTimeout(resolve, 200));
+          quietRounds = idle ? quietRounds + 1 : 0;
+          await new Promise((resolve) => setTimeout(resolve, 100));
         }
       },
       async summary() {

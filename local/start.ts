@@ -16,6 +16,9 @@ import { SweepRequested } from '../events/redrive';
 import { type InputRecord, readInput } from './input';
 import { type LocalStackSummary, startLocalStack } from './stack';
 
+// The bundles target nodejs22.x; a local run on Node 20 need not repeat the SDK's Node version notice.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The real Amazon Connect samples bundled with the project (see test/fixtures/ctr/README.md). */
@@ -83,7 +86,8 @@ export async function runLocal(
     return { summary: { ...summary, voiceCalls: Object.keys(voiceCalls).length }, voiceCalls };
   } finally {
     await stack.stop();
-    await rm(workDir, { recursive: true, force: true });
+    if (!process.env.CTR_SYNC_KEEP_WORKDIR) await rm(workDir, { recursive: true, force: true });
+    else progress(`work directory kept: ${workDir}`);
   }
 }
 

@@ -22,7 +22,7 @@ import { evaluateSyncEligibility } from '../../domain/eligibility';
 import { InvalidContactRecordError, PermanentError } from '../../domain/errors';
 import type { QuarantineStore } from '../../domain/ports';
 import { buildCtrReceivedDetail, CtrReceived } from '../../events/ctr-received';
-import { booleanFlag, readConfig, requiredString } from '../shared/config';
+import { booleanFlag, positiveInt, readConfig, requiredString } from '../shared/config';
 import { createBatchingPublisher, createEventPublisher } from '../shared/event-publisher';
 import { createObservability, InvocationCounters } from '../shared/observability';
 
@@ -31,12 +31,18 @@ const config = readConfig(
     EVENT_BUS_NAME: requiredString,
     ARCHIVE_BUCKET_NAME: requiredString,
     S3_FORCE_PATH_STYLE: booleanFlag(false),
+    /** Base of the PutEvents retry backoff in ms (default 100); tests lower it to stay fast. */
+    PUT_EVENTS_RETRY_BASE_DELAY_MS: positiveInt(100),
   }),
 );
 const { logger, metrics } = createObservability('ingest');
 const counters = new InvocationCounters();
 const publisher = createBatchingPublisher(
-  createEventPublisher({ client: new EventBridgeClient({}), eventBusName: config.EVENT_BUS_NAME }),
+  createEventPublisher({
+    client: new EventBridgeClient({}),
+    eventBusName: config.EVENT_BUS_NAME,
+    baseDelayMs: config.PUT_EVENTS_RETRY_BASE_DELAY_MS,
+  }),
 );
 const processor = new BatchProcessor(EventType.KinesisDataStreams);
 

@@ -54,7 +54,12 @@ export function createSqsSyncQueue(options: { client: SQSClient; queueUrl: strin
   };
 }
 
-/** A dead-letter queue: receive (no long polling) and delete. */
+/**
+ * A dead-letter queue: receive and delete. Receives long-poll for 1 second:
+ * a short poll samples only some SQS servers and can answer empty while a
+ * small queue (a DLQ usually is) still holds messages, which would end a
+ * redrive early (Amazon SQS Developer Guide, "Amazon SQS short and long polling").
+ */
 export function createSqsDeadLetterQueue(options: {
   client: SQSClient;
   queueUrl: string;
@@ -65,7 +70,7 @@ export function createSqsDeadLetterQueue(options: {
         new ReceiveMessageCommand({
           QueueUrl: options.queueUrl,
           MaxNumberOfMessages: Math.min(MAX_BATCH, Math.max(1, max)),
-          WaitTimeSeconds: 0,
+          WaitTimeSeconds: 1,
         }),
       );
       return (result.Messages ?? []).flatMap((message): DeadLetter[] =>

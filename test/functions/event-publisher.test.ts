@@ -1,0 +1,162 @@
+import {
+  EventBridgeClient,
+  PutEventsCommand,
+  type PutEventsCommandInput,
+  type PutEventsCommandOutput,
+} from '@aws-sdk/client-eventbridge';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import {
+  chunkEntries,
+  createEventPublisher,
+  type EventEntry,
+  entrySize,
+  MAX_REQUEST_BYTES,
+} from '../../functions/shared/event-publisher';
+
+const eventBridge = mockClient(EventBridgeClient);
+
+beforeEach(() => {
+  eventBridge.reset();
+});
+
+function entry(contactId: string, padding = 0): EventEntry {
+  return {
+    Source: 'ctr-sync',
+    DetailType: 'CtrReceived',
+    Detail: JSON.stringify({ contactId, padding: 'x'.repeat(padding) }),
+  };
+}
+
+/** Accept every entry whose Detail does not contain `failing`. */
+function answer(failing?: string) {
+  return (input: PutEventsCommandInput): PutEventsCommandOutput => {
+    const entries = (input.Entries ?? []).map((item, index) =>
+      failing !== undefined && item.Detail?.includes(failing)
+        ? { ErrorCode: 'ThrottlingException', ErrorMessage: 'Rate exceeded' }
+        : { EventId: `event-${index}` },
+    );
+    return {
+      FailedEntryCount: entries.filter((item) => 'ErrorCode' in item).length,
+      Entries: entries,
+      $metadata: {},
+    };
+  };
+}
+
+describe('chunkEntries', () => {
+  it('splits entries into requests of at most 10, in order', () => {
+    const sizes = Array.from({ length: 25 }, () => 100);
+
+    const { chunks, oversized } = chunkEntries(sizes);
+
+    expect(chunks.map((chunk) => chunk.length)).toEqual([10, 10, 5]);
+    expect(chunks.flat()).toEqual(sizes.map((_, index) => index));
+    expect(oversized).toEqual([]);
+  });
+
+  it('starts a new request before the total would reach 256 KB', () => {
+    const sizes = [100_000, 100_000, 100_000, 62_143];
+
+    const { chunks } = chunkEntries(sizes);
+
+    expect(chunks).toEqual([
+      [0, 1],
+      [2, 3],
+    ]);
+  });
+
+  it('keeps two entries that together make exactly 256 KB in separate requests', () => {
+    const half = MAX_REQUEST_BYTES / 2;
+
+    const { chunks } = chunkEntries([half, half]);
+
+    expect(chunks).toEqual([[0], [1]]);
+  });
+
+  it('reports an entry of 256 KB or more as oversized and leaves it out of every request', () => {
+    const sizes = [10, MAX_REQUEST_BYTES, 20, MAX_REQUEST_BYTES - 1];
+
+    const { chunks, oversized } = chunkEntries(sizes);
+
+    expect(oversized).toEqual([1]);
+    expect(chunks).toEqual([[0, 2], [3]]);
+  });
+
+  it('returns no request for no entries', () => {
+    expect(chunkEntries([])).toEqual({ chunks: [], oversized: [] });
+  });
+});
+
+describe('entrySize', () => {
+  it('counts UTF-8 bytes of Source, DetailType and Detail', () => {
+    const size = entrySize({ Source: 'ab', DetailType: 'c', Detail: '"ü"' });
+
+    expect(size).toBe(2 + 1 + 4);
+  });
+});
+
+describe('createEventPublisher', () => {
+  it('retries only the failed entry and reports it after maxAttempts', async () => {
+    eventBridge.on(PutEventsCommand).callsFake(answer('contact-b'));
+    const delays: number[] = [];
+    const publisher = createEventPublisher({
+      client: new EventBridgeClient({ region: 'us-east-1' }),
+      eventBusName: 'ctr-sync-bus',
+      maxAttempts: 3,
+      sleep: async (ms) => {
+        delays.push(ms);
+      },
+    });
+
+    const outcomes = await publisher.publishAll([entry('contact-a'), entry('contact-b')]);
+
+    expect(outcomes).toEqual([
+      { ok: true },
+      { ok: false, errorCode: 'ThrottlingException', errorMessage: 'Rate exceeded' },
+    ]);
+    const requests = eventBridge.commandCalls(PutEventsCommand).map((call) => call.args[0].input);
+    expect(requests.map((request) => request.Entries?.length)).toEqual([2, 1, 1]);
+    expect(requests[1]?.Entries?.[0]?.Detail).toContain('contact-b');
+    expect(requests[0]?.Entries?.every((item) => item.EventBusName === 'ctr-sync-bus')).toBe(true);
+    expect(delays).toHaveLength(2);
+  });
+
+  it('counts a request that throws as a failed attempt for each of its entries', async () => {
+    eventBridge
+      .on(PutEventsCommand)
+      .rejectsOnce(Object.assign(new Error('Service unavailable'), { name: 'ServiceUnavailable' }))
+      .callsFake(answer());
+    const publisher = createEventPublisher({
+      client: new EventBridgeClient({ region: 'us-east-1' }),
+      eventBusName: 'ctr-sync-bus',
+      sleep: async () => undefined,
+    });
+
+    const outcomes = await publisher.publishAll([entry('contact-a'), entry('contact-b')]);
+
+    expect(outcomes).toEqual([{ ok: true }, { ok: true }]);
+    expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(2);
+  });
+
+  it('fails an oversized entry as EntryTooLarge without sending it', async () => {
+    eventBridge.on(PutEventsCommand).callsFake(answer());
+    const publisher = createEventPublisher({
+      client: new EventBridgeClient({ region: 'us-east-1' }),
+      eventBusName: 'ctr-sync-bus',
+      sleep: async () => undefined,
+    });
+
+    const outcomes = await publisher.publishAll([
+      entry('contact-a'),
+      entry('contact-huge', MAX_REQUEST_BYTES),
+    ]);
+
+    expect(outcomes[0]).toEqual({ ok: true });
+    expect(outcomes[1]).toMatchObject({ ok: false, errorCode: 'EntryTooLarge' });
+    const sent = eventBridge
+      .commandCalls(PutEventsCommand)
+      .flatMap((call) => call.args[0].input.Entries ?? []);
+    expect(sent).toHaveLength(1);
+  });
+});

@@ -1,0 +1,289 @@
+import {
+  EventBridgeClient,
+  PutEventsCommand,
+  type PutEventsCommandInput,
+  type PutEventsCommandOutput,
+} from '@aws-sdk/client-eventbridge';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { KinesisStreamEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { CtrReceivedDetailSchema } from '../../events/ctr-received';
+import {
+  contactRecordKinesisRecord,
+  distinctContactRecords,
+  fixtureKinesisRecord,
+  kinesisEvent,
+  kinesisRecord,
+  lambdaContext,
+  sequenceNumber,
+} from '../fixtures/events';
+import { loadContactRecordFixture } from '../fixtures/factories';
+
+const eventBridge = mockClient(EventBridgeClient);
+const s3 = mockClient(S3Client);
+
+let handler: typeof import('../../functions/ingest/handler')['handler'];
+
+beforeAll(async () => {
+  vi.stubEnv('AWS_REGION', 'us-east-1');
+  vi.stubEnv('EVENT_BUS_NAME', 'ctr-sync-bus');
+  vi.stubEnv('ARCHIVE_BUCKET_NAME', 'ctr-sync-archive');
+  vi.stubEnv('PUT_EVENTS_RETRY_BASE_DELAY_MS', '1');
+  ({ handler } = await import('../../functions/ingest/handler'));
+});
+
+/** A PutEvents answer that accepts every entry except those `fails` picks. */
+function answerPutEvents(fails: (detail: string) => boolean = () => false, countFailures = true) {
+  return (input: PutEventsCommandInput): PutEventsCommandOutput => {
+    const entries = (input.Entries ?? []).map((entry, index) =>
+      fails(entry.Detail ?? '')
+        ? { ErrorCode: 'InternalFailure', ErrorMessage: 'Internal failure' }
+        : { EventId: `11710aed-b79e-4468-a20b-bb3c0c3b4860-${index}` },
+    );
+    const failed = entries.filter((entry) => 'ErrorCode' in entry).length;
+    return {
+      FailedEntryCount: countFailures ? failed : 0,
+      Entries: entries,
+      $metadata: { httpStatusCode: 200 },
+    };
+  };
+}
+
+function putEventsInputs(): PutEventsCommandInput[] {
+  return eventBridge.commandCalls(PutEventsCommand).map((call) => call.args[0].input);
+}
+
+function publishedDetails() {
+  return putEventsInputs().flatMap((input) =>
+    (input.Entries ?? []).map((entry) => JSON.parse(entry.Detail ?? '')),
+  );
+}
+
+function run(event: KinesisStreamEvent) {
+  return handler(event, lambdaContext());
+}
+
+beforeEach(() => {
+  eventBridge.reset();
+  s3.reset();
+  eventBridge.on(PutEventsCommand).callsFake(answerPutEvents());
+  s3.on(PutObjectCommand).resolves({ ETag: '"quarantined"' });
+});
+
+describe('ingest handler', () => {
+  it('publishes 25 eligible records in PutEvents requests of at most 10 entries', async () => {
+    const records = distinctContactRecords(25).map((record, index) =>
+      contactRecordKinesisRecord(record, { sequenceNumber: sequenceNumber(index) }),
+    );
+
+    const response = await run(kinesisEvent(records));
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(putEventsInputs().map((input) => input.Entries?.length)).toEqual([10, 10, 5]);
+    expect(new Set(publishedDetails().map((detail) => detail.contactId)).size).toBe(25);
+  });
+
+  it('publishes a CtrReceived whose Detail embeds the record and parses back to its ContactId and LastUpdateTimestamp', async () => {
+    const fixture = loadContactRecordFixture('inbound-answered');
+
+    await run(kinesisEvent([fixtureKinesisRecord('inbound-answered')]));
+
+    const entry = putEventsInputs()[0]?.Entries?.[0];
+    expect(entry).toMatchObject({
+      Source: 'ctr-sync',
+      DetailType: 'CtrReceived',
+      EventBusName: 'ctr-sync-bus',
+    });
+    const detail = CtrReceivedDetailSchema.parse(JSON.parse(entry?.Detail ?? ''));
+    expect(detail.contactId).toBe('15a5cf14-3212-45a1-9f86-a8e97db8afaf');
+    expect(detail.lastUpdateTimestamp).toBe('2022-04-08T15:03:02Z');
+    expect(detail.contactRecord.ContactId).toBe(detail.contactId);
+    expect(detail.contactRecord.LastUpdateTimestamp).toBe(detail.lastUpdateTimestamp);
+    expect(JSON.parse(entry?.Detail ?? '').contactRecord).toEqual(fixture);
+  });
+
+  it('retries an entry that came back with an ErrorCode and reports nothing when the retry succeeds', async () => {
+    let failuresLeft = 1;
+    eventBridge
+      .on(PutEventsCommand)
+      .callsFake(
+        answerPutEvents(
+          (detail) => detail.includes('"InitiationMethod":"OUTBOUND"') && failuresLeft-- > 0,
+        ),
+      );
+    const event = kinesisEvent([
+      fixtureKinesisRecord('inbound-answered', { sequenceNumber: sequenceNumber(0) }),
+      fixtureKinesisRecord('outbound-answered', { sequenceNumber: sequenceNumber(1) }),
+    ]);
+
+    const response = await run(event);
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(putEventsInputs().map((input) => input.Entries?.length)).toEqual([2, 1]);
+  });
+
+  it('reports exactly the sequence number of a record whose entry keeps failing', async () => {
+    eventBridge
+      .on(PutEventsCommand)
+      .callsFake(answerPutEvents((detail) => detail.includes('"InitiationMethod":"OUTBOUND"')));
+    const event = kinesisEvent([
+      fixtureKinesisRecord('inbound-answered', { sequenceNumber: sequenceNumber(0) }),
+      fixtureKinesisRecord('outbound-answered', { sequenceNumber: sequenceNumber(1) }),
+      fixtureKinesisRecord('callback', { sequenceNumber: sequenceNumber(2) }),
+    ]);
+
+    const response = await run(event);
+
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: sequenceNumber(1) }] });
+    const inputs = putEventsInputs();
+    expect(inputs.length).toBeGreaterThan(1);
+    expect(inputs.slice(1).map((input) => input.Entries?.length)).toEqual(
+      inputs.slice(1).map(() => 1),
+    );
+  });
+
+  it('reports a failed entry even when FailedEntryCount is 0', async () => {
+    eventBridge
+      .on(PutEventsCommand)
+      .callsFake(
+        answerPutEvents((detail) => detail.includes('"InitiationMethod":"OUTBOUND"'), false),
+      );
+    const event = kinesisEvent([
+      fixtureKinesisRecord('inbound-answered', { sequenceNumber: sequenceNumber(0) }),
+      fixtureKinesisRecord('outbound-answered', { sequenceNumber: sequenceNumber(1) }),
+    ]);
+
+    const response = await run(event);
+
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: sequenceNumber(1) }] });
+  });
+
+  it('neither publishes nor fails chat and voicemail records', async () => {
+    const event = kinesisEvent([
+      fixtureKinesisRecord('chat', { sequenceNumber: sequenceNumber(0) }),
+      fixtureKinesisRecord('voicemail', { sequenceNumber: sequenceNumber(1) }),
+      fixtureKinesisRecord('inbound-answered', { sequenceNumber: sequenceNumber(2) }),
+    ]);
+
+    const response = await run(event);
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(publishedDetails().map((detail) => detail.contactId)).toEqual([
+      '15a5cf14-3212-45a1-9f86-a8e97db8afaf',
+    ]);
+    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
+  });
+
+  const { ContactId: _omitted, ...withoutContactId } = loadContactRecordFixture('inbound-answered');
+  it.each([
+    [
+      'bad JSON',
+      Buffer.from('{"ContactId": "15a5cf14-3212-45a1-9f86-a8e97db8afaf",'),
+      'invalid-json',
+    ],
+    ['invalid UTF-8', Buffer.from([0x7b, 0x22, 0xc3, 0x28, 0x22, 0x7d]), 'invalid-utf8'],
+    ['a missing ContactId', Buffer.from(JSON.stringify(withoutContactId)), 'schema'],
+  ])(
+    'quarantines a record with %s, raw bytes and reason, without failing it',
+    async (_case, data, reason) => {
+      const event = kinesisEvent([
+        kinesisRecord(data, {
+          sequenceNumber: sequenceNumber(7),
+          shardId: 'shardId-000000000003',
+          approximateArrivalTimestamp: 1_714_564_800.5,
+        }),
+      ]);
+
+      const response = await run(event);
+
+      expect(response).toEqual({ batchItemFailures: [] });
+      const puts = s3.commandCalls(PutObjectCommand).map((call) => call.args[0].input);
+      expect(puts).toHaveLength(1);
+      expect(puts[0]).toMatchObject({
+        Bucket: 'ctr-sync-archive',
+        Key: `quarantine/2024-05-01/shardId-000000000003/${sequenceNumber(7)}`,
+        Metadata: { reason },
+      });
+      expect(Buffer.from(puts[0]?.Body as Uint8Array).equals(data)).toBe(true);
+      expect(putEventsInputs()).toHaveLength(0);
+    },
+  );
+
+  it('quarantines a record too large for PutEvents as unpublishable without failing it', async () => {
+    const huge = {
+      ...loadContactRecordFixture('inbound-answered'),
+      Attributes: { transcript: 'x'.repeat(300_000) },
+    };
+    const event = kinesisEvent([
+      contactRecordKinesisRecord(huge, { sequenceNumber: sequenceNumber(0) }),
+      fixtureKinesisRecord('outbound-answered', { sequenceNumber: sequenceNumber(1) }),
+    ]);
+
+    const response = await run(event);
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    const puts = s3.commandCalls(PutObjectCommand).map((call) => call.args[0].input);
+    expect(puts.map((input) => input.Metadata?.reason)).toEqual(['unpublishable']);
+    expect(publishedDetails().map((detail) => detail.contactRecord.InitiationMethod)).toEqual([
+      'OUTBOUND',
+    ]);
+  });
+
+  it('reports a record whose quarantine put failed', async () => {
+    s3.on(PutObjectCommand).rejects(new Error('S3 unavailable'));
+    const event = kinesisEvent([
+      kinesisRecord('not json', { sequenceNumber: sequenceNumber(0) }),
+      fixtureKinesisRecord('inbound-answered', { sequenceNumber: sequenceNumber(1) }),
+    ]);
+
+    const response = await run(event);
+
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: sequenceNumber(0) }] });
+  });
+
+  it('never writes a phone number from the input to the logs', async () => {
+    eventBridge
+      .on(PutEventsCommand)
+      .callsFake(answerPutEvents((detail) => detail.includes('"InitiationMethod":"OUTBOUND"')));
+    const invalid = {
+      ...loadContactRecordFixture('webrtc-api'),
+      Agent: { NumberOfHolds: '+15550142099' },
+    };
+    const badJson = `{"CustomerEndpoint":{"Address":"+15550142098"},`;
+    const inputs = [
+      JSON.stringify(loadContactRecordFixture('inbound-answered')),
+      JSON.stringify(loadContactRecordFixture('outbound-answered')),
+      JSON.stringify(loadContactRecordFixture('chat')),
+      JSON.stringify(loadContactRecordFixture('voicemail')),
+      JSON.stringify(loadContactRecordFixture('sfdc-attributes')),
+      JSON.stringify(invalid),
+      badJson,
+    ];
+    const phoneNumbers = new Set(inputs.flatMap((text) => text.match(/\+\d{7,15}/g) ?? []));
+    const event = kinesisEvent(
+      inputs.map((text, index) => kinesisRecord(text, { sequenceNumber: sequenceNumber(index) })),
+    );
+    const written: string[] = [];
+    const capture = (chunk: unknown) => {
+      written.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString());
+      return true;
+    };
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
+
+    try {
+      await run(event);
+    } finally {
+      stdout.mockRestore();
+      stderr.mockRestore();
+    }
+
+    const logs = written.join('');
+    expect(phoneNumbers.size).toBeGreaterThanOrEqual(8);
+    expect(logs).toContain('Contact record skipped');
+    expect(logs).toContain('Contact record quarantined');
+    expect(logs).toContain('CtrReceived not published');
+    for (const phoneNumber of phoneNumbers) expect(logs).not.toContain(phoneNumber);
+  });
+});

@@ -1,0 +1,191 @@
+import {
+  InvokeCommand,
+  type InvokeCommandInput,
+  type InvokeCommandOutput,
+  LambdaClient,
+} from '@aws-sdk/client-lambda';
+import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { SQSEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { parseContactRecord } from '../../domain/contact-record';
+import { toVoiceCallUpdate } from '../../domain/voice-call';
+import { ctrReceivedBody, lambdaContext, sqsEvent, sqsRecord } from '../fixtures/events';
+import { loadContactRecordFixture } from '../fixtures/factories';
+
+const lambda = mockClient(LambdaClient);
+const s3 = mockClient(S3Client);
+
+const TELEPHONY_ARN =
+  'arn:aws:lambda:us-east-1:123456789012:function:InvokeTelephonyIntegrationApiFunction';
+
+let handler: typeof import('../../functions/updater/handler')['handler'];
+
+beforeAll(async () => {
+  vi.stubEnv('AWS_REGION', 'us-east-1');
+  vi.stubEnv('ARCHIVE_BUCKET_NAME', 'ctr-sync-archive');
+  vi.stubEnv('INVOKE_TELEPHONY_INTEGRATION_API_ARN', TELEPHONY_ARN);
+  ({ handler } = await import('../../functions/updater/handler'));
+});
+
+const INBOUND_ID = '15a5cf14-3212-45a1-9f86-a8e97db8afaf';
+const MESSAGE_A = '2e1424d4-f796-459a-8184-9c92662be6da';
+const MESSAGE_B = '7b3c0a5e-51a1-4c3f-9e0f-2d8b6c4e9a11';
+
+type InvokePayload = {
+  Details: { Parameters: { methodName: string; contactId: string; fieldValues: unknown } };
+};
+
+function decodePayload(input: InvokeCommandInput): InvokePayload {
+  const payload = input.Payload;
+  const text =
+    typeof payload === 'string' ? payload : new TextDecoder().decode(payload as Uint8Array);
+  return JSON.parse(text);
+}
+
+function invokeResponse(
+  payload: unknown,
+  fields: Partial<Omit<InvokeCommandOutput, 'Payload'>> = {},
+): InvokeCommandOutput {
+  return {
+    StatusCode: 200,
+    ExecutedVersion: '$LATEST',
+    Payload: new TextEncoder().encode(JSON.stringify(payload)) as InvokeCommandOutput['Payload'],
+    $metadata: { httpStatusCode: 200 },
+    ...fields,
+  };
+}
+
+function invokedPayloads(): InvokePayload[] {
+  return lambda.commandCalls(InvokeCommand).map((call) => decodePayload(call.args[0].input));
+}
+
+/** Two messages: A carries the inbound sample, B the outbound sample. */
+function twoMessageEvent(): SQSEvent {
+  return sqsEvent([
+    sqsRecord(ctrReceivedBody(loadContactRecordFixture('inbound-answered')), {
+      messageId: MESSAGE_A,
+    }),
+    sqsRecord(ctrReceivedBody(loadContactRecordFixture('outbound-answered')), {
+      messageId: MESSAGE_B,
+    }),
+  ]);
+}
+
+const OUTBOUND_ID = String(loadContactRecordFixture('outbound-answered').ContactId);
+
+beforeEach(() => {
+  lambda.reset();
+  s3.reset();
+  s3.on(HeadObjectCommand).callsFake((input: { Key?: string }) => ({
+    ETag: '"archived"',
+    Metadata: {
+      'last-update-timestamp':
+        input.Key === `ctr/${INBOUND_ID}.json`
+          ? '2022-04-08T15:03:02Z'
+          : String(loadContactRecordFixture('outbound-answered').LastUpdateTimestamp),
+    },
+  }));
+  lambda.on(InvokeCommand).resolves(invokeResponse({ success: true }));
+});
+
+describe('updater handler', () => {
+  it('invokes the telephony function with updateVoiceCall, the fieldValues and the contactId', async () => {
+    const contactRecord = loadContactRecordFixture('inbound-answered');
+    const event = sqsEvent([sqsRecord(ctrReceivedBody(contactRecord), { messageId: MESSAGE_A })]);
+
+    const response = await handler(event, lambdaContext());
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    const calls = lambda.commandCalls(InvokeCommand);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.args[0].input).toMatchObject({
+      FunctionName: TELEPHONY_ARN,
+      InvocationType: 'RequestResponse',
+    });
+    expect(invokedPayloads()[0]).toEqual({
+      Details: {
+        Parameters: {
+          methodName: 'updateVoiceCall',
+          fieldValues: toVoiceCallUpdate(parseContactRecord(contactRecord)).fieldValues,
+          contactId: INBOUND_ID,
+        },
+      },
+    });
+  });
+
+  it('applies the fieldOverrides of a resync message', async () => {
+    const body = ctrReceivedBody(loadContactRecordFixture('inbound-answered'), {
+      toNumber: '+15550109999',
+      fromNumber: '+15550108888',
+    });
+
+    await handler(sqsEvent([sqsRecord(body)]), lambdaContext());
+
+    const fieldValues = invokedPayloads()[0]?.Details.Parameters.fieldValues;
+    expect(fieldValues).toMatchObject({ toNumber: '+15550109999', fromNumber: '+15550108888' });
+  });
+
+  it.each([
+    [
+      'a FunctionError',
+      invokeResponse(
+        { errorType: 'Error', errorMessage: 'INVALID_FIELD' },
+        { FunctionError: 'Unhandled' },
+      ),
+    ],
+    ['a non-2xx StatusCode', invokeResponse({ success: true }, { StatusCode: 500 })],
+    ['a success:false payload', invokeResponse({ success: false, errorMessage: 'locked' })],
+  ])('fails only the message whose invoke returned %s', async (_case, failure) => {
+    lambda
+      .on(InvokeCommand)
+      .callsFake((input: InvokeCommandInput) =>
+        decodePayload(input).Details.Parameters.contactId === OUTBOUND_ID
+          ? failure
+          : invokeResponse({ success: true }),
+      );
+
+    const response = await handler(twoMessageEvent(), lambdaContext());
+
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: MESSAGE_B }] });
+    expect(invokedPayloads().map((payload) => payload.Details.Parameters.contactId)).toEqual(
+      expect.arrayContaining([INBOUND_ID, OUTBOUND_ID]),
+    );
+  });
+
+  it('does not invoke for a version older than the archived one', async () => {
+    s3.on(HeadObjectCommand).resolves({
+      ETag: '"archived"',
+      Metadata: { 'last-update-timestamp': '2022-04-08T16:00:00Z' },
+    });
+    const event = sqsEvent([
+      sqsRecord(ctrReceivedBody(loadContactRecordFixture('inbound-answered')), {
+        messageId: MESSAGE_A,
+      }),
+    ]);
+
+    const response = await handler(event, lambdaContext());
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(lambda.commandCalls(InvokeCommand)).toHaveLength(0);
+  });
+
+  it.each([
+    ['is not JSON', 'not json'],
+    ['has no contactRecord', JSON.stringify({ schemaVersion: '1', contactId: OUTBOUND_ID })],
+  ])('fails only the message whose body %s', async (_case, body) => {
+    const event = sqsEvent([
+      sqsRecord(ctrReceivedBody(loadContactRecordFixture('inbound-answered')), {
+        messageId: MESSAGE_A,
+      }),
+      sqsRecord(body, { messageId: MESSAGE_B }),
+    ]);
+
+    const response = await handler(event, lambdaContext());
+
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: MESSAGE_B }] });
+    expect(invokedPayloads().map((payload) => payload.Details.Parameters.contactId)).toEqual([
+      INBOUND_ID,
+    ]);
+  });
+});

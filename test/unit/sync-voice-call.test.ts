@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { TransientError } from '../../domain/errors';
+import { syncVoiceCall } from '../../domain/sync-voice-call';
+import { toVoiceCallUpdate } from '../../domain/voice-call';
+import { loadContactRecord } from '../fixtures/factories';
+import { FakeArchive, FakeTelephony } from '../fixtures/fakes';
+
+/** The inbound-answered sample: LastUpdateTimestamp 2022-04-08T15:03:02Z. */
+const CONTACT_ID = '15a5cf14-3212-45a1-9f86-a8e97db8afaf';
+
+function archived(lastUpdateTimestamp: string) {
+  return { contactId: CONTACT_ID, lastUpdateTimestamp, json: '{}' };
+}
+
+describe('syncVoiceCall', () => {
+  it('sends the transformed fieldValues when nothing is archived yet', async () => {
+    const contactRecord = loadContactRecord('inbound-answered');
+    const archive = new FakeArchive();
+    const telephony = new FakeTelephony();
+
+    const result = await syncVoiceCall({ contactRecord }, { archive, telephony });
+
+    expect(result.outcome).toBe('synced');
+    expect(telephony.updates).toEqual([toVoiceCallUpdate(loadContactRecord('inbound-answered'))]);
+    expect(telephony.updates[0]?.contactId).toBe(CONTACT_ID);
+  });
+
+  it('reports superseded and sends nothing when the archive holds a newer version', async () => {
+    const contactRecord = loadContactRecord('inbound-answered');
+    const archive = new FakeArchive([archived('2022-04-08T15:03:02.001Z')]);
+    const telephony = new FakeTelephony();
+
+    const result = await syncVoiceCall({ contactRecord }, { archive, telephony });
+
+    expect(result).toEqual({ outcome: 'superseded', archivedVersion: '2022-04-08T15:03:02.001Z' });
+    expect(telephony.updates).toHaveLength(0);
+  });
+
+  it('still syncs when the archive holds the same version, written differently', async () => {
+    const contactRecord = loadContactRecord('inbound-answered');
+    const archive = new FakeArchive([archived('2022-04-08T15:03:02.000Z')]);
+    const telephony = new FakeTelephony();
+
+    const result = await syncVoiceCall({ contactRecord }, { archive, telephony });
+
+    expect(result.outcome).toBe('synced');
+    expect(telephony.updates).toHaveLength(1);
+  });
+
+  it('syncs a version newer than the archived one', async () => {
+    const contactRecord = loadContactRecord('inbound-answered');
+    const archive = new FakeArchive([archived('2022-04-08T15:00:00Z')]);
+    const telephony = new FakeTelephony();
+
+    const result = await syncVoiceCall({ contactRecord }, { archive, telephony });
+
+    expect(result.outcome).toBe('synced');
+    expect(telephony.updates).toHaveLength(1);
+  });
+
+  it('applies toNumber and fromNumber overrides to the fieldValues sent', async () => {
+    const contactRecord = loadContactRecord('inbound-answered');
+    const telephony = new FakeTelephony();
+
+    await syncVoiceCall(
+      { contactRecord, fieldOverrides: { toNumber: '+15550109999', fromNumber: '+15550108888' } },
+      { archive: new FakeArchive(), telephony },
+    );
+
+    const fieldValues = telephony.updates[0]?.fieldValues;
+    expect(fieldValues?.toNumber).toBe('+15550109999');
+    expect(fieldValues?.fromNumber).toBe('+15550108888');
+    expect(fieldValues?.queue).toBe('BasicQueue');
+  });
+
+  it('keeps the record phone number that has no override', async () => {
+    const contactRecord = loadContactRecord('inbound-answered');
+    const telephony = new FakeTelephony();
+
+    await syncVoiceCall(
+      { contactRecord, fieldOverrides: { toNumber: '+15550109999' } },
+      { archive: new FakeArchive(), telephony },
+    );
+
+    expect(telephony.updates[0]?.fieldValues.toNumber).toBe('+15550109999');
+    expect(telephony.updates[0]?.fieldValues.fromNumber).toBe('+17208401003');
+  });
+
+  it.each([
+    ['chat', 'channel-not-voice'],
+    ['voicemail', 'voicemail'],
+    ['no-sync', 'no-sync-attribute'],
+  ] as const)('skips a %s record without sending it', async (fixture, reason) => {
+    const contactRecord = loadContactRecord(fixture);
+    const telephony = new FakeTelephony();
+
+    const result = await syncVoiceCall(
+      { contactRecord },
+      { archive: new FakeArchive(), telephony },
+    );
+
+    expect(result).toEqual({ outcome: 'skipped', reason });
+    expect(telephony.updates).toHaveLength(0);
+  });
+
+  it('lets a failed invoke propagate so the message is retried', async () => {
+    const contactRecord = loadContactRecord('inbound-answered');
+    const telephony = new FakeTelephony();
+    telephony.failWith = new TransientError('throttled');
+
+    const sync = syncVoiceCall({ contactRecord }, { archive: new FakeArchive(), telephony });
+
+    await expect(sync).rejects.toBeInstanceOf(TransientError);
+  });
+});
