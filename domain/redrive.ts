@@ -31,7 +31,9 @@ export interface SweepWindow {
 /** Counts and cursor of one sweep run. */
 export interface SweepResult {
   counts: { queried: number; enqueued: number; noArchive: number };
-  /** Set when the run stopped early (count or time); pass it as `startAfter` next time. */
+  /** True when the window has no unsynced VoiceCall after the cursor; false when the run stopped early. */
+  complete: boolean;
+  /** Set when the run stopped early after at least one row; pass it as `startAfter` next time. */
   nextStartAfter?: string;
 }
 
@@ -52,8 +54,10 @@ export function soqlDateTime(iso: string): string {
  * in the window whose CustomerHoldDuration is null.
  */
 export function buildUnsyncedVoiceCallQuery(window: SweepWindow): string {
+  // A VoiceCall without a VendorCallKey has no archive to sync from, and would sort first for ever.
   const conditions = [
     'CustomerHoldDuration = null',
+    'VendorCallKey != null',
     `CreatedDate >= ${soqlDateTime(window.from)}`,
     `CreatedDate < ${soqlDateTime(window.to)}`,
   ];
@@ -113,7 +117,10 @@ export async function sweepUnsyncedVoiceCalls(
     if (pending.length === 10) await flush();
   }
   await flush();
-  return exhausted || cursor === undefined ? { counts } : { counts, nextStartAfter: cursor };
+  if (exhausted) return { counts, complete: true };
+  return cursor === undefined
+    ? { counts, complete: false }
+    : { counts, complete: false, nextStartAfter: cursor };
 }
 
 /**

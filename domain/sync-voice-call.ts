@@ -1,52 +1,97 @@
 /**
  * Use case: bring a VoiceCall up to date with one version of its contact record.
  */
-import type { ContactRecord } from './contact-record';
+import { type ContactRecord, parseContactRecord } from './contact-record';
 import { evaluateSyncEligibility, type SkipReason } from './eligibility';
+import { TransientError } from './errors';
 import type { ContactRecordArchive, FieldOverrides, TelephonyIntegration } from './ports';
 import { compareContactRecordVersions } from './versions';
 import { toVoiceCallUpdate, type VoiceCallUpdate } from './voice-call';
 
-/** What {@link syncVoiceCall} did: synced, or why it did not need to. */
+/** What {@link syncVoiceCall} did: synced (and which version ended on the VoiceCall), or why not. */
 export type SyncOutcome =
-  | { outcome: 'synced'; update: VoiceCallUpdate }
+  | { outcome: 'synced'; update: VoiceCallUpdate; lastUpdateTimestamp: string }
   | { outcome: 'superseded'; archivedVersion: string }
   | { outcome: 'skipped'; reason: SkipReason };
 
+/** Repairs after a newer version showed up during a sync, before giving up with a TransientError. */
+const MAX_REPAIRS = 3;
+
+function isOlder(version: string, than: string): boolean {
+  return (
+    compareContactRecordVersions({ LastUpdateTimestamp: version }, { LastUpdateTimestamp: than }) <
+    0
+  );
+}
+
 /**
- * Sync one contact record version to its VoiceCall.
+ * Sync one contact record version to its VoiceCall, so that the VoiceCall
+ * never ends on an older version than the newest one archived.
+ *
+ * The archive (`ctr/{ContactId}.json`, newest version wins) is the ordering
+ * authority, because deliveries can be duplicated and reordered and several
+ * updaters run at once.
  *
  * Primary course:
  * 1. Skip a record that is not eligible (it cannot normally reach the queue).
- * 2. Read the archived version; if the archive already holds a newer one,
- *    this version is superseded and nothing is sent (the newer one is or
- *    will be synced by its own message). Equal versions are synced: a resync
- *    or a redelivery must be able to repair a VoiceCall.
+ * 2. Read the archived version. Newer than this one: superseded, nothing is
+ *    sent (the newer version has its own message). Absent or older: the
+ *    archive has not caught up with this version yet; fail with a
+ *    TransientError so the message is retried later (the archive function
+ *    runs beside the sync queue, not before it). Equal: go on; a resync or a
+ *    redelivery must be able to repair a VoiceCall.
  * 3. Transform to SCV `updateVoiceCall` fieldValues, apply any phone-number
  *    overrides, and invoke the telephony integration function.
+ * 4. Read the archived version again. If a newer one arrived while this one
+ *    was being sent, the VoiceCall may now hold the older one: send the
+ *    newest archived version too (without overrides), and check again.
  *
- * @throws whatever the ports throw (TransientError for a failed invoke): the
- *   caller reports the message as a batch item failure so SQS retries it.
+ * @throws TransientError when the archive is behind, or keeps moving during
+ *   repairs; whatever the ports throw otherwise. The caller reports the
+ *   message as a batch item failure so SQS retries it.
  */
 export async function syncVoiceCall(
   request: { contactRecord: ContactRecord; fieldOverrides?: FieldOverrides },
   ports: { archive: ContactRecordArchive; telephony: TelephonyIntegration },
 ): Promise<SyncOutcome> {
   const { contactRecord, fieldOverrides } = request;
+  const contactId = contactRecord.ContactId;
   const eligibility = evaluateSyncEligibility(contactRecord);
   if (!eligibility.eligible) return { outcome: 'skipped', reason: eligibility.reason };
 
-  const archivedVersion = await ports.archive.getVersion(contactRecord.ContactId);
+  const archivedVersion = await ports.archive.getVersion(contactId);
   if (
-    archivedVersion !== undefined &&
-    compareContactRecordVersions(contactRecord, { LastUpdateTimestamp: archivedVersion }) < 0
+    archivedVersion === undefined ||
+    isOlder(archivedVersion, contactRecord.LastUpdateTimestamp)
   ) {
+    throw new TransientError(
+      `Archive does not hold ContactId ${contactId} at this version yet; retrying later`,
+    );
+  }
+  if (isOlder(contactRecord.LastUpdateTimestamp, archivedVersion)) {
     return { outcome: 'superseded', archivedVersion };
   }
 
-  const update = toVoiceCallUpdate(contactRecord);
+  let update = toVoiceCallUpdate(contactRecord);
   if (fieldOverrides?.toNumber) update.fieldValues.toNumber = fieldOverrides.toNumber;
   if (fieldOverrides?.fromNumber) update.fieldValues.fromNumber = fieldOverrides.fromNumber;
+  let sentVersion = contactRecord.LastUpdateTimestamp;
   await ports.telephony.updateVoiceCall(update);
-  return { outcome: 'synced', update };
+
+  for (let repairs = 0; ; repairs++) {
+    const latest = await ports.archive.getVersion(contactId);
+    if (latest === undefined || !isOlder(sentVersion, latest)) break;
+    if (repairs === MAX_REPAIRS) {
+      throw new TransientError(
+        `ContactId ${contactId} kept changing while it was synced; retrying later`,
+      );
+    }
+    const archived = await ports.archive.get(contactId);
+    if (!archived) break;
+    const newest = parseContactRecord(JSON.parse(archived.json));
+    update = toVoiceCallUpdate(newest);
+    await ports.telephony.updateVoiceCall(update);
+    sentVersion = newest.LastUpdateTimestamp;
+  }
+  return { outcome: 'synced', update, lastUpdateTimestamp: sentVersion };
 }

@@ -78,6 +78,8 @@ export const RedriveCompletedDetailSchema = z.object({
   schemaVersion: z.literal('1'),
   operation: z.enum(['sweep', 'dlq-redrive', 'start-call-processing']),
   counts: z.record(z.string(), z.number().int().nonnegative()),
+  /** Sweep only: true when the window was swept to its end; false when the run stopped early (count or time). */
+  complete: z.boolean().optional(),
   /** Sweep only: pass as `startAfter` to continue where this run stopped; absent when the window is done. */
   nextStartAfter: z.string().optional(),
 });

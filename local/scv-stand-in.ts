@@ -347,6 +347,7 @@ class TokenCursor {
  * SELECT Id, VendorCallKey FROM VoiceCall
  * WHERE CustomerHoldDuration = null
  *   [AND CreatedDate >= <dateTime>] [AND CreatedDate < <dateTime>]
+ *   [AND VendorCallKey != null]
  *   [AND VendorCallKey > '<string>']
  * ORDER BY VendorCallKey [ASC] LIMIT 1
  * ```
@@ -402,6 +403,14 @@ export function parseVoiceCallQuery(soql: string): VoiceCallQuery {
         );
       }
       query[key] = parseDatetimeLiteral(value.text, value.at);
+    } else if (
+      fieldName === 'VENDORCALLKEY' &&
+      op.kind === 'symbol' &&
+      op.text === '!=' &&
+      value.kind === 'word' &&
+      value.text.toLowerCase() === 'null'
+    ) {
+      // Every stored VoiceCall has a VendorCallKey, so the condition selects them all.
     } else if (fieldName === 'VENDORCALLKEY' && op.kind === 'symbol' && op.text === '>') {
       if (value.kind !== 'string') {
         throw new SoqlParseError(`expected a quoted string literal at offset ${value.at}`);
@@ -412,7 +421,7 @@ export function parseVoiceCallQuery(soql: string): VoiceCallQuery {
       query.vendorCallKeyAfter = value.text;
     } else {
       throw new SoqlParseError(
-        `unsupported condition at offset ${field.at}: only CreatedDate >=, CreatedDate < and VendorCallKey > are supported`,
+        `unsupported condition at offset ${field.at}: only CreatedDate >=, CreatedDate <, VendorCallKey != null and VendorCallKey > are supported`,
       );
     }
   }

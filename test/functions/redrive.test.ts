@@ -159,6 +159,7 @@ describe('redrive handler, SweepRequested', () => {
       schemaVersion: '1',
       operation: 'sweep',
       counts: { queried: 1, enqueued: 1, noArchive: 0 },
+      complete: true,
     };
     expect(report).toEqual(expected);
     const reports = publishedReports();

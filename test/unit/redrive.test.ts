@@ -75,7 +75,7 @@ describe('sweepUnsyncedVoiceCalls', () => {
       { restApi: new FakeSalesforceRestApi(rows), archive, syncQueue },
     );
 
-    expect(result).toEqual({ counts: { queried: 3, enqueued: 3, noArchive: 0 } });
+    expect(result).toEqual({ counts: { queried: 3, enqueued: 3, noArchive: 0 }, complete: true });
     expect(syncQueue.enqueued.map((item) => item.contactId)).toEqual(
       rows.map((row) => row.VendorCallKey),
     );
@@ -122,6 +122,7 @@ describe('sweepUnsyncedVoiceCalls', () => {
     expect(restApi.queries).toHaveLength(2);
     expect(result).toEqual({
       counts: { queried: 2, enqueued: 2, noArchive: 0 },
+      complete: false,
       nextStartAfter: contactId(1),
     });
   });
@@ -145,6 +146,7 @@ describe('sweepUnsyncedVoiceCalls', () => {
       rows.map((row) => row.VendorCallKey),
     );
     expect(second.nextStartAfter).toBeUndefined();
+    expect(second.complete).toBe(true);
   });
 
   it('counts rows without an archived record and moves past them', async () => {
@@ -178,8 +180,37 @@ describe('sweepUnsyncedVoiceCalls', () => {
     expect(restApi.queries).toHaveLength(2);
     expect(result).toEqual({
       counts: { queried: 2, enqueued: 2, noArchive: 0 },
+      complete: false,
       nextStartAfter: contactId(1),
     });
+  });
+
+  it('reports an incomplete window when it had no time to query at all', async () => {
+    const rows = voiceCallRows(2);
+    const restApi = new FakeSalesforceRestApi(rows);
+
+    const result = await sweepUnsyncedVoiceCalls(
+      { ...WINDOW, maxRecords: 100 },
+      {
+        restApi,
+        archive: archiveOf(rows),
+        syncQueue: new FakeSyncQueue(),
+        hasTimeLeft: () => false,
+      },
+    );
+
+    expect(result).toEqual({ counts: { queried: 0, enqueued: 0, noArchive: 0 }, complete: false });
+  });
+
+  it('leaves out VoiceCalls without a VendorCallKey', async () => {
+    const restApi = new FakeSalesforceRestApi(voiceCallRows(1));
+
+    await sweepUnsyncedVoiceCalls(
+      { ...WINDOW, maxRecords: 1 },
+      { restApi, archive: archiveOf([]), syncQueue: new FakeSyncQueue() },
+    );
+
+    expect(restApi.queries[0]).toContain('VendorCallKey != null');
   });
 
   it('enqueues in batches of at most 10', async () => {

@@ -13,9 +13,9 @@ function archived(lastUpdateTimestamp: string) {
 }
 
 describe('syncVoiceCall', () => {
-  it('sends the transformed fieldValues when nothing is archived yet', async () => {
+  it('sends the transformed fieldValues when the archive holds this version', async () => {
     const contactRecord = loadContactRecord('inbound-answered');
-    const archive = new FakeArchive();
+    const archive = new FakeArchive([archived('2022-04-08T15:03:02Z')]);
     const telephony = new FakeTelephony();
 
     const result = await syncVoiceCall({ contactRecord }, { archive, telephony });
@@ -23,6 +23,45 @@ describe('syncVoiceCall', () => {
     expect(result.outcome).toBe('synced');
     expect(telephony.updates).toEqual([toVoiceCallUpdate(loadContactRecord('inbound-answered'))]);
     expect(telephony.updates[0]?.contactId).toBe(CONTACT_ID);
+  });
+
+  it('fails with a TransientError and sends nothing while nothing is archived yet', async () => {
+    const contactRecord = loadContactRecord('inbound-answered');
+    const telephony = new FakeTelephony();
+
+    const sync = syncVoiceCall({ contactRecord }, { archive: new FakeArchive(), telephony });
+
+    await expect(sync).rejects.toBeInstanceOf(TransientError);
+    expect(telephony.updates).toHaveLength(0);
+  });
+
+  it('sends the newest archived version too when it was archived during the sync', async () => {
+    const contactRecord = loadContactRecord('inbound-answered');
+    const archive = new FakeArchive([archived('2022-04-08T15:03:02Z')]);
+    const newer = {
+      ...contactRecord,
+      LastUpdateTimestamp: '2022-04-08T16:00:00Z',
+      Queue: { Name: 'Newer' },
+    };
+    const telephony = new FakeTelephony();
+    telephony.duringUpdate = async () => {
+      await archive.putIfNewer({
+        contactId: CONTACT_ID,
+        lastUpdateTimestamp: '2022-04-08T16:00:00Z',
+        json: JSON.stringify(newer),
+      });
+    };
+
+    const result = await syncVoiceCall({ contactRecord }, { archive, telephony });
+
+    expect(telephony.updates.map((update) => update.fieldValues.queue)).toEqual([
+      'BasicQueue',
+      'Newer',
+    ]);
+    expect(result).toMatchObject({
+      outcome: 'synced',
+      lastUpdateTimestamp: '2022-04-08T16:00:00Z',
+    });
   });
 
   it('reports superseded and sends nothing when the archive holds a newer version', async () => {
@@ -47,15 +86,15 @@ describe('syncVoiceCall', () => {
     expect(telephony.updates).toHaveLength(1);
   });
 
-  it('syncs a version newer than the archived one', async () => {
+  it('fails with a TransientError while the archive holds an older version', async () => {
     const contactRecord = loadContactRecord('inbound-answered');
     const archive = new FakeArchive([archived('2022-04-08T15:00:00Z')]);
     const telephony = new FakeTelephony();
 
-    const result = await syncVoiceCall({ contactRecord }, { archive, telephony });
+    const sync = syncVoiceCall({ contactRecord }, { archive, telephony });
 
-    expect(result.outcome).toBe('synced');
-    expect(telephony.updates).toHaveLength(1);
+    await expect(sync).rejects.toBeInstanceOf(TransientError);
+    expect(telephony.updates).toHaveLength(0);
   });
 
   it('applies toNumber and fromNumber overrides to the fieldValues sent', async () => {
@@ -64,7 +103,7 @@ describe('syncVoiceCall', () => {
 
     await syncVoiceCall(
       { contactRecord, fieldOverrides: { toNumber: '+15550109999', fromNumber: '+15550108888' } },
-      { archive: new FakeArchive(), telephony },
+      { archive: new FakeArchive([archived('2022-04-08T15:03:02Z')]), telephony },
     );
 
     const fieldValues = telephony.updates[0]?.fieldValues;
@@ -79,7 +118,7 @@ describe('syncVoiceCall', () => {
 
     await syncVoiceCall(
       { contactRecord, fieldOverrides: { toNumber: '+15550109999' } },
-      { archive: new FakeArchive(), telephony },
+      { archive: new FakeArchive([archived('2022-04-08T15:03:02Z')]), telephony },
     );
 
     expect(telephony.updates[0]?.fieldValues.toNumber).toBe('+15550109999');
@@ -108,7 +147,10 @@ describe('syncVoiceCall', () => {
     const telephony = new FakeTelephony();
     telephony.failWith = new TransientError('throttled');
 
-    const sync = syncVoiceCall({ contactRecord }, { archive: new FakeArchive(), telephony });
+    const sync = syncVoiceCall(
+      { contactRecord },
+      { archive: new FakeArchive([archived('2022-04-08T15:03:02Z')]), telephony },
+    );
 
     await expect(sync).rejects.toBeInstanceOf(TransientError);
   });
