@@ -37,10 +37,7 @@ export type SyncedInitiationMethod = (typeof SYNCED_INITIATION_METHODS)[number];
  *   recordings; the voicemail packager owns that VoiceCall.
  */
 export type SkipReason =
-  | 'channel-not-voice'
-  | 'initiation-method-not-synced'
-  | 'no-sync-attribute'
-  | 'voicemail';
+  'channel-not-voice' | 'initiation-method-not-synced' | 'no-sync-attribute' | 'voicemail';
 
 /** Outcome of {@link evaluateSyncEligibility}. */
 export type SyncEligibility = { eligible: true } | { eligible: false; reason: SkipReason };

@@ -15,8 +15,7 @@ import { toVoiceCallUpdate } from '../domain/voice-call';
 
 /** Result of transforming one record, as printed. */
 export type TransformResult =
-  | { contactId: string; fieldValues: object }
-  | { contactId: string; skipped: string };
+  { contactId: string; fieldValues: object } | { contactId: string; skipped: string };
 
 /**
  * Transform one record's bytes.

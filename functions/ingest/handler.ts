@@ -75,7 +75,9 @@ async function quarantineRecord(
   error: PermanentError,
 ): Promise<void> {
   const reason = error instanceof InvalidContactRecordError ? error.reason : 'unpublishable';
-  await (await quarantine()).put({
+  await (
+    await quarantine()
+  ).put({
     id: quarantineId(record),
     data,
     reason,

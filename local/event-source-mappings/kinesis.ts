@@ -178,9 +178,7 @@ interface PendingBatch {
 }
 
 type BatchOutcome =
-  | { kind: 'success' }
-  | { kind: 'partial'; fromIndex: number }
-  | { kind: 'error'; reason: unknown };
+  { kind: 'success' } | { kind: 'partial'; fromIndex: number } | { kind: 'error'; reason: unknown };
 
 /**
  * Start polling every shard of `options.streamName` from TRIM_HORIZON, one

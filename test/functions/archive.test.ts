@@ -13,7 +13,7 @@ import { loadContactRecordFixture } from '../fixtures/factories';
 
 const s3 = mockClient(S3Client);
 
-let handler: typeof import('../../functions/archive/handler')['handler'];
+let handler: (typeof import('../../functions/archive/handler'))['handler'];
 
 beforeAll(async () => {
   vi.stubEnv('AWS_REGION', 'us-east-1');

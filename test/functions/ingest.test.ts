@@ -23,7 +23,7 @@ import { loadContactRecordFixture } from '../fixtures/factories';
 const eventBridge = mockClient(EventBridgeClient);
 const s3 = mockClient(S3Client);
 
-let handler: typeof import('../../functions/ingest/handler')['handler'];
+let handler: (typeof import('../../functions/ingest/handler'))['handler'];
 
 beforeAll(async () => {
   vi.stubEnv('AWS_REGION', 'us-east-1');

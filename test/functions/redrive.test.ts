@@ -40,7 +40,7 @@ const REST_API_ARN =
 const SYNC_QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/ctr-sync-sync';
 const SYNC_DLQ_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/ctr-sync-sync-dlq';
 
-let handler: typeof import('../../functions/redrive/handler')['handler'];
+let handler: (typeof import('../../functions/redrive/handler'))['handler'];
 
 beforeAll(async () => {
   vi.stubEnv('AWS_REGION', 'us-east-1');

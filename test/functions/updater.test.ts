@@ -19,7 +19,7 @@ const s3 = mockClient(S3Client);
 const TELEPHONY_ARN =
   'arn:aws:lambda:us-east-1:123456789012:function:InvokeTelephonyIntegrationApiFunction';
 
-let handler: typeof import('../../functions/updater/handler')['handler'];
+let handler: (typeof import('../../functions/updater/handler'))['handler'];
 
 beforeAll(async () => {
   vi.stubEnv('AWS_REGION', 'us-east-1');
