@@ -75,20 +75,22 @@ async function quarantineRecord(
   error: PermanentError,
 ): Promise<void> {
   const reason = error instanceof InvalidContactRecordError ? error.reason : 'unpublishable';
-  await (
-    await quarantine()
-  ).put({
-    id: quarantineId(record),
-    data,
-    reason,
-    message: error.message,
-  });
+  const sequenceNumber = record.kinesis.sequenceNumber;
+  try {
+    await (
+      await quarantine()
+    ).put({ id: quarantineId(record), data, reason, message: error.message });
+  } catch (putError) {
+    counters.add('Failed');
+    logger.error('Quarantine failed, record will be retried', {
+      sequenceNumber,
+      reason,
+      error: (putError as Error).message,
+    });
+    throw putError;
+  }
   counters.add('Quarantined');
-  logger.warn('Contact record quarantined', {
-    sequenceNumber: record.kinesis.sequenceNumber,
-    reason,
-    error: error.message,
-  });
+  logger.warn('Contact record quarantined', { sequenceNumber, reason, error: error.message });
 }
 
 /**

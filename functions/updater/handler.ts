@@ -14,13 +14,12 @@
  * partial batch responses (ReportBatchItemFailures).
  */
 
-import type { ParsedRecord } from '@aws-lambda-powertools/batch';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
-import { parser } from '@aws-lambda-powertools/batch/parser';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
+import { PermanentError } from '../../domain/errors';
 import { syncVoiceCall } from '../../domain/sync-voice-call';
 import { type CtrReceivedDetail, CtrReceivedDetailSchema } from '../../events/ctr-received';
 import { booleanFlag, readConfig, requiredString } from '../shared/config';
@@ -47,20 +46,44 @@ const ports = {
     functionName: config.INVOKE_TELEPHONY_INTEGRATION_API_ARN,
   }),
 };
-const processor = new BatchProcessor(EventType.SQS, {
-  parser,
-  innerSchema: CtrReceivedDetailSchema,
-  transformer: 'json',
-});
+const processor = new BatchProcessor(EventType.SQS);
+
+/**
+ * The message body as a `CtrReceived` detail.
+ * @throws PermanentError naming the invalid fields by path (never their values).
+ */
+export function parseSyncMessage(body: string): CtrReceivedDetail {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    throw new PermanentError('Sync message body is not JSON');
+  }
+  const result = CtrReceivedDetailSchema.safeParse(value);
+  if (result.success) return result.data;
+  const paths = result.error.issues.map((issue) => issue.path.join('.') || '(body)');
+  throw new PermanentError(`Sync message is not a CtrReceived detail: invalid ${paths.join(', ')}`);
+}
 
 /**
  * Sync one message. Resolves when the VoiceCall was updated or the version
  * was superseded or skipped; throws (a batch item failure) otherwise.
  */
-export async function recordHandler(
-  record: ParsedRecord<SQSRecord, CtrReceivedDetail>,
-): Promise<void> {
-  const { contactRecord, fieldOverrides } = record.body;
+export async function recordHandler(record: SQSRecord): Promise<void> {
+  let detail: CtrReceivedDetail;
+  try {
+    detail = parseSyncMessage(record.body);
+  } catch (error) {
+    // It fails like any other message: SQS retries it, then moves it to the sync DLQ with its body intact.
+    counters.add('Failed');
+    logger.warn('Sync message rejected', {
+      messageId: record.messageId,
+      error: (error as Error).message,
+      receiveCount: record.attributes.ApproximateReceiveCount,
+    });
+    throw error;
+  }
+  const { contactRecord, fieldOverrides } = detail;
   const contactId = contactRecord.ContactId;
   try {
     const result = await syncVoiceCall({ contactRecord, fieldOverrides }, ports);

@@ -24,6 +24,7 @@ import {
   type Shard,
 } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import { requireInteger, sleep } from './common';
 
 /** Where the mapping reports problems it handles itself (emulator errors, discarded batches). */
 export interface MappingLogger {
@@ -667,27 +668,4 @@ async function describeStream(
 
 function isoFromEpochSeconds(seconds: number): string {
   return new Date(Math.round(seconds * 1000)).toISOString();
-}
-
-function requireInteger(name: string, value: number, min: number, max: number): void {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${value}`);
-  }
-}
-
-/** Resolves after `ms` milliseconds, or at once when `signal` aborts. */
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) {
-      resolve();
-      return;
-    }
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
