@@ -1,0 +1,232 @@
+/**
+ * The SDK adapters of functions/shared against the local emulators, over the
+ * real wire protocols: S3 and SQS in fauxqs, PutEvents in the local EventBridge.
+ */
+import { randomUUID } from 'node:crypto';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { CreateQueueCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CtrReceivedDetailSchema } from '../../events/ctr-received';
+import { createEventPublisher } from '../../functions/shared/event-publisher';
+import { createS3Archive, createS3Quarantine } from '../../functions/shared/s3-archive';
+import { createSqsDeadLetterQueue, createSqsSyncQueue } from '../../functions/shared/sqs-queues';
+import {
+  createS3Client,
+  createSqsClient,
+  type EmulatorHandle,
+  LOCAL_REGION,
+  startFauxqsServer,
+} from '../../local/emulators';
+import {
+  type EventBridgeEvent,
+  type LocalEventBridge,
+  startLocalEventBridge,
+} from '../../local/eventbridge/server';
+
+let fauxqs: EmulatorHandle;
+let s3: S3Client;
+let sqs: SQSClient;
+const bucket = 'adapters-test';
+
+beforeAll(async () => {
+  fauxqs = await startFauxqsServer();
+  s3 = createS3Client(fauxqs.endpoint);
+  sqs = createSqsClient(fauxqs.endpoint);
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+});
+
+afterAll(async () => {
+  s3?.destroy();
+  sqs?.destroy();
+  await fauxqs?.stop();
+});
+
+function version(contactId: string, lastUpdateTimestamp: string) {
+  return {
+    contactId,
+    lastUpdateTimestamp,
+    json: JSON.stringify({ ContactId: contactId, LastUpdateTimestamp: lastUpdateTimestamp }),
+  };
+}
+
+describe('S3 archive against fauxqs', () => {
+  it('stores the first version at ctr/{ContactId}.json with its version in the metadata', async () => {
+    const archive = createS3Archive({ client: s3, bucket });
+    const contactId = randomUUID();
+
+    const outcome = await archive.putIfNewer(version(contactId, '2022-01-05T17:48:35Z'));
+
+    const head = await s3.send(
+      new HeadObjectCommand({ Bucket: bucket, Key: `ctr/${contactId}.json` }),
+    );
+    expect(outcome).toBe('stored');
+    expect(head.Metadata?.['last-update-timestamp']).toBe('2022-01-05T17:48:35Z');
+    expect(await archive.getVersion(contactId)).toBe('2022-01-05T17:48:35Z');
+  });
+
+  it('keeps the newest version whatever order the versions arrive in', async () => {
+    const archive = createS3Archive({ client: s3, bucket });
+    const contactId = randomUUID();
+
+    const outcomes = [
+      await archive.putIfNewer(version(contactId, '2022-01-11T03:41:32Z')),
+      await archive.putIfNewer(version(contactId, '2022-01-11T04:09:47Z')),
+      await archive.putIfNewer(version(contactId, '2022-01-05T17:48:35Z')),
+      await archive.putIfNewer(version(contactId, '2022-01-11T04:09:47Z')),
+    ];
+
+    expect(outcomes).toEqual(['stored', 'stored', 'older', 'duplicate']);
+    expect(JSON.parse((await archive.get(contactId))?.json ?? '{}').LastUpdateTimestamp).toBe(
+      '2022-01-11T04:09:47Z',
+    );
+  });
+
+  it('answers undefined for a ContactId that was never archived', async () => {
+    const archive = createS3Archive({ client: s3, bucket });
+
+    expect(await archive.get(randomUUID())).toBeUndefined();
+    expect(await archive.getVersion(randomUUID())).toBeUndefined();
+  });
+
+  it('quarantines the raw bytes with the reason in the metadata', async () => {
+    const quarantine = createS3Quarantine({ client: s3, bucket });
+    const data = Buffer.from([0x7b, 0xff, 0xfe, 0x7d]);
+
+    await quarantine.put({
+      id: '2026-11-21/shardId-000000000000/49590',
+      data,
+      reason: 'invalid-utf8',
+      message: 'not UTF-8',
+    });
+
+    const object = await s3.send(
+      new GetObjectCommand({
+        Bucket: bucket,
+        Key: 'quarantine/2026-11-21/shardId-000000000000/49590',
+      }),
+    );
+    expect(Buffer.from((await object.Body?.transformToByteArray()) ?? [])).toEqual(data);
+    expect(object.Metadata?.reason).toBe('invalid-utf8');
+  });
+});
+
+describe('SQS queues against fauxqs', () => {
+  it('enqueues CtrReceived details and moves dead letters back with bodies unchanged', async () => {
+    const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `sync-${randomUUID()}` })))
+      .QueueUrl as string;
+    const dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `dlq-${randomUUID()}` })))
+      .QueueUrl as string;
+    const syncQueue = createSqsSyncQueue({ client: sqs, queueUrl });
+    const contactRecord = {
+      ContactId: 'c-1',
+      LastUpdateTimestamp: '2022-01-05T17:48:35Z',
+      Channel: 'VOICE',
+    };
+    await createSqsSyncQueue({ client: sqs, queueUrl: dlqUrl }).sendRaw([
+      '{"dead":1}',
+      '{"dead":2}',
+    ]);
+
+    await syncQueue.enqueue([
+      {
+        contactId: 'c-1',
+        lastUpdateTimestamp: '2022-01-05T17:48:35Z',
+        json: JSON.stringify(contactRecord),
+        fieldOverrides: { toNumber: '+15550100000' },
+      },
+    ]);
+    const deadLetters = createSqsDeadLetterQueue({ client: sqs, queueUrl: dlqUrl });
+    const moved = await deadLetters.receive(10);
+    await syncQueue.sendRaw(moved.map((message) => message.body));
+    await deadLetters.delete(moved);
+
+    const received = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 1,
+      }),
+    );
+    const bodies = (received.Messages ?? []).map((message) => message.Body ?? '');
+    const detail = CtrReceivedDetailSchema.parse(
+      JSON.parse(bodies.find((body) => body.includes('schemaVersion')) ?? '{}'),
+    );
+    expect(detail).toMatchObject({
+      contactId: 'c-1',
+      fieldOverrides: { toNumber: '+15550100000' },
+      contactRecord,
+    });
+    expect(bodies.filter((body) => body.includes('dead')).sort()).toEqual([
+      '{"dead":1}',
+      '{"dead":2}',
+    ]);
+    expect(await deadLetters.receive(10)).toEqual([]);
+  });
+});
+
+describe('event publisher against the local EventBridge', () => {
+  let eventBridge: LocalEventBridge;
+  const delivered: unknown[] = [];
+  let failedOnce = false;
+
+  beforeAll(async () => {
+    eventBridge = await startLocalEventBridge({
+      eventBusNames: ['bus'],
+      rules: [
+        {
+          name: 'all',
+          eventBusName: 'bus',
+          eventPattern: { source: ['test'] },
+          targets: [{ id: 't', deliver: async (event) => void delivered.push(event) }],
+        },
+      ],
+      entryFault: (entry) => {
+        if (entry.DetailType !== 'fail-once' || failedOnce) return undefined;
+        failedOnce = true;
+        return { errorCode: 'InternalFailure', errorMessage: 'injected' };
+      },
+    });
+  });
+  afterAll(async () => {
+    await eventBridge?.stop();
+  });
+
+  it('publishes 23 entries in requests of at most 10 and retries the entry that failed', async () => {
+    const client = new EventBridgeClient({
+      endpoint: eventBridge.endpoint,
+      region: LOCAL_REGION,
+      credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+    });
+    const requests: number[] = [];
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        requests.push(((args.input as { Entries?: unknown[] }).Entries ?? []).length);
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    const publisher = createEventPublisher({ client, eventBusName: 'bus', sleep: async () => {} });
+    const entries = Array.from({ length: 23 }, (_, index) => ({
+      Source: 'test',
+      DetailType: index === 5 ? 'fail-once' : 'ok',
+      Detail: JSON.stringify({ index }),
+    }));
+
+    const outcomes = await publisher.publishAll(entries);
+    await eventBridge.waitUntilIdle();
+
+    expect(outcomes.every((outcome) => outcome.ok)).toBe(true);
+    expect(requests).toEqual([10, 10, 3, 1]);
+    const indices = delivered.map(
+      (event) => ((event as EventBridgeEvent).detail as { index: number }).index,
+    );
+    expect(indices.sort((a, b) => a - b)).toEqual(Array.from({ length: 23 }, (_, index) => index));
+    client.destroy();
+  });
+});
