@@ -240,8 +240,13 @@ function describeSubject(value: unknown): string {
     : 'contact record';
 }
 
-/** Path as `Agent.NumberOfHolds` or `Recordings[0].Location`; attribute keys as `*`. */
-function formatPath(path: readonly PropertyKey[]): string {
+/**
+ * Path as `Agent.NumberOfHolds` or `Recordings[0].Location` for error
+ * messages; a key under `Attributes` (at any depth, e.g. inside an event's
+ * `detail.contactRecord`) is written as `*`, because a key can itself be
+ * personal data.
+ */
+export function formatPath(path: readonly PropertyKey[]): string {
   if (path.length === 0) {
     return '(root)';
   }
@@ -249,7 +254,7 @@ function formatPath(path: readonly PropertyKey[]): string {
   path.forEach((segment, index) => {
     if (typeof segment === 'number') {
       formatted += `[${segment}]`;
-    } else if (index === 1 && path[0] === 'Attributes') {
+    } else if (index > 0 && path[index - 1] === 'Attributes') {
       formatted += '.*';
     } else {
       formatted += index === 0 ? String(segment) : `.${String(segment)}`;

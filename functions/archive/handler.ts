@@ -10,6 +10,7 @@
 import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas/eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
+import { formatPath } from '../../domain/contact-record';
 import { PermanentError } from '../../domain/errors';
 import { CtrReceivedDetailSchema } from '../../events/ctr-received';
 import { booleanFlag, readConfig, requiredString } from '../shared/config';
@@ -40,11 +41,11 @@ export async function handler(event: unknown): Promise<{ outcome: string }> {
     if (!parsed.success) {
       counters.add('Failed');
       throw new PermanentError(
-        `Not a valid CtrReceived event: ${parsed.error.issues.map((issue) => issue.path.join('.')).join(', ')}`,
+        `Not a valid CtrReceived event: ${parsed.error.issues.map((issue) => formatPath(issue.path)).join(', ')}`,
       );
     }
     const { contactId, lastUpdateTimestamp } = parsed.data.detail;
-    // Archive the record exactly as it arrived, not the parsed copy.
+    // Archive the record as it arrived (all its fields), not the parsed copy.
     const raw = (event as { detail: { contactRecord: unknown } }).detail.contactRecord;
     const outcome = await archive.putIfNewer({
       contactId,

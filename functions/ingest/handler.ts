@@ -47,7 +47,11 @@ const publisher = createBatchingPublisher(
 const processor = new BatchProcessor(EventType.KinesisDataStreams);
 
 let quarantineStore: Promise<QuarantineStore> | undefined;
-/** The S3 client is loaded on first use: quarantine is rare and the ingest cold start should not pay for it. */
+/**
+ * The S3 client is created on first use: quarantine is rare, so the common
+ * path does not construct it. (esbuild inlines the dynamic import into the
+ * single bundle; only its evaluation is deferred.)
+ */
 function quarantine(): Promise<QuarantineStore> {
   quarantineStore ??= Promise.all([
     import('@aws-sdk/client-s3'),

@@ -19,9 +19,14 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
+import { formatPath } from '../../domain/contact-record';
 import { PermanentError } from '../../domain/errors';
 import { syncVoiceCall } from '../../domain/sync-voice-call';
-import { type CtrReceivedDetail, CtrReceivedDetailSchema } from '../../events/ctr-received';
+import {
+  CtrReceived,
+  type CtrReceivedDetail,
+  CtrReceivedDetailSchema,
+} from '../../events/ctr-received';
 import { booleanFlag, readConfig, requiredString } from '../shared/config';
 import { createObservability, InvocationCounters } from '../shared/observability';
 import { createS3Archive } from '../shared/s3-archive';
@@ -49,7 +54,9 @@ const ports = {
 const processor = new BatchProcessor(EventType.SQS);
 
 /**
- * The message body as a `CtrReceived` detail.
+ * The message body as a `CtrReceived` detail: the detail itself (what the sync
+ * rule and the redrive send) or a whole `CtrReceived` event (what EventBridge
+ * dead-letters).
  * @throws PermanentError naming the invalid fields by path (never their values).
  */
 export function parseSyncMessage(body: string): CtrReceivedDetail {
@@ -59,9 +66,15 @@ export function parseSyncMessage(body: string): CtrReceivedDetail {
   } catch {
     throw new PermanentError('Sync message body is not JSON');
   }
+  // A message the sync rule's target could not deliver reaches the sync DLQ as the whole event,
+  // not its detail; after a DLQ redrive it arrives here in that form.
+  const envelope = value as { 'detail-type'?: unknown; detail?: unknown } | null;
+  if (envelope?.['detail-type'] === CtrReceived.detailType && typeof envelope.detail === 'object') {
+    value = envelope.detail;
+  }
   const result = CtrReceivedDetailSchema.safeParse(value);
   if (result.success) return result.data;
-  const paths = result.error.issues.map((issue) => issue.path.join('.') || '(body)');
+  const paths = result.error.issues.map((issue) => formatPath(issue.path));
   throw new PermanentError(`Sync message is not a CtrReceived detail: invalid ${paths.join(', ')}`);
 }
 

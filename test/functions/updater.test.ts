@@ -189,3 +189,52 @@ describe('updater handler', () => {
     ]);
   });
 });
+
+describe('updater handler, messages EventBridge dead-lettered', () => {
+  it('syncs a whole CtrReceived event redriven from the sync DLQ', async () => {
+    const detail = JSON.parse(ctrReceivedBody(loadContactRecordFixture('inbound-answered')));
+    const envelope = {
+      version: '0',
+      id: 'e-1',
+      'detail-type': 'CtrReceived',
+      source: 'ctr-sync',
+      account: '123456789012',
+      time: '2022-04-08T15:03:05Z',
+      region: 'us-east-1',
+      resources: [],
+      detail,
+    };
+
+    const response = await handler(
+      sqsEvent([sqsRecord(JSON.stringify(envelope), { messageId: MESSAGE_A })]),
+      lambdaContext(),
+    );
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(invokedPayloads().map((payload) => payload.Details.Parameters.contactId)).toEqual([
+      INBOUND_ID,
+    ]);
+  });
+
+  it('names an invalid attribute by path without its key', async () => {
+    const record = loadContactRecordFixture('inbound-answered');
+    (record.Attributes as Record<string, unknown>)['caller +15551234567'] = 42;
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+
+    try {
+      await handler(
+        sqsEvent([sqsRecord(ctrReceivedBody(record), { messageId: MESSAGE_B })]),
+        lambdaContext(),
+      );
+      const written = [...stdout.mock.calls, ...stderr.mock.calls]
+        .map((call) => String(call[0]))
+        .join('');
+      expect(written).toContain('contactRecord.Attributes.*');
+      expect(written).not.toContain('+15551234567');
+    } finally {
+      stdout.mockRestore();
+      stderr.mockRestore();
+    }
+  });
+});
