@@ -30,7 +30,12 @@ import {
 } from './emulators';
 import { startKinesisEventSourceMapping } from './event-source-mappings/kinesis';
 import { startSqsEventSourceMapping } from './event-source-mappings/sqs';
-import { type EventBridgeEvent, type LocalRule, startLocalEventBridge } from './eventbridge/server';
+import {
+  type EventBridgeEvent,
+  type LocalRule,
+  type RuleTarget,
+  startLocalEventBridge,
+} from './eventbridge/server';
 import {
   buildFunctions,
   type FunctionName,
@@ -133,7 +138,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   };
   try {
     const logDir = join(options.workDir, 'logs');
-    const kinesisLocal = await startKinesisLocal({ logFile: undefined });
+    const kinesisLocal = await startKinesisLocal();
     stops.push(() => kinesisLocal.stop());
     const fauxqs = await startFauxqsServer();
     stops.push(() => fauxqs.stop());
@@ -234,32 +239,33 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         responseContext: { statusCode: 200, functionError: 'Unhandled' },
         responsePayload: { errorType: error.name, errorMessage: error.message },
       });
+    const targetOf = ({ name, target }: (typeof RULES)[number]): RuleTarget => {
+      if (target.kind === 'queue') {
+        return {
+          id: name,
+          inputPath: target.inputPath,
+          deliver: (input) => sendTo(syncQueueUrl)(JSON.stringify(input)),
+          deadLetter: (event) => sendTo(syncDlqUrl)(JSON.stringify(event)),
+        };
+      }
+      const functionName = target.function;
+      return {
+        id: name,
+        maxAttempts: ASYNC_INVOKE_ATTEMPTS,
+        deliver: async (input) => {
+          await functions[functionName].invoke(input);
+        },
+        deadLetter: (event, error) =>
+          sendTo(functionName === 'archive' ? archiveDlqUrl : redriveDlqUrl)(
+            onFailureRecord(functionName, event, error),
+          ),
+      };
+    };
     const rules: LocalRule[] = RULES.map((rule) => ({
       name: rule.name,
       eventBusName: BUS_NAME,
       eventPattern: rule.eventPattern,
-      targets: [
-        rule.target.kind === 'queue'
-          ? {
-              id: rule.name,
-              inputPath: rule.target.inputPath,
-              deliver: (input: unknown) => sendTo(syncQueueUrl)(JSON.stringify(input)),
-              deadLetter: (event: EventBridgeEvent) => sendTo(syncDlqUrl)(JSON.stringify(event)),
-            }
-          : {
-              id: rule.name,
-              maxAttempts: ASYNC_INVOKE_ATTEMPTS,
-              deliver: async (input: unknown) => {
-                await functions[(rule.target as { function: FunctionName }).function].invoke(input);
-              },
-              deadLetter: (event: EventBridgeEvent, error: Error) => {
-                const name = (rule.target as { function: FunctionName }).function;
-                return sendTo(name === 'archive' ? archiveDlqUrl : redriveDlqUrl)(
-                  onFailureRecord(name, event, error),
-                );
-              },
-            },
-      ],
+      targets: [targetOf(rule)],
     }));
     const eventBridge = await startLocalEventBridge({
       rules,

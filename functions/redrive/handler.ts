@@ -20,6 +20,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
+import { formatPath } from '../../domain/contact-record';
 import { PermanentError } from '../../domain/errors';
 import { redriveDeadLetters, resyncCall, sweepUnsyncedVoiceCalls } from '../../domain/redrive';
 import {
@@ -98,7 +99,7 @@ export function parseRedriveEvent(event: unknown): z.infer<typeof RedriveEventSc
   const result = RedriveEventSchema.safeParse(event);
   if (result.success) return result.data;
   const problems = result.error.issues.map(
-    (issue) => `${issue.path.join('.') || '(event)'}: ${issue.message}`,
+    (issue) => `${formatPath(issue.path)}: ${issue.message}`,
   );
   throw new PermanentError(`Unsupported redrive trigger: ${problems.join('; ')}`);
 }
