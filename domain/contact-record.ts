@@ -164,19 +164,45 @@ export function parseContactRecord(value: unknown): ContactRecord {
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
+ * Largest contact record accepted, in bytes (1 MiB): the default maximum
+ * record size of a Kinesis data stream (Amazon Kinesis Data Streams Developer
+ * Guide, "Handle large records"). Amazon Connect keeps contact records far
+ * below it (user-defined attributes are limited to 32 KB in total, Amazon
+ * Connect service quotas); a stream raised to 10 MiB records can still carry
+ * bigger ones, and those are rejected before they are decoded.
+ */
+export const MAX_CONTACT_RECORD_BYTES = 1024 * 1024;
+
+/**
+ * Deepest nesting of objects and arrays accepted. A contact record nests about
+ * four levels (`Recordings[0].FragmentStartNumber`, `Agent.HierarchyGroups.Level1.ArnInfo`);
+ * deeper input is not a contact record, and recursive consumers downstream
+ * (`JSON.stringify`, revivers) fail on very deep values.
+ */
+export const MAX_NESTING_DEPTH = 32;
+
+/**
  * Decodes the data of one Kinesis record (the bytes Connect wrote, after
  * base64 decoding) into a validated contact record.
  *
- * Steps: strict UTF-8 decoding (a leading byte order mark is skipped), JSON
- * parsing with every `__proto__` key dropped, a check that the JSON is an
- * object, then {@link parseContactRecord}.
+ * Steps: a size check, strict UTF-8 decoding (a leading byte order mark is
+ * skipped), JSON parsing, a check that the JSON is an object, a structure
+ * check (nesting depth, no `__proto__` key), then {@link parseContactRecord}.
+ * The structure check walks the value only when a cheap scan of the text says
+ * it could fail (more opening brackets than {@link MAX_NESTING_DEPTH}, or the
+ * text contains `__proto__` or a `\u` escape), so a typical record is parsed
+ * once and never walked.
  *
  * @param data - the raw bytes of the record.
  * @throws {InvalidContactRecordError} with reason
+ *   - `too-large` when the record is over {@link MAX_CONTACT_RECORD_BYTES};
  *   - `invalid-utf8` when the bytes are not valid UTF-8;
  *   - `invalid-json` when the text is not JSON;
  *   - `not-an-object` when the JSON is an array, a string, a number, a boolean
  *     or `null`;
+ *   - `too-deep` when objects and arrays nest deeper than {@link MAX_NESTING_DEPTH};
+ *   - `forbidden-key` when any object has a `__proto__` key (a prototype
+ *     pollution attempt for any consumer that copies the record naively);
  *   - `schema` as {@link parseContactRecord} throws it.
  *   No error carries the underlying parser error as `cause`: the JSON
  *   parser's message quotes the input, which can hold phone numbers.
@@ -191,6 +217,12 @@ export function decodeContactRecordWithText(data: Uint8Array): {
   contactRecord: ContactRecord;
   json: string;
 } {
+  if (data.byteLength > MAX_CONTACT_RECORD_BYTES) {
+    throw new InvalidContactRecordError(
+      'too-large',
+      `contact record is ${data.byteLength} bytes, more than the ${MAX_CONTACT_RECORD_BYTES} accepted`,
+    );
+  }
   let text: string;
   try {
     text = strictUtf8.decode(data);
@@ -200,7 +232,7 @@ export function decodeContactRecordWithText(data: Uint8Array): {
 
   let json: unknown;
   try {
-    json = JSON.parse(text, dropPrototypeKeys);
+    json = JSON.parse(text);
   } catch {
     throw new InvalidContactRecordError('invalid-json', 'contact record is not valid JSON');
   }
@@ -209,6 +241,15 @@ export function decodeContactRecordWithText(data: Uint8Array): {
     throw new InvalidContactRecordError(
       'not-an-object',
       `contact record must be a JSON object, received ${describeType(json)}`,
+    );
+  }
+  const problem = mayHaveStructureProblem(text) ? findStructureProblem(json) : undefined;
+  if (problem) {
+    throw new InvalidContactRecordError(
+      problem,
+      problem === 'too-deep'
+        ? `${describeSubject(json)} nests deeper than ${MAX_NESTING_DEPTH} levels`
+        : `${describeSubject(json)} has a __proto__ key`,
     );
   }
   return { contactRecord: parseContactRecord(json), json: text };
@@ -222,13 +263,41 @@ export function decodeContactRecord(data: Uint8Array): ContactRecord {
   return decodeContactRecordWithText(data).contactRecord;
 }
 
+/** Count of `char` in `text`, stopping once it exceeds `limit`. */
+function countUpTo(text: string, char: string, limit: number): number {
+  let count = 0;
+  for (let index = text.indexOf(char); index !== -1; index = text.indexOf(char, index + 1)) {
+    if (++count > limit) break;
+  }
+  return count;
+}
+
 /**
- * `JSON.parse` reviver: returning `undefined` deletes the property, so no
- * parsed object carries an own `__proto__` key that a later copy (spread,
- * `Object.assign`, a naive merge) could turn into a prototype.
+ * Whether {@link findStructureProblem} could find anything: JSON can only nest
+ * deeper than the limit with more opening brackets than the limit, and can
+ * only have a `__proto__` key if the text spells it or escapes a character.
  */
-function dropPrototypeKeys(key: string, value: unknown): unknown {
-  return key === '__proto__' ? undefined : value;
+function mayHaveStructureProblem(text: string): boolean {
+  if (text.includes('__proto__') || text.includes('\\u')) return true;
+  const objects = countUpTo(text, '{', MAX_NESTING_DEPTH);
+  return objects + countUpTo(text, '[', MAX_NESTING_DEPTH - objects) > MAX_NESTING_DEPTH;
+}
+
+/** Iterative walk (no recursion, so any depth is safe) for the first structure problem. */
+function findStructureProblem(root: object): 'too-deep' | 'forbidden-key' | undefined {
+  const stack: [value: unknown, depth: number][] = [[root, 1]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop() as [unknown, number];
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth > MAX_NESTING_DEPTH) return 'too-deep';
+    if (Array.isArray(value)) {
+      for (const item of value) stack.push([item, depth + 1]);
+      continue;
+    }
+    if (Object.hasOwn(value, '__proto__')) return 'forbidden-key';
+    for (const item of Object.values(value)) stack.push([item, depth + 1]);
+  }
+  return undefined;
 }
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

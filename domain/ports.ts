@@ -82,14 +82,21 @@ export interface SyncQueueItem extends ArchivedContactRecord {
 export interface SyncQueue {
   /** Enqueue contact records for sync; resolves when every message was accepted, throws otherwise. */
   enqueue(items: SyncQueueItem[]): Promise<void>;
-  /** Send message bodies unchanged (DLQ redrive); resolves when every body was accepted. */
-  sendRaw(bodies: string[]): Promise<void>;
+  /**
+   * Send message bodies unchanged (DLQ redrive); resolves when every body was
+   * accepted. `redriveRun` marks the messages with the id of the redrive run
+   * that sent them, so that run can tell them apart if they fail again and
+   * come back to the dead-letter queue while it is still running.
+   */
+  sendRaw(bodies: string[], options?: { redriveRun?: string }): Promise<void>;
 }
 
 /** A message received from a dead-letter queue. */
 export interface DeadLetter {
   body: string;
   receiptHandle: string;
+  /** The redrive run that last moved this message back, when one did. */
+  redriveRun?: string;
 }
 
 /** A dead-letter queue that messages can be moved out of. */
@@ -98,6 +105,20 @@ export interface DeadLetterQueue {
   receive(max: number): Promise<DeadLetter[]>;
   /** Delete messages that were moved. */
   delete(messages: DeadLetter[]): Promise<void>;
+}
+
+/** An event to put back on the bus (DLQ redrive of an EventBridge target). */
+export interface BusEvent {
+  source: string;
+  detailType: string;
+  /** JSON text. */
+  detail: string;
+}
+
+/** Puts events back on the bus. */
+export interface EventRepublisher {
+  /** Resolves when every event was accepted; throws a TransientError otherwise. */
+  republish(events: BusEvent[]): Promise<void>;
 }
 
 /** Publishes a report event on the bus. */

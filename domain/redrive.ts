@@ -9,9 +9,13 @@
  * only the first row, so the sweep pages with a keyset on VendorCallKey, one
  * row per query, bounded per run, and resumable with `startAfter`.
  */
+import { PermanentError } from './errors';
 import type {
+  BusEvent,
   ContactRecordArchive,
+  DeadLetter,
   DeadLetterQueue,
+  EventRepublisher,
   FieldOverrides,
   SalesforceRestApi,
   SyncQueue,
@@ -35,7 +39,26 @@ export interface SweepResult {
   complete: boolean;
   /** Set when the run stopped early after at least one row; pass it as `startAfter` next time. */
   nextStartAfter?: string;
+  /** Why the run stopped early when it was not its count or time limit: the error that stopped it. */
+  error?: string;
 }
+
+/** Attempts of one query or archive read in a sweep, the first included. */
+const SWEEP_STEP_ATTEMPTS = 3;
+
+/** Run `step`, retrying any error but a PermanentError with backoff (100 ms, 200 ms). */
+async function withRetries<T>(step: () => Promise<T>, sleep: (ms: number) => Promise<void>) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await step();
+    } catch (error) {
+      if (error instanceof PermanentError || attempt === SWEEP_STEP_ATTEMPTS) throw error;
+      await sleep(100 * 2 ** (attempt - 1));
+    }
+  }
+}
+
+const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** SOQL string literal: backslash-escape `\` and `'` (SOQL reference, "Quoted String Escape Sequences"). */
 export function soqlString(value: string): string {
@@ -78,8 +101,12 @@ export function buildUnsyncedVoiceCallQuery(window: SweepWindow): string {
  * 4. Stop when the query finds nothing, after `maxRecords` rows, or when
  *    `hasTimeLeft()` says so; report the cursor to resume from.
  *
- * @throws whatever the ports throw; nothing enqueued before the error is lost
- *   (messages already sent stay sent, the operator reruns from the last report).
+ * A query or archive read that fails (other than with a PermanentError) is
+ * retried (3 attempts in all); if it keeps failing, the run stops there and
+ * reports the error with the cursor to resume from, after enqueueing what it
+ * found.
+ *
+ * @throws whatever the ports throw otherwise, and when enqueueing fails.
  */
 export async function sweepUnsyncedVoiceCalls(
   request: SweepWindow & { maxRecords: number },
@@ -88,8 +115,11 @@ export async function sweepUnsyncedVoiceCalls(
     archive: ContactRecordArchive;
     syncQueue: SyncQueue;
     hasTimeLeft?: () => boolean;
+    /** Injected for tests. */
+    sleep?: (ms: number) => Promise<void>;
   },
 ): Promise<SweepResult> {
+  const sleep = ports.sleep ?? realSleep;
   const counts = { queried: 0, enqueued: 0, noArchive: 0 };
   let cursor = request.startAfter;
   let pending: SyncQueueItem[] = [];
@@ -101,48 +131,157 @@ export async function sweepUnsyncedVoiceCalls(
   };
 
   let exhausted = false;
+  let error: string | undefined;
   while (counts.queried < request.maxRecords && (ports.hasTimeLeft?.() ?? true)) {
-    const row = await ports.restApi.queryRecord(
-      buildUnsyncedVoiceCallQuery({ from: request.from, to: request.to, startAfter: cursor }),
-    );
-    if (!row) {
-      exhausted = true;
+    try {
+      const query = buildUnsyncedVoiceCallQuery({
+        from: request.from,
+        to: request.to,
+        startAfter: cursor,
+      });
+      const row = await withRetries(() => ports.restApi.queryRecord(query), sleep);
+      if (!row) {
+        exhausted = true;
+        break;
+      }
+      const archived = await withRetries(() => ports.archive.get(row.VendorCallKey), sleep);
+      counts.queried++;
+      cursor = row.VendorCallKey;
+      if (archived) pending.push(archived);
+      else counts.noArchive++;
+    } catch (stepError) {
+      if (stepError instanceof PermanentError) throw stepError;
+      error = (stepError as Error).message;
       break;
     }
-    counts.queried++;
-    cursor = row.VendorCallKey;
-    const archived = await ports.archive.get(row.VendorCallKey);
-    if (archived) pending.push(archived);
-    else counts.noArchive++;
     if (pending.length === 10) await flush();
   }
   await flush();
   if (exhausted) return { counts, complete: true };
-  return cursor === undefined
-    ? { counts, complete: false }
-    : { counts, complete: false, nextStartAfter: cursor };
+  return {
+    counts,
+    complete: false,
+    ...(cursor === undefined ? {} : { nextStartAfter: cursor }),
+    ...(error === undefined ? {} : { error }),
+  };
 }
 
 /**
- * DLQ redrive: move up to `maxMessages` messages from the dead-letter queue
- * back to the sync queue, bodies unchanged. A message is deleted from the DLQ
- * only after the sync queue accepted it (at-least-once: a failed delete can
- * duplicate, never lose). A message that keeps failing in the updater goes
- * back to the DLQ through the sync queue's redrive policy.
+ * DLQ redrive: move up to `maxMessages` messages from the sync dead-letter
+ * queue back to the sync queue, bodies unchanged. A message is deleted from
+ * the DLQ only after the sync queue accepted it (at-least-once: a failed
+ * delete can duplicate, never lose). A message that keeps failing in the
+ * updater goes back to the DLQ through the sync queue's redrive policy
+ * (maxReceiveCount); if it does so while this run is still going, the run
+ * recognises its own `runId` on it, leaves it in the DLQ and counts it as
+ * `returned`, so one run never moves a message twice.
  */
 export async function redriveDeadLetters(
-  request: { maxMessages: number },
+  request: { maxMessages: number; runId: string },
   ports: { deadLetters: DeadLetterQueue; syncQueue: SyncQueue; hasTimeLeft?: () => boolean },
-): Promise<{ counts: { moved: number } }> {
-  let moved = 0;
-  while (moved < request.maxMessages && (ports.hasTimeLeft?.() ?? true)) {
-    const messages = await ports.deadLetters.receive(Math.min(10, request.maxMessages - moved));
+): Promise<{ counts: { moved: number; returned: number } }> {
+  const counts = { moved: 0, returned: 0 };
+  let received = 0;
+  while (received < request.maxMessages && (ports.hasTimeLeft?.() ?? true)) {
+    const messages = await ports.deadLetters.receive(Math.min(10, request.maxMessages - received));
     if (messages.length === 0) break;
-    await ports.syncQueue.sendRaw(messages.map((message) => message.body));
-    await ports.deadLetters.delete(messages);
-    moved += messages.length;
+    received += messages.length;
+    const fresh = messages.filter((message) => message.redriveRun !== request.runId);
+    counts.returned += messages.length - fresh.length;
+    if (fresh.length === 0) continue;
+    await ports.syncQueue.sendRaw(
+      fresh.map((message) => message.body),
+      { redriveRun: request.runId },
+    );
+    await ports.deadLetters.delete(fresh);
+    counts.moved += fresh.length;
   }
-  return { counts: { moved } };
+  return { counts };
+}
+
+/**
+ * The `CtrReceived` event in a message of the archive DLQ: either a Lambda
+ * on-failure destination record (the event is its `requestPayload`; AWS
+ * Lambda Developer Guide, "Capturing records of Lambda asynchronous
+ * invocations") or the event itself (EventBridge sends an event it could not
+ * deliver to the rule's dead-letter queue unchanged; Amazon EventBridge User
+ * Guide, "Using dead-letter queues"). `undefined` for anything else.
+ */
+export function ctrReceivedFromDeadLetter(
+  body: string,
+  ctrReceived: { source: string; detailType: string },
+): (BusEvent & { contactId: string; lastUpdateTimestamp: string }) | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  const record = value as { requestPayload?: unknown } | null;
+  const event = (typeof record?.requestPayload === 'object' ? record.requestPayload : value) as {
+    source?: unknown;
+    'detail-type'?: unknown;
+    detail?: unknown;
+  } | null;
+  if (event?.source !== ctrReceived.source || event['detail-type'] !== ctrReceived.detailType) {
+    return undefined;
+  }
+  const detail = event.detail as { contactId?: unknown; lastUpdateTimestamp?: unknown } | null;
+  if (typeof detail?.contactId !== 'string' || typeof detail.lastUpdateTimestamp !== 'string') {
+    return undefined;
+  }
+  return {
+    source: ctrReceived.source,
+    detailType: ctrReceived.detailType,
+    detail: JSON.stringify(detail),
+    contactId: detail.contactId,
+    lastUpdateTimestamp: detail.lastUpdateTimestamp,
+  };
+}
+
+/**
+ * Archive DLQ redrive: put the `CtrReceived` events the archive function
+ * could not handle back on the bus (both the archive and the sync rule see
+ * them again; the sync side is idempotent), then delete them from the DLQ.
+ * A message that holds no `CtrReceived` stays in the DLQ and is counted as
+ * `unreadable`; a version this run already put back and that failed again
+ * stays too, counted as `returned`.
+ */
+export async function redriveArchiveDeadLetters(
+  request: { maxMessages: number },
+  ports: {
+    deadLetters: DeadLetterQueue;
+    events: EventRepublisher;
+    ctrReceived: { source: string; detailType: string };
+    hasTimeLeft?: () => boolean;
+  },
+): Promise<{ counts: { republished: number; returned: number; unreadable: number } }> {
+  const counts = { republished: 0, returned: 0, unreadable: 0 };
+  const seen = new Set<string>();
+  let received = 0;
+  while (received < request.maxMessages && (ports.hasTimeLeft?.() ?? true)) {
+    const messages = await ports.deadLetters.receive(Math.min(10, request.maxMessages - received));
+    if (messages.length === 0) break;
+    received += messages.length;
+    const moving: DeadLetter[] = [];
+    const events: BusEvent[] = [];
+    for (const message of messages) {
+      const event = ctrReceivedFromDeadLetter(message.body, ports.ctrReceived);
+      const version = event && `${event.contactId} ${event.lastUpdateTimestamp}`;
+      if (!event || !version) counts.unreadable++;
+      else if (seen.has(version)) counts.returned++;
+      else {
+        seen.add(version);
+        moving.push(message);
+        events.push({ source: event.source, detailType: event.detailType, detail: event.detail });
+      }
+    }
+    if (events.length === 0) continue;
+    await ports.events.republish(events);
+    await ports.deadLetters.delete(moving);
+    counts.republished += events.length;
+  }
+  return { counts };
 }
 
 /**

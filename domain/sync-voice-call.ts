@@ -25,6 +25,16 @@ function isOlder(version: string, than: string): boolean {
 }
 
 /**
+ * What to sync: one version of a contact record, given inline, or (for a
+ * record too large for an event) by its ContactId and LastUpdateTimestamp
+ * (ISO-8601 UTC) only, in which case it is read from the archive.
+ */
+export type SyncRequest = { fieldOverrides?: FieldOverrides } & (
+  | { contactRecord: ContactRecord }
+  | { contactId: string; lastUpdateTimestamp: string; contactRecord?: undefined }
+);
+
+/**
  * Sync one contact record version to its VoiceCall, so that the VoiceCall
  * never ends on an older version than the newest one archived.
  *
@@ -39,7 +49,8 @@ function isOlder(version: string, than: string): boolean {
  *    archive has not caught up with this version yet; fail with a
  *    TransientError so the message is retried later (the archive function
  *    runs beside the sync queue, not before it). Equal: go on; a resync or a
- *    redelivery must be able to repair a VoiceCall.
+ *    redelivery must be able to repair a VoiceCall. A request without the
+ *    record reads it from the archive now.
  * 3. Transform to SCV `updateVoiceCall` fieldValues, apply any phone-number
  *    overrides, and invoke the telephony integration function.
  * 4. Read the archived version again. If a newer one arrived while this one
@@ -51,25 +62,39 @@ function isOlder(version: string, than: string): boolean {
  *   message as a batch item failure so SQS retries it.
  */
 export async function syncVoiceCall(
-  request: { contactRecord: ContactRecord; fieldOverrides?: FieldOverrides },
+  request: SyncRequest,
   ports: { archive: ContactRecordArchive; telephony: TelephonyIntegration },
 ): Promise<SyncOutcome> {
-  const { contactRecord, fieldOverrides } = request;
-  const contactId = contactRecord.ContactId;
-  const eligibility = evaluateSyncEligibility(contactRecord);
-  if (!eligibility.eligible) return { outcome: 'skipped', reason: eligibility.reason };
+  const { fieldOverrides } = request;
+  let contactRecord = request.contactRecord;
+  const [contactId, version] = request.contactRecord
+    ? [request.contactRecord.ContactId, request.contactRecord.LastUpdateTimestamp]
+    : [request.contactId, request.lastUpdateTimestamp];
+  if (contactRecord) {
+    const eligibility = evaluateSyncEligibility(contactRecord);
+    if (!eligibility.eligible) return { outcome: 'skipped', reason: eligibility.reason };
+  }
 
   const archivedVersion = await ports.archive.getVersion(contactId);
-  if (
-    archivedVersion === undefined ||
-    isOlder(archivedVersion, contactRecord.LastUpdateTimestamp)
-  ) {
+  if (archivedVersion === undefined || isOlder(archivedVersion, version)) {
     throw new TransientError(
       `Archive does not hold ContactId ${contactId} at this version yet; retrying later`,
     );
   }
-  if (isOlder(contactRecord.LastUpdateTimestamp, archivedVersion)) {
+  if (isOlder(version, archivedVersion)) {
     return { outcome: 'superseded', archivedVersion };
+  }
+  if (!contactRecord) {
+    const archived = await ports.archive.get(contactId);
+    if (!archived) {
+      throw new TransientError(`Archive no longer holds ContactId ${contactId}; retrying later`);
+    }
+    contactRecord = parseContactRecord(JSON.parse(archived.json));
+    if (isOlder(version, contactRecord.LastUpdateTimestamp)) {
+      return { outcome: 'superseded', archivedVersion: contactRecord.LastUpdateTimestamp };
+    }
+    const eligibility = evaluateSyncEligibility(contactRecord);
+    if (!eligibility.eligible) return { outcome: 'skipped', reason: eligibility.reason };
   }
 
   let update = toVoiceCallUpdate(contactRecord);

@@ -30,20 +30,47 @@ export const FieldOverridesSchema = z.object({
 });
 
 /**
+ * Where a contact record too large to travel in an event was archived, instead
+ * of the record itself (the claim-check pattern): `key` in `bucket`, which is
+ * `ctr/{ContactId}.json` in the archive bucket.
+ */
+export const ContactRecordRefSchema = z.object({
+  bucket: z.string().min(1),
+  key: z.string().min(1),
+});
+
+/** Parsed {@link ContactRecordRefSchema}. */
+export type ContactRecordRef = z.infer<typeof ContactRecordRefSchema>;
+
+/**
  * The detail of `CtrReceived`:
  * - `schemaVersion`: "1".
  * - `contactId`: the record's ContactId (also the VoiceCall's VendorCallKey).
  * - `lastUpdateTimestamp`: the record's LastUpdateTimestamp, ISO-8601 UTC; orders versions.
- * - `contactRecord`: the whole contact record, as Amazon Connect published it.
+ * - exactly one of
+ *   - `contactRecord`: the whole contact record, as Amazon Connect published it;
+ *   - `contactRecordRef`: where the record was archived before publishing,
+ *     when it is too large for an event entry (EventBridge entries must be
+ *     under 256 KB, Amazon EventBridge User Guide, "Calculating PutEvents
+ *     event entry size").
  * - `fieldOverrides`: optional, set only on resyncs requested by START_CALL_PROCESSING.
  */
-export const CtrReceivedDetailSchema = z.object({
-  schemaVersion: z.literal(CtrReceived.schemaVersion),
-  contactId: z.string().min(1),
-  lastUpdateTimestamp: z.string().min(1),
-  contactRecord: ContactRecordSchema,
-  fieldOverrides: FieldOverridesSchema.optional(),
-});
+export const CtrReceivedDetailSchema = z
+  .object({
+    schemaVersion: z.literal(CtrReceived.schemaVersion),
+    contactId: z.string().min(1),
+    lastUpdateTimestamp: z.string().min(1),
+    contactRecord: ContactRecordSchema.optional(),
+    contactRecordRef: ContactRecordRefSchema.optional(),
+    fieldOverrides: FieldOverridesSchema.optional(),
+  })
+  .refine(
+    (detail) => (detail.contactRecord === undefined) !== (detail.contactRecordRef === undefined),
+    {
+      message: 'must have exactly one of contactRecord and contactRecordRef',
+      path: ['contactRecord'],
+    },
+  );
 
 /** Parsed `CtrReceived` detail. */
 export type CtrReceivedDetail = z.infer<typeof CtrReceivedDetailSchema>;
@@ -64,6 +91,32 @@ export function buildCtrReceivedDetail(
   lastUpdateTimestamp: string,
   fieldOverrides?: z.infer<typeof FieldOverridesSchema>,
 ): string {
+  return `${detailHead(contactId, lastUpdateTimestamp, fieldOverrides)},"contactRecord":${contactRecordJson}}`;
+}
+
+/**
+ * The detail of `CtrReceived` for a record that was archived first, as JSON
+ * text: `contactRecordRef` instead of `contactRecord`.
+ *
+ * @param contactId - the record's ContactId.
+ * @param lastUpdateTimestamp - the record's LastUpdateTimestamp, ISO-8601 UTC.
+ * @param ref - where the record is archived.
+ * @param fieldOverrides - optional phone-number overrides (resyncs only).
+ */
+export function buildCtrReceivedReferenceDetail(
+  contactId: string,
+  lastUpdateTimestamp: string,
+  ref: ContactRecordRef,
+  fieldOverrides?: z.infer<typeof FieldOverridesSchema>,
+): string {
+  return `${detailHead(contactId, lastUpdateTimestamp, fieldOverrides)},"contactRecordRef":${JSON.stringify({ bucket: ref.bucket, key: ref.key })}}`;
+}
+
+function detailHead(
+  contactId: string,
+  lastUpdateTimestamp: string,
+  fieldOverrides: z.infer<typeof FieldOverridesSchema> | undefined,
+): string {
   const overrides = fieldOverrides ? `,"fieldOverrides":${JSON.stringify(fieldOverrides)}` : '';
-  return `{"schemaVersion":"${CtrReceived.schemaVersion}","contactId":${JSON.stringify(contactId)},"lastUpdateTimestamp":${JSON.stringify(lastUpdateTimestamp)}${overrides},"contactRecord":${contactRecordJson}}`;
+  return `{"schemaVersion":"${CtrReceived.schemaVersion}","contactId":${JSON.stringify(contactId)},"lastUpdateTimestamp":${JSON.stringify(lastUpdateTimestamp)}${overrides}`;
 }

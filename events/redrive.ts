@@ -45,7 +45,8 @@ export type SweepRequestedDetail = z.infer<typeof SweepRequestedDetailSchema>;
 
 /**
  * `DlqRedriveRequested`: move messages from the sync dead-letter queue back
- * to the sync queue, bodies unchanged.
+ * to the sync queue, bodies unchanged, and put the `CtrReceived` events of
+ * the archive dead-letter queue back on the bus.
  */
 export const DlqRedriveRequested = {
   source: CTR_SYNC_SOURCE,
@@ -53,9 +54,14 @@ export const DlqRedriveRequested = {
   schemaVersion: '1',
 } as const;
 
-/** Detail of `DlqRedriveRequested`: `maxMessages` caps the messages moved in this run. */
+/**
+ * Detail of `DlqRedriveRequested`, every field optional:
+ * - `queue`: `sync`, `archive` or `all` (default): which dead-letter queues to redrive.
+ * - `maxMessages`: cap on the messages received from each queue in this run.
+ */
 export const DlqRedriveRequestedDetailSchema = z
   .object({
+    queue: z.enum(['sync', 'archive', 'all']).optional(),
     maxMessages: z.number().int().positive().max(10_000).optional(),
   })
   .strict();
@@ -82,6 +88,8 @@ export const RedriveCompletedDetailSchema = z.object({
   complete: z.boolean().optional(),
   /** Sweep only: pass as `startAfter` to continue where this run stopped; absent when the window is done. */
   nextStartAfter: z.string().optional(),
+  /** Sweep only: the error that stopped the run early, when one did (the run continues from its cursor). */
+  error: z.string().optional(),
 });
 
 /** Parsed `RedriveCompleted` detail. */

@@ -15,6 +15,7 @@ import { closeSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   CreateStreamCommand,
   DescribeStreamSummaryCommand,
@@ -182,6 +183,25 @@ export async function startKinesisLocal(
   return { endpoint, stop };
 }
 
+/**
+ * fauxqs 1.9 rejects message bodies with characters outside the Basic
+ * Multilingual Plane (emoji, many CJK extensions) as InvalidMessageContents,
+ * but SQS accepts #x10000 to #x10FFFF (Amazon SQS API Reference, SendMessage,
+ * MessageBody). Its check is one shared regular expression; widen it in place
+ * (`RegExp.prototype.compile`) so the local stack treats such contact
+ * records as AWS does. fauxqs 2.x needs Node 22.5, so 1.9 stays.
+ */
+async function acceptSupplementaryCharacters(): Promise<void> {
+  const fauxqsEntry = fileURLToPath(import.meta.resolve('fauxqs'));
+  const types = await import(pathToFileURL(join(dirname(fauxqsEntry), 'sqs/sqsTypes.js')).href);
+  const check = types.INVALID_MESSAGE_BODY_CHAR as RegExp & {
+    compile(pattern: string, flags: string): void;
+  };
+  if (!check.flags.includes('u')) {
+    check.compile('[^\\x09\\x0A\\x0D\\x20-\\uD7FF\\uE000-\\uFFFD\\u{10000}-\\u{10FFFF}]', 'u');
+  }
+}
+
 /** Options for {@link startFauxqsServer}. */
 export interface StartFauxqsOptions {
   /** Log every request through Fastify's logger. Default false. */
@@ -201,6 +221,7 @@ export interface StartFauxqsOptions {
  * @throws Error from Fastify when the port cannot be bound.
  */
 export async function startFauxqsServer(options: StartFauxqsOptions = {}): Promise<EmulatorHandle> {
+  await acceptSupplementaryCharacters();
   const app = buildApp({
     logger: options.logger ?? false,
     host: 'localhost',

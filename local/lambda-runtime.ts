@@ -99,6 +99,11 @@ export interface LocalFunctionOptions {
   timeoutMs: number;
   /** Each stdout/stderr line of the function, e.g. to a log file and a metrics collector. */
   onLogLine?: (line: string) => void;
+  /**
+   * Fault injection: the process running the invocation with this number
+   * (1 = the first) dies in the middle of it (see lambda-worker.ts).
+   */
+  crashOnInvocation?: number;
 }
 
 /** A function running locally. */
@@ -108,6 +113,10 @@ export interface LocalFunction {
   invoke(event: unknown): Promise<unknown>;
   /** Invocations currently running or waiting for a free environment. */
   readonly pending: number;
+  /** Invocations dispatched so far, retries included. */
+  readonly invocations: number;
+  /** Execution environments that died during an invocation (crash, timeout). */
+  readonly crashes: number;
   stop(): Promise<void>;
 }
 
@@ -132,6 +141,8 @@ export function startLocalFunction(options: LocalFunctionOptions): LocalFunction
   }[] = [];
   let nextId = 1;
   let pending = 0;
+  let invocations = 0;
+  let crashes = 0;
   let stopped = false;
 
   function spawnEnvironment(): Environment {
@@ -177,6 +188,7 @@ export function startLocalFunction(options: LocalFunctionOptions): LocalFunction
       if (index >= 0) environments.splice(index, 1);
       const current = environment.current;
       if (current) {
+        crashes++;
         clearTimeout(current.timer);
         current.reject(
           new InvocationError(
@@ -212,7 +224,9 @@ export function startLocalFunction(options: LocalFunctionOptions): LocalFunction
         target.child.kill('SIGKILL');
       }, options.timeoutMs);
       target.current = { id, resolve: job.resolve, reject: job.reject, timer };
-      target.child.send({ id, event: job.event, timeoutMs: options.timeoutMs });
+      invocations++;
+      const crash = invocations === options.crashOnInvocation;
+      target.child.send({ id, event: job.event, timeoutMs: options.timeoutMs, crash });
     }
   }
 
@@ -220,6 +234,12 @@ export function startLocalFunction(options: LocalFunctionOptions): LocalFunction
     name: options.name,
     get pending() {
       return pending;
+    },
+    get invocations() {
+      return invocations;
+    },
+    get crashes() {
+      return crashes;
     },
     invoke(event) {
       if (stopped)

@@ -4,16 +4,63 @@
  * invocations one at a time, answering the parent over IPC. Its stdout is
  * the function's log stream (Powertools JSON lines and EMF metrics).
  *
- * Protocol: the parent sends `{ id, event, timeoutMs }`; the worker answers
- * `{ id, ok: true, value }` or `{ id, ok: false, error: { name, message } }`.
+ * Protocol: the parent sends `{ id, event, timeoutMs, crash? }`; the worker
+ * answers `{ id, ok: true, value }` or `{ id, ok: false, error: { name, message } }`.
+ *
+ * Fault injection: with `crash: true` the process dies in the middle of that
+ * invocation, right after its second completed request that changes
+ * something (any HTTP method but GET and HEAD: a PutEvents, a PutObject, a
+ * Lambda Invoke, an SQS send), so some records of the batch are done and the
+ * rest are not; an invocation with fewer such requests dies after its work,
+ * before it answers. Either way the caller sees the process exit, as Lambda
+ * reports `Runtime.ExitError`.
  */
+import dns from 'node:dns';
+import { subscribe } from 'node:diagnostics_channel';
 import { pathToFileURL } from 'node:url';
 
 interface InvokeMessage {
   id: number;
   event: unknown;
   timeoutMs: number;
+  crash?: boolean;
 }
+
+// fauxqs hands out queue URLs on `sqs.<region>.localhost:<port>`, and the SQS client sends to the
+// queue URL's host. Names under `.localhost` are loopback names (RFC 6761, section 6.3), but the
+// system resolver here does not resolve them; resolve them to 127.0.0.1 in this process.
+const systemLookup = dns.lookup;
+const loopbackLookup = ((hostname: string, options: unknown, callback: unknown) => {
+  if (!hostname.endsWith('.localhost')) {
+    return (systemLookup as (...args: unknown[]) => void)(hostname, options, callback);
+  }
+  const done = (typeof options === 'function' ? options : callback) as (
+    error: null,
+    address: string | { address: string; family: number }[],
+    family?: number,
+  ) => void;
+  if (typeof options === 'object' && options !== null && (options as { all?: boolean }).all) {
+    done(null, [{ address: '127.0.0.1', family: 4 }]);
+  } else {
+    done(null, '127.0.0.1', 4);
+  }
+}) as typeof dns.lookup;
+dns.lookup = loopbackLookup;
+
+/** Completed state-changing requests after which a crashing invocation dies. */
+const CRASH_AFTER_WRITES = 2;
+/** Exit code of an injected crash (what a SIGKILL-ed process reports as 128 + 9). */
+const CRASH_EXIT_CODE = 137;
+
+let crashArmed = false;
+let writesDone = 0;
+// Node publishes every HTTP client response on this channel (node:diagnostics_channel, "HTTP").
+subscribe('http.client.response.finish', (message) => {
+  if (!crashArmed) return;
+  const { request } = message as { request: { method?: string } };
+  if (request.method === 'GET' || request.method === 'HEAD') return;
+  if (++writesDone >= CRASH_AFTER_WRITES) process.exit(CRASH_EXIT_CODE);
+});
 
 const bundlePath = process.env.CTR_SYNC_BUNDLE;
 if (!bundlePath) throw new Error('CTR_SYNC_BUNDLE is not set');
@@ -38,11 +85,15 @@ process.on('message', (message: InvokeMessage) => {
       memoryLimitInMB: '256',
       getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
     };
+    crashArmed = message.crash === true;
+    writesDone = 0;
     try {
       const handler = await loadHandler();
       const value = await handler(message.event, context);
+      if (crashArmed) process.exit(CRASH_EXIT_CODE);
       process.send?.({ id: message.id, ok: true, value: value ?? null });
     } catch (error) {
+      if (crashArmed) process.exit(CRASH_EXIT_CODE);
       const { name, message: text } = error instanceof Error ? error : new Error(String(error));
       process.send?.({ id: message.id, ok: false, error: { name, message: text } });
     }

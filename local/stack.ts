@@ -11,8 +11,13 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { PutRecordsCommand, UpdateMaxRecordSizeCommand } from '@aws-sdk/client-kinesis';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
@@ -29,6 +34,8 @@ import {
   startKinesisLocal,
 } from './emulators';
 import { startKinesisEventSourceMapping } from './event-source-mappings/kinesis';
+import { startFaultProxy } from './fault-proxy';
+import { contentKey, FaultPlan } from './faults';
 import { startSqsEventSourceMapping } from './event-source-mappings/sqs';
 import {
   type EventBridgeEvent,
@@ -44,7 +51,7 @@ import {
   startLocalFunction,
 } from './lambda-runtime';
 import { MetricsCollector } from './metrics-collector';
-import { type StoredVoiceCall, startScvStandIn } from './scv-stand-in';
+import { type StandInFault, type StoredVoiceCall, startScvStandIn } from './scv-stand-in';
 import {
   ASYNC_INVOKE_ATTEMPTS,
   FUNCTION_TIMEOUTS,
@@ -65,7 +72,22 @@ const QUEUES = {
   syncDlq: 'ctr-sync-local-sync-dlq',
   archiveDlq: 'ctr-sync-local-archive-dlq',
   redriveDlq: 'ctr-sync-local-redrive-dlq',
+  ingestFailures: 'ctr-sync-local-ingest-failures',
 } as const;
+
+/** What the SCV stand-in answers with when the fault plan picks a telephony invocation. */
+const TELEPHONY_FAULTS: readonly StandInFault[] = [
+  { kind: 'throttle' },
+  { kind: 'server-error' },
+  { kind: 'function-error' },
+  { kind: 'timeout', delayMs: 200 },
+  { kind: 'success-false' },
+];
+/** Per-entry PutEvents error codes the fault plan picks from (PutEventsResultEntry.ErrorCode). */
+const PUT_EVENTS_ENTRY_FAULTS = [
+  { errorCode: 'InternalFailure', errorMessage: 'Injected internal failure' },
+  { errorCode: 'ThrottlingException', errorMessage: 'Injected throttling' },
+] as const;
 
 /** Options of {@link startLocalStack}. */
 export interface LocalStackOptions {
@@ -78,6 +100,14 @@ export interface LocalStackOptions {
    * has finished its batch (that would deliver it twice), so the default is 10.
    */
   visibilityTimeoutSeconds?: number;
+  /**
+   * Faults to inject, decided by this seeded plan: PutEvents entries and
+   * calls (`eventbridge`), S3 gets and puts and SQS sends of the functions
+   * through a fault proxy (`s3`, `sqs`), the sync rule's sends to the sync
+   * queue (`sqs`), the SCV stand-in's answers (`telephony`), and one crash
+   * per function named in the plan.
+   */
+  faults?: FaultPlan;
 }
 
 /** Counts of one run, from the functions' EMF metrics and the queues. */
@@ -90,7 +120,18 @@ export interface LocalStackSummary {
   synced: number;
   superseded: number;
   failed: number;
-  inDlq: { sync: number; archive: number; redrive: number };
+  /** Messages in each dead-letter queue (visible and in flight); `ingest` is the Kinesis on-failure queue. */
+  inDlq: { sync: number; archive: number; redrive: number; ingest: number };
+  /** Faults injected, per target, and crashed execution environments per function. */
+  faults: { injected: Record<string, number>; crashes: Record<string, number> };
+}
+
+/** A quarantined record as the bucket holds it. */
+export interface QuarantinedRecord {
+  key: string;
+  /** The raw bytes of the Kinesis record. */
+  data: Buffer;
+  reason: string;
 }
 
 /** A running local stack. */
@@ -105,6 +146,8 @@ export interface LocalStack {
   drain(onProgress?: (received: number) => void): Promise<void>;
   summary(): Promise<LocalStackSummary>;
   voiceCalls(): Promise<Record<string, StoredVoiceCall>>;
+  /** Every record under `quarantine/` in the archive bucket, with its raw bytes and reason. */
+  quarantined(): Promise<QuarantinedRecord[]>;
   /** Log files, one per function. */
   logDir: string;
   stop(): Promise<void>;
@@ -126,6 +169,24 @@ async function queueDepth(
   };
 }
 
+async function listQuarantine(s3: S3Client): Promise<QuarantinedRecord[]> {
+  const records: QuarantinedRecord[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'quarantine/', ContinuationToken: token }),
+    );
+    for (const object of page.Contents ?? []) {
+      if (!object.Key) continue;
+      const result = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: object.Key }));
+      const data = Buffer.from((await result.Body?.transformToByteArray()) ?? []);
+      records.push({ key: object.Key, data, reason: result.Metadata?.reason ?? '' });
+    }
+    token = page.NextContinuationToken;
+  } while (token);
+  return records;
+}
+
 /**
  * Start every service, create the resources, and wire the functions.
  * Everything started here is stopped by `stop()`, also when start-up fails.
@@ -140,20 +201,47 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const logDir = join(options.workDir, 'logs');
     const kinesisLocal = await startKinesisLocal();
     stops.push(() => kinesisLocal.stop());
+    // Queue URLs name the host the queues are created through (the fault proxy, when there is one).
     const fauxqs = await startFauxqsServer();
     stops.push(() => fauxqs.stop());
     const standIn = await startScvStandIn({
       storePath: join(options.workDir, 'voice-calls.json'),
       telephonyFunctionName: TELEPHONY_FUNCTION,
       restApiFunctionName: REST_API_FUNCTION,
+      fault: (call) => {
+        const key = `${call.functionName} ${call.methodName} ${call.contactId ?? ''}`;
+        return options.faults?.decide('telephony', key)
+          ? options.faults.choose('telephony', key, TELEPHONY_FAULTS)
+          : undefined;
+      },
     });
     stops.push(() => standIn.stop());
 
     const kinesis = createKinesisClient(kinesisLocal.endpoint);
-    const sqs = createSqsClient(fauxqs.endpoint);
     const s3 = createS3Client(fauxqs.endpoint);
     await createStream(kinesis, STREAM_NAME, 1);
+    // Connect contact records stay far below 1 MiB, but a stream can be raised to 10 MiB records
+    // (Kinesis Data Streams Developer Guide, "Handle large records"), and ingest must cope with them.
+    await kinesis.send(
+      new UpdateMaxRecordSizeCommand({
+        StreamARN: `arn:aws:kinesis:${LOCAL_REGION}:${ACCOUNT}:stream/${STREAM_NAME}`,
+        MaxRecordSizeInKiB: 10_240,
+      }),
+    );
     await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+    const faults = options.faults;
+    // Always in front of fauxqs: it enforces S3 conditional writes, and injects faults when asked.
+    const proxy = await startFaultProxy({
+      upstream: fauxqs.endpoint,
+      plan: faults ?? new FaultPlan({ rates: {}, crashes: [] }, 0),
+      sqsQueueNames: [QUEUES.sync],
+    });
+    stops.push(() => proxy.stop());
+    // The functions reach S3 and SQS through the proxy; SQS clients send to the queue URL's host,
+    // so the queues are created through it too (it faults only sends to the sync queue: the rule
+    // target's and the redrive's).
+    const functionsEndpoint = proxy.endpoint;
+    const sqs = createSqsClient(functionsEndpoint);
     const queueUrl = async (name: string, attributes: Record<string, string> = {}) =>
       (await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes })))
         .QueueUrl as string;
@@ -161,6 +249,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const syncDlqUrl = await queueUrl(QUEUES.syncDlq);
     const archiveDlqUrl = await queueUrl(QUEUES.archiveDlq);
     const redriveDlqUrl = await queueUrl(QUEUES.redriveDlq);
+    const ingestFailuresUrl = await queueUrl(QUEUES.ingestFailures);
     const syncQueueUrl = await queueUrl(QUEUES.sync, {
       VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 10),
       RedrivePolicy: JSON.stringify({
@@ -181,6 +270,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         EVENT_BUS_NAME: BUS_NAME,
         SYNC_QUEUE_URL: syncQueueUrl,
         SYNC_DLQ_URL: syncDlqUrl,
+        ARCHIVE_DLQ_URL: archiveDlqUrl,
         INVOKE_SALESFORCE_REST_API_ARN: `arn:aws:lambda:${LOCAL_REGION}:${ACCOUNT}:function:${REST_API_FUNCTION}`,
       },
     };
@@ -202,8 +292,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
           AWS_ACCESS_KEY_ID: 'local',
           AWS_SECRET_ACCESS_KEY: 'local',
-          AWS_ENDPOINT_URL_S3: fauxqs.endpoint,
-          AWS_ENDPOINT_URL_SQS: fauxqs.endpoint,
+          AWS_ENDPOINT_URL_S3: functionsEndpoint,
+          AWS_ENDPOINT_URL_SQS: functionsEndpoint,
           AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridgeEndpoint,
           AWS_ENDPOINT_URL_LAMBDA: standIn.endpoint,
           AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
@@ -217,6 +307,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           metrics.accept(line);
           log.write(`${line}\n`);
         },
+        crashOnInvocation: faults?.crashInvocation(name),
       });
       stops.push(() => fn.stop());
       functions[name] = fn;
@@ -244,6 +335,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         return {
           id: name,
           inputPath: target.inputPath,
+          // Through the fault proxy when there is one: a failed send is retried, then dead-lettered.
           deliver: (input) => sendTo(syncQueueUrl)(JSON.stringify(input)),
           deadLetter: (event) => sendTo(syncDlqUrl)(JSON.stringify(event)),
         };
@@ -272,6 +364,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       eventBusNames: [BUS_NAME],
       account: ACCOUNT,
       region: LOCAL_REGION,
+      entryFault: (entry) => {
+        const key = `entry ${contentKey(entry.Detail ?? '')}`;
+        return faults?.decide('eventbridge', key)
+          ? faults.choose('eventbridge', key, PUT_EVENTS_ENTRY_FAULTS)
+          : undefined;
+      },
+      throttleRequest: (body) => faults?.decide('eventbridge', `call ${contentKey(body)}`) ?? false,
     });
     stops.push(() => eventBridge.stop());
     eventBridgeEndpoint = eventBridge.endpoint;
@@ -288,6 +387,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       maximumRetryAttempts: INGEST_MAPPING.maximumRetryAttempts,
       bisectBatchOnFunctionError: INGEST_MAPPING.bisectBatchOnFunctionError,
       invoke: (event) => functions.ingest.invoke(event),
+      onFailure: (record) => sendTo(ingestFailuresUrl)(JSON.stringify(record)),
     });
     stops.push(() => kinesisMapping.stop());
     const sqsMapping = startSqsEventSourceMapping({
@@ -390,10 +490,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
             sync: await depth(syncDlqUrl),
             archive: await depth(archiveDlqUrl),
             redrive: await depth(redriveDlqUrl),
+            ingest: await depth(ingestFailuresUrl),
+          },
+          faults: {
+            injected: { ...(faults?.injected ?? {}) },
+            crashes: Object.fromEntries(
+              Object.entries(functions).map(([name, fn]) => [name, fn.crashes]),
+            ),
           },
         };
       },
       voiceCalls: () => standIn.readVoiceCalls(),
+      quarantined: () => listQuarantine(s3),
       stop: stopAll,
     };
   } catch (error) {

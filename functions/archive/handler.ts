@@ -5,13 +5,16 @@
  * Invoked asynchronously by EventBridge. A thrown error makes Lambda retry
  * the event (twice) and then send it to the function's on-failure
  * destination (the archive DLQ). An older or duplicate version is a success:
- * the archive already holds something at least as new.
+ * the archive already holds something at least as new. An event that carries
+ * a `contactRecordRef` (a record too large for an event) was archived by the
+ * ingest function before it was published; this function only checks that.
  */
 import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas/eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { formatPath } from '../../domain/contact-record';
 import { PermanentError } from '../../domain/errors';
+import { compareContactRecordVersions } from '../../domain/versions';
 import { CtrReceivedDetailSchema } from '../../events/ctr-received';
 import { booleanFlag, readConfig, requiredString } from '../shared/config';
 import { createObservability, InvocationCounters } from '../shared/observability';
@@ -44,7 +47,28 @@ export async function handler(event: unknown): Promise<{ outcome: string }> {
         `Not a valid CtrReceived event: ${parsed.error.issues.map((issue) => formatPath(issue.path)).join(', ')}`,
       );
     }
-    const { contactId, lastUpdateTimestamp } = parsed.data.detail;
+    const { contactId, lastUpdateTimestamp, contactRecordRef } = parsed.data.detail;
+    if (contactRecordRef) {
+      const archived = await archive.getVersion(contactId);
+      const holdsIt =
+        archived !== undefined &&
+        compareContactRecordVersions(
+          { LastUpdateTimestamp: archived },
+          { LastUpdateTimestamp: lastUpdateTimestamp },
+        ) >= 0;
+      logger.info('Contact record archive', {
+        contactId,
+        lastUpdateTimestamp,
+        outcome: 'referenced',
+      });
+      if (!holdsIt) {
+        counters.add('Failed');
+        throw new PermanentError(
+          `CtrReceived for ContactId ${contactId} refers to an archived record the archive does not hold`,
+        );
+      }
+      return { outcome: 'referenced' };
+    }
     // Archive the record as it arrived (all its fields), not the parsed copy.
     const raw = (event as { detail: { contactRecord: unknown } }).detail.contactRecord;
     const outcome = await archive.putIfNewer({

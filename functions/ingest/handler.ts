@@ -5,9 +5,12 @@
  * that are not for SCV (counted by reason); quarantine records that cannot be
  * parsed or validated (raw bytes and reason under `quarantine/` in the
  * archive bucket, not retried, the shard moves on); publish `CtrReceived` for
- * the rest. PutEvents requests carry up to 10 entries; a record whose entry
- * still fails after retries is reported in `batchItemFailures` by sequence
- * number, so Lambda retries from the lowest failed one (ReportBatchItemFailures).
+ * the rest. A record too large for an event entry is archived first
+ * (`ctr/{ContactId}.json`, newest version wins) and published with a
+ * `contactRecordRef` instead of its body. PutEvents requests carry up to 10
+ * entries; a record whose entry still fails after retries is reported in
+ * `batchItemFailures` by sequence number, so Lambda retries from the lowest
+ * failed one (ReportBatchItemFailures).
  *
  * Source: AWS Lambda Developer Guide, "Using Lambda with Kinesis Data Streams"
  * and partial batch responses; Amazon Connect, contact records are published
@@ -20,10 +23,19 @@ import { z } from 'zod';
 import { decodeContactRecordWithText } from '../../domain/contact-record';
 import { evaluateSyncEligibility } from '../../domain/eligibility';
 import { InvalidContactRecordError, PermanentError } from '../../domain/errors';
-import type { QuarantineStore } from '../../domain/ports';
-import { buildCtrReceivedDetail, CtrReceived } from '../../events/ctr-received';
+import type { ContactRecordArchive, QuarantineStore } from '../../domain/ports';
+import {
+  buildCtrReceivedDetail,
+  buildCtrReceivedReferenceDetail,
+  CtrReceived,
+} from '../../events/ctr-received';
 import { booleanFlag, positiveInt, readConfig, requiredString } from '../shared/config';
-import { createBatchingPublisher, createEventPublisher } from '../shared/event-publisher';
+import {
+  createBatchingPublisher,
+  createEventPublisher,
+  entrySize,
+  MAX_REQUEST_BYTES,
+} from '../shared/event-publisher';
 import { createObservability, InvocationCounters } from '../shared/observability';
 
 const config = readConfig(
@@ -46,23 +58,25 @@ const publisher = createBatchingPublisher(
 );
 const processor = new BatchProcessor(EventType.KinesisDataStreams);
 
-let quarantineStore: Promise<QuarantineStore> | undefined;
+let s3Stores: Promise<{ quarantine: QuarantineStore; archive: ContactRecordArchive }> | undefined;
 /**
- * The S3 client is created on first use: quarantine is rare, so the common
+ * The quarantine and the archive, over an S3 client created on first use:
+ * both are rare (bad records, records too large for an event), so the common
  * path does not construct it. (esbuild inlines the dynamic import into the
  * single bundle; only its evaluation is deferred.)
  */
-function quarantine(): Promise<QuarantineStore> {
-  quarantineStore ??= Promise.all([
-    import('@aws-sdk/client-s3'),
-    import('../shared/s3-archive'),
-  ]).then(([{ S3Client }, { createS3Quarantine }]) =>
-    createS3Quarantine({
-      client: new S3Client({ forcePathStyle: config.S3_FORCE_PATH_STYLE }),
-      bucket: config.ARCHIVE_BUCKET_NAME,
-    }),
+function s3(): Promise<{ quarantine: QuarantineStore; archive: ContactRecordArchive }> {
+  s3Stores ??= Promise.all([import('@aws-sdk/client-s3'), import('../shared/s3-archive')]).then(
+    ([{ S3Client }, { createS3Quarantine, createS3Archive }]) => {
+      const client = new S3Client({ forcePathStyle: config.S3_FORCE_PATH_STYLE });
+      const bucket = config.ARCHIVE_BUCKET_NAME;
+      return {
+        quarantine: createS3Quarantine({ client, bucket }),
+        archive: createS3Archive({ client, bucket }),
+      };
+    },
   );
-  return quarantineStore;
+  return s3Stores;
 }
 
 /** Quarantine key of a Kinesis record: `{arrival date}/{shardId}/{sequenceNumber}`. */
@@ -82,8 +96,13 @@ async function quarantineRecord(
   const sequenceNumber = record.kinesis.sequenceNumber;
   try {
     await (
-      await quarantine()
-    ).put({ id: quarantineId(record), data, reason, message: error.message });
+      await s3()
+    ).quarantine.put({
+      id: quarantineId(record),
+      data,
+      reason,
+      message: error.message,
+    });
   } catch (putError) {
     counters.add('Failed');
     logger.error('Quarantine failed, record will be retried', {
@@ -122,26 +141,53 @@ export async function recordHandler(record: KinesisStreamRecord): Promise<void> 
     });
     return;
   }
+  const { ContactId: contactId, LastUpdateTimestamp: lastUpdateTimestamp } = contactRecord;
   try {
-    await publisher.publish({
+    const entry = {
       Source: CtrReceived.source,
       DetailType: CtrReceived.detailType,
-      Detail: buildCtrReceivedDetail(
-        json,
-        contactRecord.ContactId,
-        contactRecord.LastUpdateTimestamp,
-      ),
-    });
+      Detail: buildCtrReceivedDetail(json, contactId, lastUpdateTimestamp),
+    };
+    if (entrySize(entry) >= MAX_REQUEST_BYTES) {
+      entry.Detail = await archiveFirst(contactId, lastUpdateTimestamp, json);
+    }
+    await publisher.publish(entry);
   } catch (error) {
     if (error instanceof PermanentError) return quarantineRecord(record, data, error);
     counters.add('Failed');
     logger.error('CtrReceived not published', {
-      contactId: contactRecord.ContactId,
+      contactId,
       error: (error as Error).message,
     });
     throw error;
   }
   counters.add('Published');
+}
+
+/**
+ * Archive a record too large for an event entry (256 KB) and return the
+ * `CtrReceived` detail that refers to it. The archive keeps the newest
+ * version: when it already holds a newer one, this version is superseded and
+ * the reference still tells the updater so.
+ */
+async function archiveFirst(
+  contactId: string,
+  lastUpdateTimestamp: string,
+  json: string,
+): Promise<string> {
+  const { archive } = await s3();
+  const outcome = await archive.putIfNewer({ contactId, lastUpdateTimestamp, json });
+  if (outcome === 'stored') counters.add('Archived');
+  logger.info('Contact record archived before publishing a reference', {
+    contactId,
+    lastUpdateTimestamp,
+    outcome,
+  });
+  const { archiveKey } = await import('../shared/s3-archive');
+  return buildCtrReceivedReferenceDetail(contactId, lastUpdateTimestamp, {
+    bucket: config.ARCHIVE_BUCKET_NAME,
+    key: archiveKey(contactId),
+  });
 }
 
 /** Lambda entry point: a Kinesis batch in, `{ batchItemFailures }` out. */

@@ -2,9 +2,13 @@
  * redrive: the repair paths of the pipeline, triggered by events on the bus.
  *
  * - `SweepRequested` (schedule or operator): re-enqueue, from the archive,
- *   VoiceCalls still missing hold-duration data in a time window.
+ *   VoiceCalls still missing hold-duration data in a time window. A run
+ *   stopped by its count or time limit publishes a `SweepRequested` that
+ *   continues after its cursor, so a window is always swept to its end in
+ *   bounded runs.
  * - `DlqRedriveRequested` (operator): move messages from the sync DLQ back to
- *   the sync queue, bodies unchanged.
+ *   the sync queue, bodies unchanged, and put the archive DLQ's `CtrReceived`
+ *   events back on the bus.
  * - `START_CALL_PROCESSING` (AWS Live Call Analytics): resync that call now,
  *   with its toNumber/fromNumber overrides.
  *
@@ -22,7 +26,14 @@ import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { formatPath } from '../../domain/contact-record';
 import { PermanentError } from '../../domain/errors';
-import { redriveDeadLetters, resyncCall, sweepUnsyncedVoiceCalls } from '../../domain/redrive';
+import { TransientError } from '../../domain/errors';
+import {
+  redriveArchiveDeadLetters,
+  redriveDeadLetters,
+  resyncCall,
+  sweepUnsyncedVoiceCalls,
+} from '../../domain/redrive';
+import { CtrReceived } from '../../events/ctr-received';
 import {
   DlqRedriveRequested,
   DlqRedriveRequestedDetailSchema,
@@ -48,6 +59,7 @@ const config = readConfig(
     ARCHIVE_BUCKET_NAME: requiredString,
     SYNC_QUEUE_URL: requiredString,
     SYNC_DLQ_URL: requiredString,
+    ARCHIVE_DLQ_URL: requiredString,
     INVOKE_SALESFORCE_REST_API_ARN: requiredString,
     SWEEP_LOOKBACK_HOURS: positiveInt(24),
     SWEEP_MAX_RECORDS: positiveInt(500),
@@ -62,8 +74,16 @@ const archive = createS3Archive({
   client: new S3Client({ forcePathStyle: config.S3_FORCE_PATH_STYLE }),
   bucket: config.ARCHIVE_BUCKET_NAME,
 });
-const syncQueue = createSqsSyncQueue({ client: sqs, queueUrl: config.SYNC_QUEUE_URL });
+const syncQueue = createSqsSyncQueue({
+  client: sqs,
+  queueUrl: config.SYNC_QUEUE_URL,
+  archiveBucket: config.ARCHIVE_BUCKET_NAME,
+});
 const deadLetters = createSqsDeadLetterQueue({ client: sqs, queueUrl: config.SYNC_DLQ_URL });
+const archiveDeadLetters = createSqsDeadLetterQueue({
+  client: sqs,
+  queueUrl: config.ARCHIVE_DLQ_URL,
+});
 const restApi = createSalesforceRestApi({
   client: new LambdaClient({}),
   functionName: config.INVOKE_SALESFORCE_REST_API_ARN,
@@ -72,6 +92,26 @@ const reports = createEventPublisher({
   client: new EventBridgeClient({}),
   eventBusName: config.EVENT_BUS_NAME,
 });
+
+/** Publish events and throw a TransientError unless every one was accepted. */
+async function publishEvents(
+  entries: { Source: string; DetailType: string; Detail: string }[],
+): Promise<void> {
+  const outcomes = await reports.publishAll(entries);
+  const failed = outcomes.find((outcome) => !outcome.ok);
+  if (failed && !failed.ok) throw publishError(failed);
+}
+
+const events = {
+  republish: (batch: { source: string; detailType: string; detail: string }[]) =>
+    publishEvents(
+      batch.map((event) => ({
+        Source: event.source,
+        DetailType: event.detailType,
+        Detail: event.detail,
+      })),
+    ),
+};
 
 /** Time kept in reserve to enqueue, report and return before the function times out (ms). */
 const RESERVE_MS = 15_000;
@@ -110,7 +150,10 @@ export function parseRedriveEvent(event: unknown): z.infer<typeof RedriveEventSc
  * @returns the `RedriveCompleted` detail that was published.
  * @throws PermanentError for an invalid trigger; any port error otherwise.
  */
-export async function handler(event: unknown, context: Pick<Context, 'getRemainingTimeInMillis'>) {
+export async function handler(
+  event: unknown,
+  context: Pick<Context, 'getRemainingTimeInMillis' | 'awsRequestId'>,
+) {
   const hasTimeLeft = () => context.getRemainingTimeInMillis() > RESERVE_MS;
   try {
     const trigger = parseRedriveEvent(event);
@@ -124,25 +167,50 @@ export async function handler(event: unknown, context: Pick<Context, 'getRemaini
           new Date(
             Date.parse(to) - (detail.lookbackHours ?? config.SWEEP_LOOKBACK_HOURS) * 3_600_000,
           ).toISOString();
+        const maxRecords = detail.maxRecords ?? config.SWEEP_MAX_RECORDS;
         const result = await sweepUnsyncedVoiceCalls(
-          {
-            from,
-            to,
-            startAfter: detail.startAfter,
-            maxRecords: detail.maxRecords ?? config.SWEEP_MAX_RECORDS,
-          },
+          { from, to, startAfter: detail.startAfter, maxRecords },
           { restApi, archive, syncQueue, hasTimeLeft },
         );
         report = { schemaVersion: '1', operation: 'sweep', ...result };
+        // Continue in a new run where this one stopped; a run that made no progress does not
+        // continue (it would only repeat itself), the next scheduled sweep picks the window up.
+        if (result.error) {
+          counters.add('Failed');
+          logger.warn('Sweep stopped early by an error', { error: result.error });
+        }
+        if (!result.complete && result.nextStartAfter && result.counts.queried > 0) {
+          await publishEvents([
+            {
+              Source: SweepRequested.source,
+              DetailType: SweepRequested.detailType,
+              Detail: JSON.stringify({ from, to, startAfter: result.nextStartAfter, maxRecords }),
+            },
+          ]);
+        }
         break;
       }
       case 'DlqRedriveRequested': {
         const maxMessages = trigger.detail.maxMessages ?? config.DLQ_REDRIVE_MAX_MESSAGES;
-        const result = await redriveDeadLetters(
-          { maxMessages },
-          { deadLetters, syncQueue, hasTimeLeft },
-        );
-        report = { schemaVersion: '1', operation: 'dlq-redrive', counts: result.counts };
+        const queue = trigger.detail.queue ?? 'all';
+        const counts: Record<string, number> = {};
+        if (queue !== 'archive') {
+          const result = await redriveDeadLetters(
+            { maxMessages, runId: context.awsRequestId },
+            { deadLetters, syncQueue, hasTimeLeft },
+          );
+          Object.assign(counts, result.counts);
+        }
+        if (queue !== 'sync') {
+          const result = await redriveArchiveDeadLetters(
+            { maxMessages },
+            { deadLetters: archiveDeadLetters, events, ctrReceived: CtrReceived, hasTimeLeft },
+          );
+          counts.republished = result.counts.republished;
+          counts.archiveReturned = result.counts.returned;
+          counts.unreadable = result.counts.unreadable;
+        }
+        report = { schemaVersion: '1', operation: 'dlq-redrive', counts };
         break;
       }
       case 'START_CALL_PROCESSING': {
@@ -155,17 +223,17 @@ export async function handler(event: unknown, context: Pick<Context, 'getRemaini
         break;
       }
     }
-    const redriven = report.counts.enqueued ?? report.counts.moved ?? 0;
+    const redriven =
+      report.counts.enqueued ?? (report.counts.moved ?? 0) + (report.counts.republished ?? 0);
     counters.addWithDimension('Redriven', 'Operation', report.operation, redriven);
     logger.info('Redrive completed', { ...report });
-    const [outcome] = await reports.publishAll([
+    await publishEvents([
       {
         Source: RedriveCompleted.source,
         DetailType: RedriveCompleted.detailType,
         Detail: JSON.stringify(report),
       },
     ]);
-    if (outcome && !outcome.ok) throw publishError(outcome);
     return report;
   } catch (error) {
     counters.add('Failed');

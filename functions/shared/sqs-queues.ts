@@ -10,48 +10,91 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { TransientError } from '../../domain/errors';
-import type { DeadLetter, DeadLetterQueue, SyncQueue } from '../../domain/ports';
-import { buildCtrReceivedDetail } from '../../events/ctr-received';
+import type { DeadLetter, DeadLetterQueue, SyncQueue, SyncQueueItem } from '../../domain/ports';
+import { buildCtrReceivedDetail, buildCtrReceivedReferenceDetail } from '../../events/ctr-received';
+import { archiveKey } from './s3-archive';
 
 const MAX_BATCH = 10;
+/**
+ * Largest message body sent as is (256 KiB, the SQS maximum message size the
+ * sync queue is created with; Amazon SQS Developer Guide, "Amazon SQS message
+ * quotas"). A bigger archived record is enqueued by reference.
+ */
+export const MAX_MESSAGE_BYTES = 256 * 1024;
+/** Message attribute naming the DLQ redrive run that sent a message back. */
+export const REDRIVE_RUN_ATTRIBUTE = 'ctr-sync-redrive-run';
+/** Rounds of SendMessageBatch for the entries that failed, the first included. */
+const SEND_ATTEMPTS = 4;
+
+const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * The sync queue. `enqueue` sends each item as a `CtrReceived` detail (the
- * same body the sync rule delivers); `sendRaw` sends bodies unchanged. Both
- * send in batches of 10 and fail if any entry failed.
+ * same body the sync rule delivers; a record too large for a message as a
+ * `contactRecordRef` to the archive); `sendRaw` sends bodies unchanged. Both
+ * send in batches of 10, resend only the entries SendMessageBatch reported
+ * as failed (up to 4 rounds, with backoff), and throw a TransientError if
+ * any entry still failed.
  */
-export function createSqsSyncQueue(options: { client: SQSClient; queueUrl: string }): SyncQueue {
-  async function sendRaw(bodies: string[]): Promise<void> {
-    for (let start = 0; start < bodies.length; start += MAX_BATCH) {
-      const chunk = bodies.slice(start, start + MAX_BATCH);
+export function createSqsSyncQueue(options: {
+  client: SQSClient;
+  queueUrl: string;
+  /** Bucket of the archive, named in `contactRecordRef` of large records. */
+  archiveBucket: string;
+  /** Injected for tests. */
+  sleep?: (ms: number) => Promise<void>;
+}): SyncQueue {
+  const sleep = options.sleep ?? realSleep;
+  async function sendChunk(bodies: string[], redriveRun: string | undefined): Promise<void> {
+    let pending = bodies.map((body, index) => ({ Id: String(index), MessageBody: body }));
+    for (let attempt = 1; ; attempt++) {
       const result = await options.client.send(
         new SendMessageBatchCommand({
           QueueUrl: options.queueUrl,
-          Entries: chunk.map((body, index) => ({ Id: String(index), MessageBody: body })),
+          Entries: pending.map((entry) =>
+            redriveRun
+              ? {
+                  ...entry,
+                  MessageAttributes: {
+                    [REDRIVE_RUN_ATTRIBUTE]: { DataType: 'String', StringValue: redriveRun },
+                  },
+                }
+              : entry,
+          ),
         }),
       );
-      const failed = result.Failed ?? [];
-      if (failed.length > 0) {
+      const failedIds = new Set((result.Failed ?? []).map((failure) => failure.Id));
+      if (failedIds.size === 0) return;
+      if (attempt === SEND_ATTEMPTS) {
         throw new TransientError(
-          `SendMessageBatch failed for ${failed.length} of ${chunk.length} messages (${failed[0]?.Code ?? 'unknown'})`,
+          `SendMessageBatch failed for ${failedIds.size} of ${bodies.length} messages (${result.Failed?.[0]?.Code ?? 'unknown'})`,
         );
       }
+      pending = pending.filter((entry) => failedIds.has(entry.Id));
+      await sleep(50 * 2 ** attempt);
     }
   }
-  return {
-    sendRaw,
-    enqueue: (items) =>
-      sendRaw(
-        items.map((item) =>
-          buildCtrReceivedDetail(
-            item.json,
-            item.contactId,
-            item.lastUpdateTimestamp,
-            item.fieldOverrides,
-          ),
-        ),
-      ),
+  async function sendRaw(bodies: string[], sendOptions: { redriveRun?: string } = {}) {
+    for (let start = 0; start < bodies.length; start += MAX_BATCH) {
+      await sendChunk(bodies.slice(start, start + MAX_BATCH), sendOptions.redriveRun);
+    }
+  }
+  const bodyOf = (item: SyncQueueItem): string => {
+    const body = buildCtrReceivedDetail(
+      item.json,
+      item.contactId,
+      item.lastUpdateTimestamp,
+      item.fieldOverrides,
+    );
+    if (Buffer.byteLength(body, 'utf8') <= MAX_MESSAGE_BYTES) return body;
+    return buildCtrReceivedReferenceDetail(
+      item.contactId,
+      item.lastUpdateTimestamp,
+      { bucket: options.archiveBucket, key: archiveKey(item.contactId) },
+      item.fieldOverrides,
+    );
   };
+  return { sendRaw, enqueue: (items) => sendRaw(items.map(bodyOf)) };
 }
 
 /**
@@ -71,13 +114,20 @@ export function createSqsDeadLetterQueue(options: {
           QueueUrl: options.queueUrl,
           MaxNumberOfMessages: Math.min(MAX_BATCH, Math.max(1, max)),
           WaitTimeSeconds: 1,
+          MessageAttributeNames: [REDRIVE_RUN_ATTRIBUTE],
         }),
       );
-      return (result.Messages ?? []).flatMap((message): DeadLetter[] =>
-        message.Body !== undefined && message.ReceiptHandle
-          ? [{ body: message.Body, receiptHandle: message.ReceiptHandle }]
-          : [],
-      );
+      return (result.Messages ?? []).flatMap((message): DeadLetter[] => {
+        if (message.Body === undefined || !message.ReceiptHandle) return [];
+        const redriveRun = message.MessageAttributes?.[REDRIVE_RUN_ATTRIBUTE]?.StringValue;
+        return [
+          {
+            body: message.Body,
+            receiptHandle: message.ReceiptHandle,
+            ...(redriveRun ? { redriveRun } : {}),
+          },
+        ];
+      });
     },
     async delete(messages) {
       for (let start = 0; start < messages.length; start += MAX_BATCH) {

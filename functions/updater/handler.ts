@@ -96,16 +96,21 @@ export async function recordHandler(record: SQSRecord): Promise<void> {
     });
     throw error;
   }
-  const { contactRecord, fieldOverrides } = detail;
-  const contactId = contactRecord.ContactId;
+  const { contactId, lastUpdateTimestamp } = detail;
   try {
-    const result = await syncVoiceCall({ contactRecord, fieldOverrides }, ports);
+    const { contactRecord, fieldOverrides } = detail;
+    const result = await syncVoiceCall(
+      contactRecord
+        ? { contactRecord, fieldOverrides }
+        : { contactId, lastUpdateTimestamp, fieldOverrides },
+      ports,
+    );
     if (result.outcome === 'synced') counters.add('Synced');
     else if (result.outcome === 'superseded') counters.add('Superseded');
     else counters.addWithDimension('Skipped', 'Reason', result.reason);
     logger.info('VoiceCall sync', {
       contactId,
-      lastUpdateTimestamp: contactRecord.LastUpdateTimestamp,
+      lastUpdateTimestamp,
       outcome: result.outcome,
       receiveCount: record.attributes.ApproximateReceiveCount,
     });

@@ -64,9 +64,9 @@ export interface LocalEventBridgeOptions {
   region?: string;
   port?: number;
   /** Called per entry; a returned fault fails that entry. */
-  entryFault?: (entry: { Source?: string; DetailType?: string }) => PutEventsFault;
-  /** Called per request; true answers the whole call with ThrottlingException (HTTP 400). */
-  throttleRequest?: () => boolean;
+  entryFault?: (entry: { Source?: string; DetailType?: string; Detail?: string }) => PutEventsFault;
+  /** Called per request with its body; true answers the whole call with ThrottlingException (HTTP 400). */
+  throttleRequest?: (body: string) => boolean;
 }
 
 /** A running local EventBridge. */
@@ -239,7 +239,11 @@ export async function startLocalEventBridge(
         fail('ResourceNotFoundException', `Event bus ${busName} does not exist.`);
         continue;
       }
-      const fault = options.entryFault?.({ Source: entry.Source, DetailType: entry.DetailType });
+      const fault = options.entryFault?.({
+        Source: entry.Source,
+        DetailType: entry.DetailType,
+        Detail: typeof entry.Detail === 'string' ? entry.Detail : undefined,
+      });
       if (fault) {
         fail(fault.errorCode, fault.errorMessage);
         continue;
@@ -285,7 +289,7 @@ export async function startLocalEventBridge(
         );
         return;
       }
-      if (options.throttleRequest?.()) {
+      if (options.throttleRequest?.(text)) {
         sendJson(
           response,
           400,

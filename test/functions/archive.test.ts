@@ -136,4 +136,42 @@ describe('archive handler', () => {
     await expect(handler(event)).rejects.toThrow(/detail\.lastUpdateTimestamp/);
     expect(s3.calls()).toHaveLength(0);
   });
+
+  it('only checks the archive for a reference to a record the ingest function archived first', async () => {
+    s3.on(HeadObjectCommand).resolves(archivedHead(VERSION));
+    const event = eventBridgeEvent('ctr-sync', 'CtrReceived', {
+      schemaVersion: '1',
+      contactId: CONTACT_ID,
+      lastUpdateTimestamp: VERSION,
+      contactRecordRef: { bucket: 'ctr-sync-archive', key: KEY },
+    });
+
+    const result = await handler(event);
+
+    expect(result).toEqual({ outcome: 'referenced' });
+    expect(putInputs()).toHaveLength(0);
+  });
+
+  it('throws a PermanentError for a reference the archive does not hold', async () => {
+    s3.on(HeadObjectCommand).rejects(notFound());
+    const event = eventBridgeEvent('ctr-sync', 'CtrReceived', {
+      schemaVersion: '1',
+      contactId: CONTACT_ID,
+      lastUpdateTimestamp: VERSION,
+      contactRecordRef: { bucket: 'ctr-sync-archive', key: KEY },
+    });
+
+    await expect(handler(event)).rejects.toThrow(
+      `CtrReceived for ContactId ${CONTACT_ID} refers to an archived record the archive does not hold`,
+    );
+    expect(putInputs()).toHaveLength(0);
+  });
+
+  it('throws a PermanentError for a detail with both the record and a reference', async () => {
+    const event = ctrReceivedEvent(loadContactRecordFixture('inbound-answered'));
+    (event.detail as Record<string, unknown>).contactRecordRef = { bucket: 'b', key: KEY };
+
+    await expect(handler(event)).rejects.toThrow(/detail\.contactRecord/);
+    expect(s3.calls()).toHaveLength(0);
+  });
 });

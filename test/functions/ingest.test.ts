@@ -4,7 +4,7 @@ import {
   type PutEventsCommandInput,
   type PutEventsCommandOutput,
 } from '@aws-sdk/client-eventbridge';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -60,6 +60,13 @@ function publishedDetails() {
   );
 }
 
+/** The inbound-answered sample with a 300 KB attribute: too large for an event entry. */
+function hugeContactRecord() {
+  const record = loadContactRecordFixture('inbound-answered');
+  record.Attributes = { transcript: 'x'.repeat(300_000) };
+  return record as typeof record & { ContactId: string; LastUpdateTimestamp: string };
+}
+
 function run(event: KinesisStreamEvent) {
   return handler(event, lambdaContext());
 }
@@ -98,8 +105,8 @@ describe('ingest handler', () => {
     const detail = CtrReceivedDetailSchema.parse(JSON.parse(entry?.Detail ?? ''));
     expect(detail.contactId).toBe('15a5cf14-3212-45a1-9f86-a8e97db8afaf');
     expect(detail.lastUpdateTimestamp).toBe('2022-04-08T15:03:02Z');
-    expect(detail.contactRecord.ContactId).toBe(detail.contactId);
-    expect(detail.contactRecord.LastUpdateTimestamp).toBe(detail.lastUpdateTimestamp);
+    expect(detail.contactRecord?.ContactId).toBe(detail.contactId);
+    expect(detail.contactRecord?.LastUpdateTimestamp).toBe(detail.lastUpdateTimestamp);
     expect(JSON.parse(entry?.Detail ?? '').contactRecord).toEqual(fixture);
   });
 
@@ -210,11 +217,14 @@ describe('ingest handler', () => {
     },
   );
 
-  it('quarantines a record too large for PutEvents as unpublishable without failing it', async () => {
-    const huge = {
-      ...loadContactRecordFixture('inbound-answered'),
-      Attributes: { transcript: 'x'.repeat(300_000) },
-    };
+  it('archives a record too large for an event entry first and publishes a reference to it', async () => {
+    s3.on(HeadObjectCommand).rejects(
+      Object.assign(new Error('Not Found'), {
+        name: 'NotFound',
+        $metadata: { httpStatusCode: 404 },
+      }),
+    );
+    const huge = hugeContactRecord();
     const event = kinesisEvent([
       contactRecordKinesisRecord(huge, { sequenceNumber: sequenceNumber(0) }),
       fixtureKinesisRecord('outbound-answered', { sequenceNumber: sequenceNumber(1) }),
@@ -224,10 +234,48 @@ describe('ingest handler', () => {
 
     expect(response).toEqual({ batchItemFailures: [] });
     const puts = s3.commandCalls(PutObjectCommand).map((call) => call.args[0].input);
-    expect(puts.map((input) => input.Metadata?.reason)).toEqual(['unpublishable']);
-    expect(publishedDetails().map((detail) => detail.contactRecord.InitiationMethod)).toEqual([
+    expect(puts).toHaveLength(1);
+    expect(puts[0]).toMatchObject({
+      Bucket: 'ctr-sync-archive',
+      Key: `ctr/${huge.ContactId}.json`,
+      IfNoneMatch: '*',
+      Metadata: { 'last-update-timestamp': huge.LastUpdateTimestamp },
+    });
+    expect(JSON.parse(String(puts[0]?.Body))).toEqual(huge);
+    const details = publishedDetails();
+    expect(details).toHaveLength(2);
+    const reference = details.find((detail) => detail.contactId === huge.ContactId);
+    expect(reference).toEqual({
+      schemaVersion: '1',
+      contactId: huge.ContactId,
+      lastUpdateTimestamp: huge.LastUpdateTimestamp,
+      contactRecordRef: { bucket: 'ctr-sync-archive', key: `ctr/${huge.ContactId}.json` },
+    });
+    expect(CtrReceivedDetailSchema.safeParse(reference).success).toBe(true);
+    expect(details.find((detail) => detail !== reference).contactRecord.InitiationMethod).toBe(
       'OUTBOUND',
-    ]);
+    );
+  });
+
+  it('reports a record too large for an event entry when archiving it fails, and publishes nothing for it', async () => {
+    s3.on(HeadObjectCommand).rejects(
+      Object.assign(new Error('Slow Down'), {
+        name: 'SlowDown',
+        $metadata: { httpStatusCode: 503 },
+      }),
+    );
+    const huge = hugeContactRecord();
+
+    const response = await run(
+      kinesisEvent([
+        contactRecordKinesisRecord(huge, { sequenceNumber: sequenceNumber(4) }),
+        fixtureKinesisRecord('outbound-answered', { sequenceNumber: sequenceNumber(5) }),
+      ]),
+    );
+
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: sequenceNumber(4) }] });
+    expect(publishedDetails().map((detail) => detail.contactId)).not.toContain(huge.ContactId);
+    expect(publishedDetails()).toHaveLength(1);
   });
 
   it('reports a record whose quarantine put failed', async () => {

@@ -39,6 +39,7 @@ const REST_API_ARN =
   'arn:aws:lambda:us-east-1:123456789012:function:InvokeSalesforceRestApiFunction';
 const SYNC_QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/ctr-sync-sync';
 const SYNC_DLQ_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/ctr-sync-sync-dlq';
+const ARCHIVE_DLQ_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/ctr-sync-archive-dlq';
 
 let handler: (typeof import('../../functions/redrive/handler'))['handler'];
 
@@ -48,6 +49,7 @@ beforeAll(async () => {
   vi.stubEnv('ARCHIVE_BUCKET_NAME', 'ctr-sync-archive');
   vi.stubEnv('SYNC_QUEUE_URL', SYNC_QUEUE_URL);
   vi.stubEnv('SYNC_DLQ_URL', SYNC_DLQ_URL);
+  vi.stubEnv('ARCHIVE_DLQ_URL', ARCHIVE_DLQ_URL);
   vi.stubEnv('INVOKE_SALESFORCE_REST_API_ARN', REST_API_ARN);
   ({ handler } = await import('../../functions/redrive/handler'));
 });
@@ -208,8 +210,24 @@ describe('redrive handler, SweepRequested', () => {
 
     const report = await handler(sweepRequested({ maxRecords: 1 }), lambdaContext());
 
-    expect(report).toMatchObject({ nextStartAfter: CONTACT_ID });
-    expect(JSON.parse(publishedReports()[0]?.Detail ?? '').nextStartAfter).toBe(CONTACT_ID);
+    expect(report).toMatchObject({ complete: false, nextStartAfter: CONTACT_ID });
+    const [continuation, completed] = publishedReports();
+    expect(continuation?.DetailType).toBe('SweepRequested');
+    expect(JSON.parse(continuation?.Detail ?? '')).toMatchObject({
+      startAfter: CONTACT_ID,
+      maxRecords: 1,
+    });
+    expect(completed?.DetailType).toBe('RedriveCompleted');
+    expect(JSON.parse(completed?.Detail ?? '').nextStartAfter).toBe(CONTACT_ID);
+  });
+
+  it('publishes no continuation when the window was swept to its end', async () => {
+    lambda.on(InvokeCommand).resolves(invokeResponse({}));
+
+    const report = await handler(sweepRequested({ maxRecords: 5 }), lambdaContext());
+
+    expect(report).toMatchObject({ complete: true });
+    expect(publishedReports().map((entry) => entry.DetailType)).toEqual(['RedriveCompleted']);
   });
 
   it('stops before querying when the function is within its time reserve', async () => {
@@ -231,7 +249,7 @@ describe('redrive handler, DlqRedriveRequested', () => {
       'not json',
     ];
     sqs
-      .on(ReceiveMessageCommand)
+      .on(ReceiveMessageCommand, { QueueUrl: SYNC_DLQ_URL })
       .resolvesOnce({
         Messages: bodies.map((body, index) => ({
           MessageId: `dlq-${index}`,
@@ -240,6 +258,7 @@ describe('redrive handler, DlqRedriveRequested', () => {
         })),
       })
       .resolves({ Messages: [] });
+    sqs.on(ReceiveMessageCommand, { QueueUrl: ARCHIVE_DLQ_URL }).resolves({ Messages: [] });
     sqs.on(DeleteMessageBatchCommand).resolves({ Successful: [], Failed: [] });
 
     const report = await handler(
@@ -251,6 +270,11 @@ describe('redrive handler, DlqRedriveRequested', () => {
     const batches = sentBatches();
     expect(batches.map((batch) => batch.QueueUrl)).toEqual([SYNC_QUEUE_URL]);
     expect(batches[0]?.Entries?.map((entry) => entry.MessageBody)).toEqual(bodies);
+    expect(
+      batches[0]?.Entries?.map(
+        (entry) => entry.MessageAttributes?.['ctr-sync-redrive-run']?.StringValue,
+      ),
+    ).toEqual(bodies.map(() => lambdaContext().awsRequestId));
     const deletes = sqs.commandCalls(DeleteMessageBatchCommand).map((call) => call.args[0].input);
     expect(deletes).toHaveLength(1);
     expect(deletes[0]?.QueueUrl).toBe(SYNC_DLQ_URL);
@@ -259,7 +283,11 @@ describe('redrive handler, DlqRedriveRequested', () => {
       'receipt-1',
       'receipt-2',
     ]);
-    expect(report).toEqual({ schemaVersion: '1', operation: 'dlq-redrive', counts: { moved: 3 } });
+    expect(report).toEqual({
+      schemaVersion: '1',
+      operation: 'dlq-redrive',
+      counts: { moved: 3, returned: 0, republished: 0, archiveReturned: 0, unreadable: 0 },
+    });
     expect(JSON.parse(publishedReports()[0]?.Detail ?? '')).toEqual(report);
   });
 
@@ -274,7 +302,7 @@ describe('redrive handler, DlqRedriveRequested', () => {
     const receive = sqs.commandCalls(ReceiveMessageCommand)[0]?.args[0].input;
     expect(receive?.WaitTimeSeconds).toBeGreaterThanOrEqual(1);
     expect(receive?.MaxNumberOfMessages).toBe(5);
-    expect(report.counts).toEqual({ moved: 0 });
+    expect(report.counts).toMatchObject({ moved: 0, republished: 0 });
   });
 
   it('does not delete messages when the sync queue rejects them', async () => {
@@ -293,6 +321,49 @@ describe('redrive handler, DlqRedriveRequested', () => {
 
     await expect(redrive).rejects.toThrow(/SendMessageBatch failed/);
     expect(sqs.commandCalls(DeleteMessageBatchCommand)).toHaveLength(0);
+  });
+});
+
+describe('redrive handler, DlqRedriveRequested for the archive DLQ', () => {
+  it('puts the CtrReceived of each on-failure record back on the bus and deletes it', async () => {
+    const event = {
+      version: '0',
+      id: 'e-1',
+      source: 'ctr-sync',
+      'detail-type': 'CtrReceived',
+      detail: JSON.parse(ctrReceivedBody(loadContactRecordFixture('inbound-answered'))),
+    };
+    sqs
+      .on(ReceiveMessageCommand, { QueueUrl: ARCHIVE_DLQ_URL })
+      .resolvesOnce({
+        Messages: [
+          {
+            MessageId: 'a-0',
+            ReceiptHandle: 'archive-receipt-0',
+            Body: JSON.stringify({ version: '1.0', requestPayload: event }),
+          },
+          { MessageId: 'a-1', ReceiptHandle: 'archive-receipt-1', Body: 'unreadable' },
+        ],
+      })
+      .resolves({ Messages: [] });
+    sqs.on(DeleteMessageBatchCommand).resolves({ Successful: [], Failed: [] });
+
+    const report = await handler(
+      eventBridgeEvent('ctr-sync', 'DlqRedriveRequested', { queue: 'archive' }),
+      lambdaContext(),
+    );
+
+    expect(
+      sqs.commandCalls(ReceiveMessageCommand).map((call) => call.args[0].input.QueueUrl),
+    ).not.toContain(SYNC_DLQ_URL);
+    const [republished, completed] = publishedReports();
+    expect(republished).toMatchObject({ Source: 'ctr-sync', DetailType: 'CtrReceived' });
+    expect(JSON.parse(republished?.Detail ?? '')).toEqual(event.detail);
+    expect(completed?.DetailType).toBe('RedriveCompleted');
+    const deletes = sqs.commandCalls(DeleteMessageBatchCommand).map((call) => call.args[0].input);
+    expect(deletes.map((input) => input.QueueUrl)).toEqual([ARCHIVE_DLQ_URL]);
+    expect(deletes[0]?.Entries?.map((entry) => entry.ReceiptHandle)).toEqual(['archive-receipt-0']);
+    expect(report.counts).toEqual({ republished: 1, archiveReturned: 0, unreadable: 1 });
   });
 });
 

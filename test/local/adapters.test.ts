@@ -122,13 +122,13 @@ describe('SQS queues against fauxqs', () => {
       .QueueUrl as string;
     const dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `dlq-${randomUUID()}` })))
       .QueueUrl as string;
-    const syncQueue = createSqsSyncQueue({ client: sqs, queueUrl });
+    const syncQueue = createSqsSyncQueue({ client: sqs, queueUrl, archiveBucket: 'archive' });
     const contactRecord = {
       ContactId: 'c-1',
       LastUpdateTimestamp: '2022-01-05T17:48:35Z',
       Channel: 'VOICE',
     };
-    await createSqsSyncQueue({ client: sqs, queueUrl: dlqUrl }).sendRaw([
+    await createSqsSyncQueue({ client: sqs, queueUrl: dlqUrl, archiveBucket: 'archive' }).sendRaw([
       '{"dead":1}',
       '{"dead":2}',
     ]);

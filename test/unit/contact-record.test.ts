@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   decodeContactRecord,
+  MAX_CONTACT_RECORD_BYTES,
+  MAX_NESTING_DEPTH,
   parseContactRecord,
   toEpochMilliseconds,
 } from '../../domain/contact-record';
@@ -338,33 +340,80 @@ describe('decodeContactRecord', () => {
     expect(error.message).toContain('ContactId: expected string, received null');
   });
 
-  it('drops __proto__ keys at every depth without polluting Object.prototype', () => {
-    const json =
-      '{"__proto__":{"polluted":"top"},"ContactId":"c-1",' +
-      '"LastUpdateTimestamp":"2024-03-12T14:11:02Z",' +
-      '"Queue":{"Name":"BasicQueue","__proto__":{"polluted":"queue"}},' +
-      '"Recordings":[{"__proto__":{"polluted":"recording"},"MediaStreamType":"AUDIO"}],' +
-      '"Attributes":{"__proto__":"x","greetingPlayed":"true"}}';
+  it.each([
+    [
+      'at the top',
+      '{"__proto__":{"polluted":"top"},"ContactId":"c-1","LastUpdateTimestamp":"2024-03-12T14:11:02Z"}',
+    ],
+    [
+      'in a nested object',
+      '{"ContactId":"c-1","LastUpdateTimestamp":"2024-03-12T14:11:02Z","Queue":{"Name":"Q","__proto__":{"polluted":"queue"}}}',
+    ],
+    [
+      'inside an array',
+      '{"ContactId":"c-1","LastUpdateTimestamp":"2024-03-12T14:11:02Z","Recordings":[{"__proto__":{"polluted":"recording"}}]}',
+    ],
+    [
+      'as an attribute key',
+      '{"ContactId":"c-1","LastUpdateTimestamp":"2024-03-12T14:11:02Z","Attributes":{"__proto__":"x"}}',
+    ],
+    [
+      'spelled with unicode escapes',
+      '{"ContactId":"c-1","LastUpdateTimestamp":"2024-03-12T14:11:02Z","\\u005f_proto__":{"polluted":"escaped"}}',
+    ],
+  ])('rejects a record with a __proto__ key %s as forbidden-key', (_where, json) => {
+    const error = expectInvalid(
+      () => decodeContactRecord(new TextEncoder().encode(json)),
+      'forbidden-key',
+    );
 
-    const record = decodeContactRecord(new TextEncoder().encode(json));
-
-    expect(Object.hasOwn(record, '__proto__')).toBe(false);
-    expect(Object.getPrototypeOf(record)).toBe(Object.prototype);
-    expect(record.Queue).toEqual({ Name: 'BasicQueue' });
-    expect(record.Recordings).toEqual([{ MediaStreamType: 'AUDIO' }]);
-    expect(record.Attributes).toEqual({ greetingPlayed: 'true' });
+    expect(error.message).toBe('contact record has a __proto__ key');
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
-  it('keeps the record free of __proto__ keys when it is copied afterwards', () => {
-    const json =
-      '{"ContactId":"c-1","LastUpdateTimestamp":"2024-03-12T14:11:02Z","__proto__":{"isAdmin":true}}';
+  it('accepts "__proto__" as a string value, which is not a key', () => {
+    const raw = loadContactRecordFixture('inbound-answered');
+    raw.Attributes = { greeting: '__proto__' };
+
+    const record = decodeContactRecord(encodeContactRecord(raw));
+
+    expect(record.Attributes).toEqual({ greeting: '__proto__' });
+  });
+
+  it(`rejects nesting deeper than ${MAX_NESTING_DEPTH} levels as too-deep, at any depth without a stack overflow`, () => {
+    for (const depth of [MAX_NESTING_DEPTH, 100_000]) {
+      const raw = loadContactRecordFixture('inbound-answered');
+      const json = JSON.stringify(raw).replace(
+        /}$/,
+        `,"Extra":${'['.repeat(depth)}${']'.repeat(depth)}}`,
+      );
+
+      expectInvalid(() => decodeContactRecord(new TextEncoder().encode(json)), 'too-deep');
+    }
+  });
+
+  it('accepts nesting up to the limit, and many brackets that do not nest deeply', () => {
+    const raw = loadContactRecordFixture('inbound-answered');
+    const nested = `${'['.repeat(MAX_NESTING_DEPTH - 1)}${']'.repeat(MAX_NESTING_DEPTH - 1)}`;
+    const wide = `[${Array.from({ length: 200 }, () => '{}').join(',')}]`;
+    const json = JSON.stringify(raw).replace(/}$/, `,"Nested":${nested},"Wide":${wide}}`);
+
     const record = decodeContactRecord(new TextEncoder().encode(json));
 
-    const copy = Object.assign({}, record);
+    expect(record.ContactId).toBe(raw.ContactId);
+    expect((record as Record<string, unknown>).Wide).toHaveLength(200);
+  });
 
-    expect((copy as Record<string, unknown>).isAdmin).toBeUndefined();
-    expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
+  it(`rejects a record over ${MAX_CONTACT_RECORD_BYTES} bytes as too-large without decoding it`, () => {
+    const raw = loadContactRecordFixture('inbound-answered');
+    raw.Attributes = { big: 'x'.repeat(MAX_CONTACT_RECORD_BYTES) };
+    const bytes = encodeContactRecord(raw);
+
+    const error = expectInvalid(() => decodeContactRecord(bytes), 'too-large');
+
+    expect(error.message).toBe(
+      `contact record is ${bytes.byteLength} bytes, more than the ${MAX_CONTACT_RECORD_BYTES} accepted`,
+    );
   });
 });
 

@@ -154,4 +154,75 @@ describe('syncVoiceCall', () => {
 
     await expect(sync).rejects.toBeInstanceOf(TransientError);
   });
+
+  describe('a request by reference (a record too large for an event)', () => {
+    const VERSION = '2022-04-08T15:03:02Z';
+    const byReference = { contactId: CONTACT_ID, lastUpdateTimestamp: VERSION };
+
+    it('reads the record from the archive and sends it when the archive holds this version', async () => {
+      const contactRecord = loadContactRecord('inbound-answered');
+      const archive = new FakeArchive([
+        {
+          contactId: CONTACT_ID,
+          lastUpdateTimestamp: VERSION,
+          json: JSON.stringify(contactRecord),
+        },
+      ]);
+      const telephony = new FakeTelephony();
+
+      const result = await syncVoiceCall(byReference, { archive, telephony });
+
+      expect(result.outcome).toBe('synced');
+      expect(telephony.updates).toEqual([toVoiceCallUpdate(contactRecord)]);
+    });
+
+    it('is superseded, sending nothing, when the archive holds a newer version', async () => {
+      const newer = {
+        ...loadContactRecord('inbound-answered'),
+        LastUpdateTimestamp: '2022-04-09T00:00:00Z',
+      };
+      const archive = new FakeArchive([
+        {
+          contactId: CONTACT_ID,
+          lastUpdateTimestamp: newer.LastUpdateTimestamp,
+          json: JSON.stringify(newer),
+        },
+      ]);
+      const telephony = new FakeTelephony();
+
+      const result = await syncVoiceCall(byReference, { archive, telephony });
+
+      expect(result).toEqual({ outcome: 'superseded', archivedVersion: '2022-04-09T00:00:00Z' });
+      expect(telephony.updates).toHaveLength(0);
+    });
+
+    it('fails with a TransientError while the archive does not hold it', async () => {
+      const telephony = new FakeTelephony();
+
+      const sync = syncVoiceCall(byReference, { archive: new FakeArchive(), telephony });
+
+      await expect(sync).rejects.toBeInstanceOf(TransientError);
+      expect(telephony.updates).toHaveLength(0);
+    });
+
+    it('skips an archived record that is not eligible, with its reason', async () => {
+      const voicemail = loadContactRecord('voicemail');
+      const archive = new FakeArchive([
+        {
+          contactId: voicemail.ContactId,
+          lastUpdateTimestamp: voicemail.LastUpdateTimestamp,
+          json: JSON.stringify(voicemail),
+        },
+      ]);
+      const telephony = new FakeTelephony();
+
+      const result = await syncVoiceCall(
+        { contactId: voicemail.ContactId, lastUpdateTimestamp: voicemail.LastUpdateTimestamp },
+        { archive, telephony },
+      );
+
+      expect(result).toEqual({ outcome: 'skipped', reason: 'voicemail' });
+      expect(telephony.updates).toHaveLength(0);
+    });
+  });
 });

@@ -1,0 +1,135 @@
+/**
+ * Reconciliation of a local run: what was put on the stream against what
+ * the VoiceCalls and the quarantine hold at the end.
+ *
+ * The input is the truth. Each record is decoded with the domain's own rules;
+ * valid records are grouped by ContactId and the newest version (by
+ * LastUpdateTimestamp) decides what the contact's VoiceCall must hold: the
+ * `updateVoiceCall` fieldValues of that version, or nothing when the version
+ * is not synced (skipped, with its reason). A record that does not decode must
+ * be in the quarantine with its exact bytes and a reason.
+ *
+ * `lost` counts every way the pipeline could have lost something: a contact
+ * to sync whose VoiceCall does not hold its newest version (it holds an older
+ * one, or none), and a malformed record missing from the quarantine.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { type ContactRecord, decodeContactRecord } from '../domain/contact-record';
+import { evaluateSyncEligibility } from '../domain/eligibility';
+import { InvalidContactRecordError } from '../domain/errors';
+import { compareContactRecordVersions } from '../domain/versions';
+import { toVoiceCallUpdate } from '../domain/voice-call';
+import { contentKey } from './faults';
+import type { QuarantinedRecord } from './stack';
+
+/** The outcome of a run, by contact and by record. */
+export interface Reconciliation {
+  /** Records put on the stream, duplicates and republished versions included. */
+  received: number;
+  /** Distinct contacts among the valid records. */
+  contacts: number;
+  /** Contacts whose newest version is synced to a VoiceCall. */
+  toSync: number;
+  /** Of those, contacts whose VoiceCall holds exactly their newest version. */
+  synced: number;
+  /** Contacts not synced, by the reason of their newest version. */
+  skipped: Record<string, number>;
+  /** Records that do not decode (malformed), by reason. */
+  rejected: Record<string, number>;
+  /** Of the malformed records, those in the quarantine with their exact bytes and a reason. */
+  quarantined: number;
+  /** Contacts to sync whose VoiceCall holds an older version than the newest received. */
+  onOlderVersion: number;
+  /** Contacts to sync whose VoiceCall holds no version (no update reached it). */
+  neverSynced: number;
+  /** Malformed records not found in the quarantine. */
+  notQuarantined: number;
+  /** `onOlderVersion + neverSynced + notQuarantined`: a run is good when this is 0. */
+  lost: number;
+  /** Up to 20 ContactIds of lost contacts, to look into. */
+  lostContactIds: string[];
+}
+
+/** What the reconciliation needs to know of each stored VoiceCall. */
+export type StoredFieldValues = Record<string, { fieldValues: Record<string, unknown> }>;
+
+/** Whether the stored fieldValues hold every field the update of `record` sets. */
+function holds(stored: Record<string, unknown> | undefined, record: ContactRecord): boolean {
+  if (!stored) return false;
+  const expected = toVoiceCallUpdate(record).fieldValues as Record<string, unknown>;
+  return Object.entries(expected).every(([key, value]) => isDeepStrictEqual(stored[key], value));
+}
+
+/**
+ * Reconcile the input of a run with its final VoiceCalls and quarantine.
+ *
+ * @param input - the Kinesis record bytes, as put on the stream.
+ * @param voiceCalls - the stand-in's VoiceCalls by VendorCallKey (= ContactId).
+ * @param quarantine - every object under `quarantine/`.
+ */
+export function reconcile(
+  input: readonly { data: Uint8Array }[],
+  voiceCalls: StoredFieldValues,
+  quarantine: readonly QuarantinedRecord[],
+): Reconciliation {
+  const versions = new Map<string, ContactRecord[]>();
+  const rejected: Record<string, number> = {};
+  const malformed: Uint8Array[] = [];
+  for (const { data } of input) {
+    try {
+      const record = decodeContactRecord(data);
+      const list = versions.get(record.ContactId) ?? [];
+      list.push(record);
+      versions.set(record.ContactId, list);
+    } catch (error) {
+      if (!(error instanceof InvalidContactRecordError)) throw error;
+      rejected[error.reason] = (rejected[error.reason] ?? 0) + 1;
+      malformed.push(data);
+    }
+  }
+
+  const quarantinedKeys = new Set(
+    quarantine.filter((entry) => entry.reason !== '').map((entry) => contentKey(entry.data)),
+  );
+  const notQuarantined = malformed.filter((data) => !quarantinedKeys.has(contentKey(data))).length;
+
+  const skipped: Record<string, number> = {};
+  const lostContactIds: string[] = [];
+  let toSync = 0;
+  let synced = 0;
+  let onOlderVersion = 0;
+  let neverSynced = 0;
+  for (const [contactId, records] of versions) {
+    const ordered = [...records].sort(compareContactRecordVersions);
+    const newest = ordered[ordered.length - 1] as ContactRecord;
+    const eligibility = evaluateSyncEligibility(newest);
+    if (!eligibility.eligible) {
+      skipped[eligibility.reason] = (skipped[eligibility.reason] ?? 0) + 1;
+      continue;
+    }
+    toSync++;
+    const stored = voiceCalls[contactId]?.fieldValues;
+    if (holds(stored, newest)) {
+      synced++;
+      continue;
+    }
+    if (stored && ordered.some((record) => holds(stored, record))) onOlderVersion++;
+    else neverSynced++;
+    if (lostContactIds.length < 20) lostContactIds.push(contactId);
+  }
+
+  return {
+    received: input.length,
+    contacts: versions.size,
+    toSync,
+    synced,
+    skipped,
+    rejected,
+    quarantined: malformed.length - notQuarantined,
+    onOlderVersion,
+    neverSynced,
+    notQuarantined,
+    lost: onOlderVersion + neverSynced + notQuarantined,
+    lostContactIds,
+  };
+}
