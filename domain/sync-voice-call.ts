@@ -46,19 +46,21 @@ export type SyncRequest = { fieldOverrides?: FieldOverrides } & (
  * 1. Skip a record that is not eligible (it cannot normally reach the queue).
  * 2. Read the archived version. Newer than this one: superseded, nothing is
  *    sent (the newer version has its own message). Absent or older: the
- *    archive has not caught up with this version yet; fail with a
- *    TransientError so the message is retried later (the archive function
- *    runs beside the sync queue, not before it). Equal: go on; a resync or a
- *    redelivery must be able to repair a VoiceCall. A request without the
- *    record reads it from the archive now.
+ *    archive function (which runs beside the sync queue, not before it) has
+ *    not stored this version yet; store it here with the same newest-wins
+ *    conditional write (superseded if a newer one won meanwhile) and go on.
+ *    Equal: go on; a resync or a redelivery must be able to repair a
+ *    VoiceCall. A request without the record (a reference; the ingest
+ *    function archived it before publishing) reads it from the archive now,
+ *    and fails with a TransientError while the archive does not hold it.
  * 3. Transform to SCV `updateVoiceCall` fieldValues, apply any phone-number
  *    overrides, and invoke the telephony integration function.
  * 4. Read the archived version again. If a newer one arrived while this one
  *    was being sent, the VoiceCall may now hold the older one: send the
  *    newest archived version too (without overrides), and check again.
  *
- * @throws TransientError when the archive is behind, or keeps moving during
- *   repairs; whatever the ports throw otherwise. The caller reports the
+ * @throws TransientError when the archive does not hold a referenced record,
+ *   or keeps moving during repairs; whatever the ports throw otherwise. The caller reports the
  *   message as a batch item failure so SQS retries it.
  */
 export async function syncVoiceCall(
@@ -77,11 +79,23 @@ export async function syncVoiceCall(
 
   const archivedVersion = await ports.archive.getVersion(contactId);
   if (archivedVersion === undefined || isOlder(archivedVersion, version)) {
-    throw new TransientError(
-      `Archive does not hold ContactId ${contactId} at this version yet; retrying later`,
-    );
-  }
-  if (isOlder(version, archivedVersion)) {
+    if (!contactRecord) {
+      throw new TransientError(
+        `Archive does not hold ContactId ${contactId} at this version yet; retrying later`,
+      );
+    }
+    // The archive function runs beside the sync queue and may not have stored this version yet:
+    // store it here, with the same newest-wins conditional write, rather than wait for it.
+    const outcome = await ports.archive.putIfNewer({
+      contactId,
+      lastUpdateTimestamp: version,
+      json: JSON.stringify(contactRecord),
+    });
+    if (outcome === 'older') {
+      const newer = (await ports.archive.getVersion(contactId)) ?? version;
+      return { outcome: 'superseded', archivedVersion: newer };
+    }
+  } else if (isOlder(version, archivedVersion)) {
     return { outcome: 'superseded', archivedVersion };
   }
   if (!contactRecord) {

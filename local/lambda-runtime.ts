@@ -156,6 +156,8 @@ export function startLocalFunction(options: LocalFunctionOptions): LocalFunction
       },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       serialization: 'advanced',
+      // The bundles are plain JavaScript: no loader (tsx) of the parent's own.
+      execArgv: [],
     });
     const environment: Environment = { child, busy: false };
     for (const stream of [child.stdout, child.stderr]) {

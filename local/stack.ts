@@ -21,6 +21,7 @@ import {
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
+  ReceiveMessageCommand,
   SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
@@ -122,6 +123,19 @@ export interface LocalStackSummary {
   failed: number;
   /** Messages in each dead-letter queue (visible and in flight); `ingest` is the Kinesis on-failure queue. */
   inDlq: { sync: number; archive: number; redrive: number; ingest: number };
+  /**
+   * The Kinesis event source mapping: whether it read the shard up to the
+   * stream's tip with nothing in flight (the shard is not stalled), and its
+   * counters (batches, records delivered with redeliveries, retries, records
+   * given up to the on-failure queue).
+   */
+  kinesis: {
+    reachedTip: boolean;
+    batches: number;
+    records: number;
+    retries: number;
+    recordsSentToOnFailure: number;
+  };
   /** Faults injected, per target, and crashed execution environments per function. */
   faults: { injected: Record<string, number>; crashes: Record<string, number> };
 }
@@ -148,6 +162,8 @@ export interface LocalStack {
   voiceCalls(): Promise<Record<string, StoredVoiceCall>>;
   /** Every record under `quarantine/` in the archive bucket, with its raw bytes and reason. */
   quarantined(): Promise<QuarantinedRecord[]>;
+  /** Up to 10 message bodies of a dead-letter queue, left in it (received with visibility timeout 0). */
+  peekDeadLetters(queue: 'sync' | 'archive' | 'redrive' | 'ingest'): Promise<string[]>;
   /** Log files, one per function. */
   logDir: string;
   stop(): Promise<void>;
@@ -437,20 +453,30 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       },
       createVoiceCall: (contactId, createdDate) => standIn.createVoiceCall(contactId, createdDate),
       async putEvent(source, detailType, detail) {
-        const result = await eventBridgeClient.send(
-          new PutEventsCommand({
-            Entries: [
-              {
-                Source: source,
-                DetailType: detailType,
-                Detail: JSON.stringify(detail),
-                EventBusName: BUS_NAME,
-              },
-            ],
-          }),
-        );
-        if (result.FailedEntryCount)
-          throw new Error(`put-events failed: ${result.Entries?.[0]?.ErrorCode}`);
+        // As an operator would: run `aws events put-events` again until the entry is accepted.
+        let lastError = '';
+        for (let attempt = 1; attempt <= 10; attempt++) {
+          try {
+            const result = await eventBridgeClient.send(
+              new PutEventsCommand({
+                Entries: [
+                  {
+                    Source: source,
+                    DetailType: detailType,
+                    Detail: JSON.stringify(detail),
+                    EventBusName: BUS_NAME,
+                  },
+                ],
+              }),
+            );
+            if (!result.FailedEntryCount) return;
+            lastError = result.Entries?.[0]?.ErrorCode ?? 'unknown';
+          } catch (error) {
+            lastError = (error as Error).message;
+          }
+          await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+        }
+        throw new Error(`put-events failed 10 times: ${lastError}`);
       },
       async drain(onProgress) {
         // Each stage is asked for a short while at a time, so progress can be reported on long inputs;
@@ -492,6 +518,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
             redrive: await depth(redriveDlqUrl),
             ingest: await depth(ingestFailuresUrl),
           },
+          kinesis: {
+            reachedTip: await kinesisMapping.waitUntilIdle({ timeoutMs: 10_000 }).then(
+              () => true,
+              () => false,
+            ),
+            batches: kinesisMapping.counters.batches,
+            records: kinesisMapping.counters.records,
+            retries: kinesisMapping.counters.retries,
+            recordsSentToOnFailure: kinesisMapping.counters.recordsSentToOnFailure,
+          },
           faults: {
             injected: { ...(faults?.injected ?? {}) },
             crashes: Object.fromEntries(
@@ -502,6 +538,23 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       },
       voiceCalls: () => standIn.readVoiceCalls(),
       quarantined: () => listQuarantine(s3),
+      async peekDeadLetters(queue) {
+        const url = {
+          sync: syncDlqUrl,
+          archive: archiveDlqUrl,
+          redrive: redriveDlqUrl,
+          ingest: ingestFailuresUrl,
+        }[queue];
+        const result = await sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: url,
+            MaxNumberOfMessages: 10,
+            VisibilityTimeout: 0,
+            WaitTimeSeconds: 0,
+          }),
+        );
+        return (result.Messages ?? []).map((message) => message.Body ?? '');
+      },
       stop: stopAll,
     };
   } catch (error) {

@@ -253,6 +253,81 @@ describe('S3 through the fault proxy', () => {
   });
 });
 
+describe('S3 conditional writes through the proxy (fauxqs alone does not enforce them)', () => {
+  it('answers 412 to If-None-Match: * on an existing key, and writes a new key', async () => {
+    const { s3Once } = await proxied('s3=0');
+    const key = `conditional/${randomUUID()}`;
+    await s3Once.send(
+      new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'first', IfNoneMatch: '*' }),
+    );
+
+    const error = await rejection(
+      s3Once.send(
+        new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'second', IfNoneMatch: '*' }),
+      ),
+    );
+
+    expect(statusOf(error)).toBe(412);
+    expect(error.name).toBe('PreconditionFailed');
+    const stored = await s3Direct.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    expect(await stored.Body?.transformToString()).toBe('first');
+  });
+
+  it('answers 412 to If-Match with a stale ETag, and replaces on the current one', async () => {
+    const { s3Once } = await proxied('s3=0');
+    const key = `conditional/${randomUUID()}`;
+    const { ETag: first } = await s3Once.send(
+      new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'v1' }),
+    );
+    const { ETag: second } = await s3Once.send(
+      new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'v2', IfMatch: first }),
+    );
+
+    const stale = await rejection(
+      s3Once.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'v3', IfMatch: first })),
+    );
+    const missing = await rejection(
+      s3Once.send(
+        new PutObjectCommand({ Bucket: bucket, Key: `${key}-absent`, Body: 'x', IfMatch: first }),
+      ),
+    );
+
+    expect(second).not.toBe(first);
+    expect(statusOf(stale)).toBe(412);
+    expect(statusOf(missing)).toBe(412);
+    const stored = await s3Direct.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    expect(await stored.Body?.transformToString()).toBe('v2');
+  });
+
+  it('lets exactly one of 10 concurrent writers with the same If-Match win', async () => {
+    const { s3Once } = await proxied('s3=0');
+    const key = `conditional/${randomUUID()}`;
+    const { ETag } = await s3Once.send(
+      new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'base' }),
+    );
+
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, index) =>
+        s3Once.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Body: `writer-${index}`,
+            IfMatch: ETag,
+          }),
+        ),
+      ),
+    );
+
+    const winners = results.flatMap((result, index) =>
+      result.status === 'fulfilled' ? [index] : [],
+    );
+    expect(winners).toHaveLength(1);
+    const stored = await s3Direct.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    expect(await stored.Body?.transformToString()).toBe(`writer-${winners[0]}`);
+  });
+});
+
 describe('SQS through the fault proxy', () => {
   it('fails SendMessage at rate 1 with HTTP 500 InternalError, a server fault', async () => {
     const queueUrl = await createQueue(`fp-send-${randomUUID().slice(0, 8)}`);

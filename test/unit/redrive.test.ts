@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { PermanentError, TransientError } from '../../domain/errors';
 import type { ArchivedContactRecord, BusEvent, VoiceCallRow } from '../../domain/ports';
 import { CtrReceived } from '../../events/ctr-received';
 import {
@@ -247,6 +248,105 @@ describe('soqlString', () => {
 describe('soqlDateTime', () => {
   it('rejects a value that is not a timestamp', () => {
     expect(() => soqlDateTime('yesterday')).toThrow(RangeError);
+  });
+});
+
+/** A REST API that fails the first `failures` queries with a TransientError. */
+class FlakyRestApi extends FakeSalesforceRestApi {
+  constructor(
+    rows: VoiceCallRow[],
+    private failures: number,
+  ) {
+    super(rows);
+  }
+
+  override async queryRecord(soql: string) {
+    if (this.failures > 0) {
+      this.failures--;
+      throw new TransientError('queryRecord: answered success: false');
+    }
+    return super.queryRecord(soql);
+  }
+}
+
+const noWait = async () => {};
+
+describe('sweepUnsyncedVoiceCalls under failures', () => {
+  it('retries a failed query and finishes the window', async () => {
+    const rows = voiceCallRows(3);
+    const syncQueue = new FakeSyncQueue();
+
+    const result = await sweepUnsyncedVoiceCalls(
+      { ...WINDOW, maxRecords: 100 },
+      { restApi: new FlakyRestApi(rows, 2), archive: archiveOf(rows), syncQueue, sleep: noWait },
+    );
+
+    expect(result).toEqual({ counts: { queried: 3, enqueued: 3, noArchive: 0 }, complete: true });
+  });
+
+  it('stops at a query that keeps failing, enqueues what it found, and reports the error and the cursor', async () => {
+    const rows = voiceCallRows(3);
+    const restApi = new FlakyRestApi(rows, 0);
+    const syncQueue = new FakeSyncQueue();
+    let calls = 0;
+    restApi.queryRecord = async function (this: FlakyRestApi, soql: string) {
+      calls++;
+      if (calls > 2) throw new TransientError('queryRecord: function error (Unhandled, Error)');
+      return FakeSalesforceRestApi.prototype.queryRecord.call(this, soql);
+    };
+
+    const result = await sweepUnsyncedVoiceCalls(
+      { ...WINDOW, maxRecords: 100 },
+      { restApi, archive: archiveOf(rows), syncQueue, sleep: noWait },
+    );
+
+    expect(result).toEqual({
+      counts: { queried: 2, enqueued: 2, noArchive: 0 },
+      complete: false,
+      nextStartAfter: contactId(1),
+      error: 'queryRecord: function error (Unhandled, Error)',
+    });
+    expect(calls).toBe(5);
+    expect(syncQueue.enqueued.map((item) => item.contactId)).toEqual([contactId(0), contactId(1)]);
+  });
+
+  it('throws a PermanentError from a port instead of retrying it', async () => {
+    const restApi = new FakeSalesforceRestApi(voiceCallRows(1));
+    restApi.queryRecord = async () => {
+      throw new PermanentError('bad query');
+    };
+
+    const sweep = sweepUnsyncedVoiceCalls(
+      { ...WINDOW, maxRecords: 100 },
+      { restApi, archive: new FakeArchive(), syncQueue: new FakeSyncQueue(), sleep: noWait },
+    );
+
+    await expect(sweep).rejects.toThrow('bad query');
+  });
+
+  it('terminates: runs of maxRecords that continue from their cursor visit every unsynced VoiceCall once, counting those without an archive', async () => {
+    const rows = voiceCallRows(25);
+    const archive = archiveOf(rows.filter((_, index) => index % 5 !== 0));
+    const restApi = new FakeSalesforceRestApi(rows);
+    const syncQueue = new FakeSyncQueue();
+    const runs = [];
+    let startAfter: string | undefined;
+    for (let run = 0; run < 10; run++) {
+      const result = await sweepUnsyncedVoiceCalls(
+        { ...WINDOW, startAfter, maxRecords: 10 },
+        { restApi, archive, syncQueue },
+      );
+      runs.push(result);
+      if (result.complete) break;
+      startAfter = result.nextStartAfter;
+    }
+
+    expect(runs.map((run) => run.counts.queried)).toEqual([10, 10, 5]);
+    expect(runs.map((run) => run.complete)).toEqual([false, false, true]);
+    expect(runs.reduce((sum, run) => sum + run.counts.noArchive, 0)).toBe(5);
+    expect(syncQueue.enqueued.map((item) => item.contactId)).toEqual(
+      rows.filter((_, index) => index % 5 !== 0).map((row) => row.VendorCallKey),
+    );
   });
 });
 

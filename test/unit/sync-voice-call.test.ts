@@ -25,14 +25,17 @@ describe('syncVoiceCall', () => {
     expect(telephony.updates[0]?.contactId).toBe(CONTACT_ID);
   });
 
-  it('fails with a TransientError and sends nothing while nothing is archived yet', async () => {
+  it('archives the version itself and sends it when nothing is archived yet', async () => {
     const contactRecord = loadContactRecord('inbound-answered');
+    const archive = new FakeArchive();
     const telephony = new FakeTelephony();
 
-    const sync = syncVoiceCall({ contactRecord }, { archive: new FakeArchive(), telephony });
+    const result = await syncVoiceCall({ contactRecord }, { archive, telephony });
 
-    await expect(sync).rejects.toBeInstanceOf(TransientError);
-    expect(telephony.updates).toHaveLength(0);
+    expect(result.outcome).toBe('synced');
+    expect(await archive.getVersion(CONTACT_ID)).toBe('2022-04-08T15:03:02Z');
+    expect(JSON.parse((await archive.get(CONTACT_ID))?.json ?? '')).toEqual(contactRecord);
+    expect(telephony.updates).toEqual([toVoiceCallUpdate(contactRecord)]);
   });
 
   it('sends the newest archived version too when it was archived during the sync', async () => {
@@ -86,14 +89,31 @@ describe('syncVoiceCall', () => {
     expect(telephony.updates).toHaveLength(1);
   });
 
-  it('fails with a TransientError while the archive holds an older version', async () => {
+  it('replaces an older archived version with this one and sends it', async () => {
     const contactRecord = loadContactRecord('inbound-answered');
     const archive = new FakeArchive([archived('2022-04-08T15:00:00Z')]);
     const telephony = new FakeTelephony();
 
-    const sync = syncVoiceCall({ contactRecord }, { archive, telephony });
+    const result = await syncVoiceCall({ contactRecord }, { archive, telephony });
 
-    await expect(sync).rejects.toBeInstanceOf(TransientError);
+    expect(result.outcome).toBe('synced');
+    expect(await archive.getVersion(CONTACT_ID)).toBe('2022-04-08T15:03:02Z');
+    expect(telephony.updates).toHaveLength(1);
+  });
+
+  it('is superseded when a newer version is archived between its read and its write', async () => {
+    const contactRecord = loadContactRecord('inbound-answered');
+    const archive = new FakeArchive();
+    const telephony = new FakeTelephony();
+    const putIfNewer = archive.putIfNewer.bind(archive);
+    archive.putIfNewer = async (record) => {
+      await putIfNewer({ ...record, lastUpdateTimestamp: '2022-04-09T00:00:00Z' });
+      return putIfNewer(record);
+    };
+
+    const result = await syncVoiceCall({ contactRecord }, { archive, telephony });
+
+    expect(result).toEqual({ outcome: 'superseded', archivedVersion: '2022-04-09T00:00:00Z' });
     expect(telephony.updates).toHaveLength(0);
   });
 
