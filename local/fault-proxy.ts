@@ -318,7 +318,10 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     void chained.then(() => {
       if (keyLocks.get(path) === chained) keyLocks.delete(path);
     });
+    // Released when this exchange ends in any way, also if the client goes away while it waits.
+    res.on('close', release);
     await previous;
+    if (res.destroyed) return;
     try {
       const current = await headUpstream(req);
       const ifNoneMatch = headerValue(req.headers['if-none-match']);
@@ -334,10 +337,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
           code: 'PreconditionFailed',
           message: 'At least one of the pre-conditions you specified did not hold',
         });
-        release();
         return;
       }
-      res.on('close', release);
       forward(req, res);
     } catch (error) {
       release();

@@ -48,6 +48,12 @@ export interface Reconciliation {
   lost: number;
   /** Up to 20 ContactIds of lost contacts, to look into. */
   lostContactIds: string[];
+  /** Set by the local run: where each of `lostContactIds` stands (archived version, VoiceCall updates). */
+  lostContacts?: {
+    contactId: string;
+    archivedVersion: string | null;
+    voiceCallUpdates: number | null;
+  }[];
 }
 
 /** What the reconciliation needs to know of each stored VoiceCall. */

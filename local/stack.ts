@@ -15,6 +15,7 @@ import { PutRecordsCommand, UpdateMaxRecordSizeCommand } from '@aws-sdk/client-k
 import {
   CreateBucketCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   ListObjectsV2Command,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -136,6 +137,8 @@ export interface LocalStackSummary {
     retries: number;
     recordsSentToOnFailure: number;
   };
+  /** The local EventBridge's counts: entries accepted and failed, deliveries, dead-lettered events. */
+  eventBridge: Record<string, number>;
   /** Faults injected, per target, and crashed execution environments per function. */
   faults: { injected: Record<string, number>; crashes: Record<string, number> };
 }
@@ -162,6 +165,8 @@ export interface LocalStack {
   voiceCalls(): Promise<Record<string, StoredVoiceCall>>;
   /** Every record under `quarantine/` in the archive bucket, with its raw bytes and reason. */
   quarantined(): Promise<QuarantinedRecord[]>;
+  /** The LastUpdateTimestamp of the archived version of a contact record, if any. */
+  archivedVersion(contactId: string): Promise<string | undefined>;
   /** Up to 10 message bodies of a dead-letter queue, left in it (received with visibility timeout 0). */
   peekDeadLetters(queue: 'sync' | 'archive' | 'redrive' | 'ingest'): Promise<string[]>;
   /** Log files, one per function. */
@@ -528,6 +533,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
             retries: kinesisMapping.counters.retries,
             recordsSentToOnFailure: kinesisMapping.counters.recordsSentToOnFailure,
           },
+          eventBridge: { ...eventBridge.stats },
           faults: {
             injected: { ...(faults?.injected ?? {}) },
             crashes: Object.fromEntries(
@@ -538,6 +544,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       },
       voiceCalls: () => standIn.readVoiceCalls(),
       quarantined: () => listQuarantine(s3),
+      async archivedVersion(contactId) {
+        try {
+          const head = await s3.send(
+            new HeadObjectCommand({ Bucket: BUCKET, Key: `ctr/${contactId}.json` }),
+          );
+          return head.Metadata?.['last-update-timestamp'];
+        } catch {
+          return undefined;
+        }
+      },
       async peekDeadLetters(queue) {
         const url = {
           sync: syncDlqUrl,

@@ -118,10 +118,19 @@ export async function runLocal(
       Object.entries(stored).map(([key, call]) => [key, call.fieldValues]),
     );
     const reconciliation = reconcile(records, stored, await stack.quarantined());
+    // Where each lost contact stands, to look into: its archived version and its VoiceCall's updates.
+    const lostContacts = [];
+    for (const contactId of reconciliation.lostContactIds) {
+      lostContacts.push({
+        contactId,
+        archivedVersion: (await stack.archivedVersion(contactId)) ?? null,
+        voiceCallUpdates: stored[contactId]?.updateCount ?? null,
+      });
+    }
     const summary = await stack.summary();
     return {
       summary: { ...summary, voiceCalls: Object.keys(voiceCalls).length },
-      reconciliation,
+      reconciliation: { ...reconciliation, lostContacts },
       voiceCalls,
       ...(firstPass ? { firstPass } : {}),
     };
