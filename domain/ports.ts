@@ -13,7 +13,11 @@ export interface ArchivedContactRecord {
   contactId: string;
   /** ISO-8601 UTC, the archived record's LastUpdateTimestamp. */
   lastUpdateTimestamp: string;
-  /** The contact record's JSON text, exactly as it was received. */
+  /**
+   * The contact record's JSON text: as it was received when the archive
+   * function or the ingest function stored it; re-serialized from the parsed
+   * record (same fields) when the updater stored it first.
+   */
   json: string;
 }
 

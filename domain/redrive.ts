@@ -205,11 +205,13 @@ export async function redriveDeadLetters(
  * Lambda Developer Guide, "Capturing records of Lambda asynchronous
  * invocations") or the event itself (EventBridge sends an event it could not
  * deliver to the rule's dead-letter queue unchanged; Amazon EventBridge User
- * Guide, "Using dead-letter queues"). `undefined` for anything else.
+ * Guide, "Using dead-letter queues"). `undefined` for anything else, and
+ * for a detail `ctrReceived.isValidDetail` rejects (putting an invalid event
+ * back would only fail again).
  */
 export function ctrReceivedFromDeadLetter(
   body: string,
-  ctrReceived: { source: string; detailType: string },
+  ctrReceived: { source: string; detailType: string; isValidDetail?: (detail: unknown) => boolean },
 ): (BusEvent & { contactId: string; lastUpdateTimestamp: string }) | undefined {
   let value: unknown;
   try {
@@ -230,6 +232,7 @@ export function ctrReceivedFromDeadLetter(
   if (typeof detail?.contactId !== 'string' || typeof detail.lastUpdateTimestamp !== 'string') {
     return undefined;
   }
+  if (ctrReceived.isValidDetail && !ctrReceived.isValidDetail(detail)) return undefined;
   return {
     source: ctrReceived.source,
     detailType: ctrReceived.detailType,
@@ -243,16 +246,21 @@ export function ctrReceivedFromDeadLetter(
  * Archive DLQ redrive: put the `CtrReceived` events the archive function
  * could not handle back on the bus (both the archive and the sync rule see
  * them again; the sync side is idempotent), then delete them from the DLQ.
- * A message that holds no `CtrReceived` stays in the DLQ and is counted as
- * `unreadable`; a version this run already put back and that failed again
- * stays too, counted as `returned`.
+ * A message that holds no valid `CtrReceived` stays in the DLQ and is counted
+ * as `unreadable`; a second message for a version this run already put back
+ * (a duplicate, or the same event failing again) stays too, counted as
+ * `returned`.
  */
 export async function redriveArchiveDeadLetters(
   request: { maxMessages: number },
   ports: {
     deadLetters: DeadLetterQueue;
     events: EventRepublisher;
-    ctrReceived: { source: string; detailType: string };
+    ctrReceived: {
+      source: string;
+      detailType: string;
+      isValidDetail?: (detail: unknown) => boolean;
+    };
     hasTimeLeft?: () => boolean;
   },
 ): Promise<{ counts: { republished: number; returned: number; unreadable: number } }> {

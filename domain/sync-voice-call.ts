@@ -3,7 +3,7 @@
  */
 import { type ContactRecord, parseContactRecord } from './contact-record';
 import { evaluateSyncEligibility, type SkipReason } from './eligibility';
-import { TransientError } from './errors';
+import { PermanentError, TransientError } from './errors';
 import type { ContactRecordArchive, FieldOverrides, TelephonyIntegration } from './ports';
 import { compareContactRecordVersions } from './versions';
 import { toVoiceCallUpdate, type VoiceCallUpdate } from './voice-call';
@@ -32,7 +32,13 @@ function isOlder(version: string, than: string): boolean {
 export type SyncRequest = { fieldOverrides?: FieldOverrides } & (
   | { contactRecord: ContactRecord }
   | { contactId: string; lastUpdateTimestamp: string; contactRecord?: undefined }
-);
+) & {
+    /**
+     * True when this request was delivered before (SQS ApproximateReceiveCount > 1): a
+     * superseded version then sends the newest archived one again (see {@link syncVoiceCall}).
+     */
+    redelivered?: boolean;
+  };
 
 /**
  * Sync one contact record version to its VoiceCall, so that the VoiceCall
@@ -58,6 +64,9 @@ export type SyncRequest = { fieldOverrides?: FieldOverrides } & (
  * 4. Read the archived version again. If a newer one arrived while this one
  *    was being sent, the VoiceCall may now hold the older one: send the
  *    newest archived version too (without overrides), and check again.
+ * 5. A superseded version that is a redelivery sends the newest archived
+ *    version: the earlier attempt may have been cut off while its
+ *    `updateVoiceCall` still ran, and landed after the newer version's.
  *
  * @throws TransientError when the archive does not hold a referenced record,
  *   or keeps moving during repairs; whatever the ports throw otherwise. The caller reports the
@@ -77,6 +86,43 @@ export async function syncVoiceCall(
     if (!eligibility.eligible) return { outcome: 'skipped', reason: eligibility.reason };
   }
 
+  /** Send `update` of `sentVersion`, then send the newest archived version while a newer one appears. */
+  const sendAndSettle = async (update: VoiceCallUpdate, sentVersion: string) => {
+    await ports.telephony.updateVoiceCall(update);
+    for (let repairs = 0; ; repairs++) {
+      const latest = await ports.archive.getVersion(contactId);
+      if (latest === undefined || !isOlder(sentVersion, latest)) break;
+      if (repairs === MAX_REPAIRS) {
+        throw new TransientError(
+          `ContactId ${contactId} kept changing while it was synced; retrying later`,
+        );
+      }
+      const archived = await ports.archive.get(contactId);
+      if (!archived) break;
+      const newest = parseArchived(contactId, archived.json);
+      update = toVoiceCallUpdate(newest);
+      await ports.telephony.updateVoiceCall(update);
+      sentVersion = newest.LastUpdateTimestamp;
+    }
+    return { outcome: 'synced' as const, update, lastUpdateTimestamp: sentVersion };
+  };
+
+  /**
+   * This version is older than the archived one. On a first delivery nothing is sent. On a
+   * redelivery, an earlier attempt may have been cut off (timeout, crash) while its
+   * `updateVoiceCall` was still running, and that call may have landed after the newer
+   * version's: send the newest archived version again, so the VoiceCall ends on it.
+   */
+  const superseded = async (archivedVersion: string): Promise<SyncOutcome> => {
+    if (!request.redelivered) return { outcome: 'superseded', archivedVersion };
+    const archived = await ports.archive.get(contactId);
+    if (!archived) return { outcome: 'superseded', archivedVersion };
+    const newest = parseArchived(contactId, archived.json);
+    if (!evaluateSyncEligibility(newest).eligible)
+      return { outcome: 'superseded', archivedVersion };
+    return sendAndSettle(toVoiceCallUpdate(newest), newest.LastUpdateTimestamp);
+  };
+
   const archivedVersion = await ports.archive.getVersion(contactId);
   if (archivedVersion === undefined || isOlder(archivedVersion, version)) {
     if (!contactRecord) {
@@ -92,45 +138,41 @@ export async function syncVoiceCall(
       json: JSON.stringify(contactRecord),
     });
     if (outcome === 'older') {
-      const newer = (await ports.archive.getVersion(contactId)) ?? version;
-      return { outcome: 'superseded', archivedVersion: newer };
+      return superseded((await ports.archive.getVersion(contactId)) ?? version);
     }
   } else if (isOlder(version, archivedVersion)) {
-    return { outcome: 'superseded', archivedVersion };
+    return superseded(archivedVersion);
   }
   if (!contactRecord) {
     const archived = await ports.archive.get(contactId);
     if (!archived) {
       throw new TransientError(`Archive no longer holds ContactId ${contactId}; retrying later`);
     }
-    contactRecord = parseContactRecord(JSON.parse(archived.json));
+    contactRecord = parseArchived(contactId, archived.json);
     if (isOlder(version, contactRecord.LastUpdateTimestamp)) {
-      return { outcome: 'superseded', archivedVersion: contactRecord.LastUpdateTimestamp };
+      return superseded(contactRecord.LastUpdateTimestamp);
     }
     const eligibility = evaluateSyncEligibility(contactRecord);
     if (!eligibility.eligible) return { outcome: 'skipped', reason: eligibility.reason };
   }
 
-  let update = toVoiceCallUpdate(contactRecord);
+  const update = toVoiceCallUpdate(contactRecord);
   if (fieldOverrides?.toNumber) update.fieldValues.toNumber = fieldOverrides.toNumber;
   if (fieldOverrides?.fromNumber) update.fieldValues.fromNumber = fieldOverrides.fromNumber;
-  let sentVersion = contactRecord.LastUpdateTimestamp;
-  await ports.telephony.updateVoiceCall(update);
+  return sendAndSettle(update, contactRecord.LastUpdateTimestamp);
+}
 
-  for (let repairs = 0; ; repairs++) {
-    const latest = await ports.archive.getVersion(contactId);
-    if (latest === undefined || !isOlder(sentVersion, latest)) break;
-    if (repairs === MAX_REPAIRS) {
-      throw new TransientError(
-        `ContactId ${contactId} kept changing while it was synced; retrying later`,
-      );
-    }
-    const archived = await ports.archive.get(contactId);
-    if (!archived) break;
-    const newest = parseContactRecord(JSON.parse(archived.json));
-    update = toVoiceCallUpdate(newest);
-    await ports.telephony.updateVoiceCall(update);
-    sentVersion = newest.LastUpdateTimestamp;
+/**
+ * An archived record's JSON text as a contact record.
+ * @throws PermanentError when it is not JSON (without the parser's message, which quotes the input)
+ *   or InvalidContactRecordError when it is not a valid contact record.
+ */
+function parseArchived(contactId: string, json: string): ContactRecord {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    throw new PermanentError(`Archived contact record of ContactId ${contactId} is not JSON`);
   }
-  return { outcome: 'synced', update, lastUpdateTimestamp: sentVersion };
+  return parseContactRecord(value);
 }

@@ -155,9 +155,18 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       agent,
     });
 
-  /** Forward `req` and stream the answer back; `body` replaces the request's own body when given. */
-  const forward = (req: IncomingMessage, res: ServerResponse, body?: Buffer): void => {
+  /**
+   * Forward `req` and stream the answer back; `body` replaces the request's own body when
+   * given; `onUpstreamDone` runs once the upstream exchange is over (answered or failed).
+   */
+  const forward = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    body?: Buffer,
+    onUpstreamDone?: () => void,
+  ): void => {
     const upReq = upstreamRequest(req, forwardHeaders(req.headers, body?.length));
+    if (onUpstreamDone) upReq.on('close', onUpstreamDone);
     upReq.on('response', (upRes) => {
       res.writeHead(upRes.statusCode ?? 502, responseHeaders(upRes.headers));
       pipeline(upRes, res, () => undefined);
@@ -318,8 +327,12 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     void chained.then(() => {
       if (keyLocks.get(path) === chained) keyLocks.delete(path);
     });
-    // Released when this exchange ends in any way, also if the client goes away while it waits.
-    res.on('close', release);
+    // Released once the write upstream is over (a client that went away mid-request does not
+    // stop a PUT fauxqs already received), or at once if the client left while waiting.
+    let forwarded = false;
+    res.on('close', () => {
+      if (!forwarded) release();
+    });
     await previous;
     if (res.destroyed) return;
     try {
@@ -337,9 +350,11 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
           code: 'PreconditionFailed',
           message: 'At least one of the pre-conditions you specified did not hold',
         });
+        release();
         return;
       }
-      forward(req, res);
+      forwarded = true;
+      forward(req, res, undefined, release);
     } catch (error) {
       release();
       throw error;

@@ -487,6 +487,8 @@ const CUSTOMER_NOTES = [
   'לקוח חוזר',
   'Unterschrift fehlt für Bestellung Nr. 4411',
   'Order #A-1029 late 😡',
+  // U+FFFF is valid in JSON and UTF-8 but not in an SQS message body (a pasted noncharacter).
+  'Copied from form \uFFFF field 3',
 ];
 const LANGUAGES = ['en-US', 'es-US', 'fr-CA', 'ja-JP', 'ar-AE', 'he-IL'];
 const EMAIL_SUBJECTS = [

@@ -9,9 +9,9 @@
  *
  * Fault injection: with `crash: true` the process dies in the middle of that
  * invocation, right after its second completed request that changes
- * something (any HTTP method but GET and HEAD: a PutEvents, a PutObject, a
- * Lambda Invoke, an SQS send), so some records of the batch are done and the
- * rest are not; an invocation with fewer such requests dies after its work,
+ * something (a PutEvents, a PutObject, a Lambda Invoke, an SQS send or
+ * delete; not a GET, a HEAD or an SQS receive), so some records of the batch
+ * are done and the rest are not; an invocation with fewer such requests dies after its work,
  * before it answers. Either way the caller sees the process exit, as Lambda
  * reports `Runtime.ExitError`.
  */
@@ -57,8 +57,13 @@ let writesDone = 0;
 // Node publishes every HTTP client response on this channel (node:diagnostics_channel, "HTTP").
 subscribe('http.client.response.finish', (message) => {
   if (!crashArmed) return;
-  const { request } = message as { request: { method?: string } };
+  const { request } = message as {
+    request: { method?: string; getHeader(name: string): unknown };
+  };
   if (request.method === 'GET' || request.method === 'HEAD') return;
+  // SQS (AWS JSON 1.0) reads are POSTs too; they change nothing.
+  const target = String(request.getHeader('x-amz-target') ?? '');
+  if (/^AmazonSQS\.(ReceiveMessage|GetQueueAttributes|GetQueueUrl)$/.test(target)) return;
   if (++writesDone >= CRASH_AFTER_WRITES) process.exit(CRASH_EXIT_CODE);
 });
 

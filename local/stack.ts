@@ -273,6 +273,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const ingestFailuresUrl = await queueUrl(QUEUES.ingestFailures);
     const syncQueueUrl = await queueUrl(QUEUES.sync, {
       VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 10),
+      MaximumMessageSize: String(262_144),
       RedrivePolicy: JSON.stringify({
         deadLetterTargetArn: queueArn(QUEUES.syncDlq),
         maxReceiveCount: SYNC_QUEUE.maxReceiveCount,

@@ -5,9 +5,10 @@
  * that are not for SCV (counted by reason); quarantine records that cannot be
  * parsed or validated (raw bytes and reason under `quarantine/` in the
  * archive bucket, not retried, the shard moves on); publish `CtrReceived` for
- * the rest. A record too large for an event entry is archived first
- * (`ctr/{ContactId}.json`, newest version wins) and published with a
- * `contactRecordRef` instead of its body. PutEvents requests carry up to 10
+ * the rest. A record too large for an event entry, or holding a character
+ * SQS rejects (U+FFFE, U+FFFF), is archived first (`ctr/{ContactId}.json`,
+ * newest version wins) and published with a `contactRecordRef` instead of
+ * its body. PutEvents requests carry up to 10
  * entries; a record whose entry still fails after retries is reported in
  * `batchItemFailures` by sequence number, so Lambda retries from the lowest
  * failed one (ReportBatchItemFailures).
@@ -57,6 +58,8 @@ const publisher = createBatchingPublisher(
   }),
 );
 const processor = new BatchProcessor(EventType.KinesisDataStreams);
+/** Valid in JSON text, rejected by SQS (see functions/shared/sqs-queues.ts); the sync queue would refuse the event. */
+const SQS_REJECTED_CHARACTERS = /[\uFFFE\uFFFF]/;
 
 let s3Stores: Promise<{ quarantine: QuarantineStore; archive: ContactRecordArchive }> | undefined;
 /**
@@ -148,7 +151,9 @@ export async function recordHandler(record: KinesisStreamRecord): Promise<void> 
       DetailType: CtrReceived.detailType,
       Detail: buildCtrReceivedDetail(json, contactId, lastUpdateTimestamp),
     };
-    if (entrySize(entry) >= MAX_REQUEST_BYTES) {
+    // Too large for an event entry, or holding U+FFFE / U+FFFF, which the sync rule could not
+    // deliver to SQS (nor to its DLQ): archive first, publish a reference.
+    if (entrySize(entry) >= MAX_REQUEST_BYTES || SQS_REJECTED_CHARACTERS.test(json)) {
       entry.Detail = await archiveFirst(contactId, lastUpdateTimestamp, json);
     }
     await publisher.publish(entry);
@@ -165,7 +170,8 @@ export async function recordHandler(record: KinesisStreamRecord): Promise<void> 
 }
 
 /**
- * Archive a record too large for an event entry (256 KB) and return the
+ * Archive a record that cannot travel in the event (over 256 KB, or holding
+ * a character SQS rejects) and return the
  * `CtrReceived` detail that refers to it. The archive keeps the newest
  * version: when it already holds a newer one, this version is superseded and
  * the reference still tells the updater so.

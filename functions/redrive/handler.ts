@@ -33,7 +33,7 @@ import {
   resyncCall,
   sweepUnsyncedVoiceCalls,
 } from '../../domain/redrive';
-import { CtrReceived } from '../../events/ctr-received';
+import { CtrReceived, CtrReceivedDetailSchema } from '../../events/ctr-received';
 import {
   DlqRedriveRequested,
   DlqRedriveRequestedDetailSchema,
@@ -158,6 +158,7 @@ export async function handler(
   try {
     const trigger = parseRedriveEvent(event);
     let report: RedriveCompletedDetail;
+    let continuation: { Source: string; DetailType: string; Detail: string } | undefined;
     switch (trigger['detail-type']) {
       case 'SweepRequested': {
         const { detail } = trigger;
@@ -175,18 +176,21 @@ export async function handler(
         report = { schemaVersion: '1', operation: 'sweep', ...result };
         // Continue in a new run where this one stopped; a run that made no progress does not
         // continue (it would only repeat itself), the next scheduled sweep picks the window up.
+        if (result.error && result.counts.queried === 0) {
+          // No progress: fail, so Lambda retries this run and then keeps it in the redrive DLQ.
+          throw new TransientError(`Sweep made no progress: ${result.error}`);
+        }
         if (result.error) {
           counters.add('Failed');
           logger.warn('Sweep stopped early by an error', { error: result.error });
         }
-        if (!result.complete && result.nextStartAfter && result.counts.queried > 0) {
-          await publishEvents([
-            {
-              Source: SweepRequested.source,
-              DetailType: SweepRequested.detailType,
-              Detail: JSON.stringify({ from, to, startAfter: result.nextStartAfter, maxRecords }),
-            },
-          ]);
+        // Continue in a new run where this one stopped, once this run's report is out (below).
+        if (!result.complete && result.nextStartAfter) {
+          continuation = {
+            Source: SweepRequested.source,
+            DetailType: SweepRequested.detailType,
+            Detail: JSON.stringify({ from, to, startAfter: result.nextStartAfter, maxRecords }),
+          };
         }
         break;
       }
@@ -204,7 +208,15 @@ export async function handler(
         if (queue !== 'sync') {
           const result = await redriveArchiveDeadLetters(
             { maxMessages },
-            { deadLetters: archiveDeadLetters, events, ctrReceived: CtrReceived, hasTimeLeft },
+            {
+              deadLetters: archiveDeadLetters,
+              events,
+              ctrReceived: {
+                ...CtrReceived,
+                isValidDetail: (detail) => CtrReceivedDetailSchema.safeParse(detail).success,
+              },
+              hasTimeLeft,
+            },
           );
           counts.republished = result.counts.republished;
           counts.archiveReturned = result.counts.returned;
@@ -234,6 +246,8 @@ export async function handler(
         Detail: JSON.stringify(report),
       },
     ]);
+    // Last, so a failure before it (and Lambda's retry of this run) cannot start a second chain.
+    if (continuation) await publishEvents([continuation]);
     return report;
   } catch (error) {
     counters.add('Failed');

@@ -16,11 +16,30 @@ import { archiveKey } from './s3-archive';
 
 const MAX_BATCH = 10;
 /**
- * Largest message body sent as is (256 KiB, the SQS maximum message size the
- * sync queue is created with; Amazon SQS Developer Guide, "Amazon SQS message
- * quotas"). A bigger archived record is enqueued by reference.
+ * Largest message body sent as is: 256 KiB, the `MaximumMessageSize` the sync
+ * queue is created with (serverless.yml; Amazon SQS Developer Guide, "Amazon
+ * SQS message quotas"). A bigger archived record is enqueued by reference.
  */
 export const MAX_MESSAGE_BYTES = 256 * 1024;
+/** Largest total of bodies and attributes in one SendMessageBatch (the same 256 KiB). */
+const MAX_BATCH_BYTES = 256 * 1024;
+/**
+ * Characters SQS does not accept in a message body that valid JSON text can
+ * hold as is: U+FFFE and U+FFFF (SQS allows #x9, #xA, #xD, #x20 to #xD7FF,
+ * #xE000 to #xFFFD and #x10000 to #x10FFFF; Amazon SQS API Reference, SendMessage).
+ */
+const SQS_REJECTED_CHARACTERS = /[\uFFFE\uFFFF]/;
+
+/**
+ * Whether `body` can travel as an SQS message: at most {@link MAX_MESSAGE_BYTES}
+ * bytes and no character SQS rejects.
+ */
+export function fitsSqsMessage(body: string): boolean {
+  return (
+    Buffer.byteLength(body, 'utf8') <= MAX_MESSAGE_BYTES && !SQS_REJECTED_CHARACTERS.test(body)
+  );
+}
+
 /** Message attribute naming the DLQ redrive run that sent a message back. */
 export const REDRIVE_RUN_ATTRIBUTE = 'ctr-sync-redrive-run';
 /** Rounds of SendMessageBatch for the entries that failed, the first included. */
@@ -30,11 +49,12 @@ const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(reso
 
 /**
  * The sync queue. `enqueue` sends each item as a `CtrReceived` detail (the
- * same body the sync rule delivers; a record too large for a message as a
- * `contactRecordRef` to the archive); `sendRaw` sends bodies unchanged. Both
- * send in batches of 10, resend only the entries SendMessageBatch reported
- * as failed (up to 4 rounds, with backoff), and throw a TransientError if
- * any entry still failed.
+ * same body the sync rule delivers; a record that does not fit a message, by
+ * size or by a character SQS rejects, as a `contactRecordRef` to the
+ * archive); `sendRaw` sends bodies unchanged. Both send in batches of at most
+ * 10 messages and 256 KiB, resend only the entries SendMessageBatch reported
+ * as failed (up to 4 rounds, with backoff), and throw a TransientError if any
+ * entry still failed.
  */
 export function createSqsSyncQueue(options: {
   client: SQSClient;
@@ -75,9 +95,26 @@ export function createSqsSyncQueue(options: {
     }
   }
   async function sendRaw(bodies: string[], sendOptions: { redriveRun?: string } = {}) {
-    for (let start = 0; start < bodies.length; start += MAX_BATCH) {
-      await sendChunk(bodies.slice(start, start + MAX_BATCH), sendOptions.redriveRun);
+    // Batches of at most 10 messages and 256 KiB in all (attribute name and value included).
+    const attributeBytes = sendOptions.redriveRun
+      ? REDRIVE_RUN_ATTRIBUTE.length + 'String'.length + sendOptions.redriveRun.length
+      : 0;
+    let chunk: string[] = [];
+    let chunkBytes = 0;
+    for (const body of bodies) {
+      const bytes = Buffer.byteLength(body, 'utf8') + attributeBytes;
+      if (
+        chunk.length === MAX_BATCH ||
+        (chunk.length > 0 && chunkBytes + bytes > MAX_BATCH_BYTES)
+      ) {
+        await sendChunk(chunk, sendOptions.redriveRun);
+        chunk = [];
+        chunkBytes = 0;
+      }
+      chunk.push(body);
+      chunkBytes += bytes;
     }
+    if (chunk.length > 0) await sendChunk(chunk, sendOptions.redriveRun);
   }
   const bodyOf = (item: SyncQueueItem): string => {
     const body = buildCtrReceivedDetail(
@@ -86,7 +123,7 @@ export function createSqsSyncQueue(options: {
       item.lastUpdateTimestamp,
       item.fieldOverrides,
     );
-    if (Buffer.byteLength(body, 'utf8') <= MAX_MESSAGE_BYTES) return body;
+    if (fitsSqsMessage(body)) return body;
     return buildCtrReceivedReferenceDetail(
       item.contactId,
       item.lastUpdateTimestamp,

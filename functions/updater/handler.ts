@@ -2,13 +2,18 @@
  * updater: drains the sync queue into SCV VoiceCalls.
  *
  * Each SQS message body is a `CtrReceived` detail (the sync rule's target
- * uses `InputPath: $.detail`; the redrive function sends the same shape). Per
- * message: skip a version older than the archived one (superseded), else
- * transform to `updateVoiceCall` fieldValues and invoke SCV's telephony
- * integration function synchronously. A failed invoke (FunctionError,
- * non-2xx, `success: false`, throttling) fails that message only; SQS makes
- * it visible again and, after maxReceiveCount receives, moves it to the sync
- * DLQ (redrive policy). A body that does not parse fails the same way.
+ * uses `InputPath: $.detail`; the redrive function sends the same shape) or a
+ * whole `CtrReceived` event (dead-lettered by the sync rule, then redriven).
+ * Per message (see domain/sync-voice-call.ts): skip a version older than the
+ * archived one (superseded; on a redelivery, send the newest archived version
+ * again); archive a version the archive function has not stored yet, with the
+ * same newest-wins conditional write; read a record sent by reference
+ * (`contactRecordRef`) from the archive; transform to `updateVoiceCall`
+ * fieldValues and invoke SCV's telephony integration function synchronously.
+ * A failed invoke (FunctionError, non-2xx, `success: false`, throttling)
+ * fails that message only; SQS makes it visible again and, after
+ * maxReceiveCount receives, moves it to the sync DLQ (redrive policy). A body
+ * that does not parse fails the same way.
  *
  * Source: AWS Lambda Developer Guide, "Using Lambda with Amazon SQS",
  * partial batch responses (ReportBatchItemFailures).
@@ -99,10 +104,11 @@ export async function recordHandler(record: SQSRecord): Promise<void> {
   const { contactId, lastUpdateTimestamp } = detail;
   try {
     const { contactRecord, fieldOverrides } = detail;
+    const redelivered = Number(record.attributes.ApproximateReceiveCount) > 1;
     const result = await syncVoiceCall(
       contactRecord
-        ? { contactRecord, fieldOverrides }
-        : { contactId, lastUpdateTimestamp, fieldOverrides },
+        ? { contactRecord, fieldOverrides, redelivered }
+        : { contactId, lastUpdateTimestamp, fieldOverrides, redelivered },
       ports,
     );
     if (result.outcome === 'synced') counters.add('Synced');

@@ -211,7 +211,7 @@ describe('redrive handler, SweepRequested', () => {
     const report = await handler(sweepRequested({ maxRecords: 1 }), lambdaContext());
 
     expect(report).toMatchObject({ complete: false, nextStartAfter: CONTACT_ID });
-    const [continuation, completed] = publishedReports();
+    const [completed, continuation] = publishedReports();
     expect(continuation?.DetailType).toBe('SweepRequested');
     expect(JSON.parse(continuation?.Detail ?? '')).toMatchObject({
       startAfter: CONTACT_ID,
@@ -219,6 +219,15 @@ describe('redrive handler, SweepRequested', () => {
     });
     expect(completed?.DetailType).toBe('RedriveCompleted');
     expect(JSON.parse(completed?.Detail ?? '').nextStartAfter).toBe(CONTACT_ID);
+  });
+
+  it('fails, publishing nothing, when its first query keeps failing (Lambda retries it, then the redrive DLQ keeps it)', async () => {
+    lambda.on(InvokeCommand).resolves(invokeResponse({ success: false, errorMessage: 'down' }));
+
+    const sweep = handler(sweepRequested({ maxRecords: 5 }), lambdaContext());
+
+    await expect(sweep).rejects.toThrow(/^Sweep made no progress: queryRecord/);
+    expect(publishedReports()).toHaveLength(0);
   });
 
   it('publishes no continuation when the window was swept to its end', async () => {

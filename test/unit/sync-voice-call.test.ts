@@ -175,6 +175,54 @@ describe('syncVoiceCall', () => {
     await expect(sync).rejects.toBeInstanceOf(TransientError);
   });
 
+  it('sends the newest archived version again when a superseded version is a redelivery', async () => {
+    const contactRecord = loadContactRecord('inbound-answered');
+    const newer = {
+      ...contactRecord,
+      LastUpdateTimestamp: '2022-04-09T00:00:00Z',
+      Queue: { Name: 'Newer' },
+    };
+    const archive = new FakeArchive([
+      {
+        contactId: CONTACT_ID,
+        lastUpdateTimestamp: newer.LastUpdateTimestamp,
+        json: JSON.stringify(newer),
+      },
+    ]);
+    const firstDelivery = new FakeTelephony();
+    const redelivery = new FakeTelephony();
+
+    const first = await syncVoiceCall({ contactRecord }, { archive, telephony: firstDelivery });
+    const again = await syncVoiceCall(
+      { contactRecord, redelivered: true },
+      { archive, telephony: redelivery },
+    );
+
+    expect(first.outcome).toBe('superseded');
+    expect(firstDelivery.updates).toHaveLength(0);
+    expect(again).toMatchObject({ outcome: 'synced', lastUpdateTimestamp: '2022-04-09T00:00:00Z' });
+    expect(redelivery.updates.map((update) => update.fieldValues.queue)).toEqual(['Newer']);
+  });
+
+  it('fails with a PermanentError naming the ContactId, not the content, when the archived record is not JSON', async () => {
+    const archive = new FakeArchive([
+      {
+        contactId: CONTACT_ID,
+        lastUpdateTimestamp: '2022-04-08T15:03:02Z',
+        json: '{"Phone": "+15550100',
+      },
+    ]);
+
+    const sync = syncVoiceCall(
+      { contactId: CONTACT_ID, lastUpdateTimestamp: '2022-04-08T15:03:02Z' },
+      { archive, telephony: new FakeTelephony() },
+    );
+
+    await expect(sync).rejects.toThrow(
+      `Archived contact record of ContactId ${CONTACT_ID} is not JSON`,
+    );
+  });
+
   describe('a request by reference (a record too large for an event)', () => {
     const VERSION = '2022-04-08T15:03:02Z';
     const byReference = { contactId: CONTACT_ID, lastUpdateTimestamp: VERSION };
