@@ -117,7 +117,9 @@ describe('local stack on the real samples', () => {
       const written = JSON.parse(await readFile(out, 'utf8'));
       expect(written.summary).toMatchObject({ received: 1, published: 1, synced: 1, rejected: 0 });
       expect(Object.keys(written.voiceCalls)).toEqual([ANSWERED_CONTACT]);
-      expect(stdout).toContain('Summary');
+      expect(written.reconciliation).toMatchObject({ toSync: 1, synced: 1, lost: 0 });
+      expect(stdout).toContain('Reconciliation (input against VoiceCalls and quarantine)');
+      expect(stdout).toMatch(/lost {2,}0\n/);
       expect(stdout).not.toContain('+17208401003');
     } finally {
       await rm(dir, { recursive: true, force: true });

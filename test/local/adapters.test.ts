@@ -16,6 +16,8 @@ import { CtrReceivedDetailSchema } from '../../events/ctr-received';
 import { createEventPublisher } from '../../functions/shared/event-publisher';
 import { createS3Archive, createS3Quarantine } from '../../functions/shared/s3-archive';
 import { createSqsDeadLetterQueue, createSqsSyncQueue } from '../../functions/shared/sqs-queues';
+import { startFaultProxy } from '../../local/fault-proxy';
+import { FaultPlan } from '../../local/faults';
 import {
   createS3Client,
   createSqsClient,
@@ -85,6 +87,37 @@ describe('S3 archive against fauxqs', () => {
     expect(JSON.parse((await archive.get(contactId))?.json ?? '{}').LastUpdateTimestamp).toBe(
       '2022-01-11T04:09:47Z',
     );
+  });
+
+  it('keeps the newest of 20 versions written concurrently in random order, with S3 conditional writes enforced', async () => {
+    // fauxqs ignores If-Match / If-None-Match; the local stack's proxy enforces them as S3 does.
+    const proxy = await startFaultProxy({
+      upstream: fauxqs.endpoint,
+      plan: new FaultPlan({ rates: {}, crashes: [] }, 0),
+    });
+    const client = createS3Client(proxy.endpoint);
+    try {
+      const archive = createS3Archive({ client, bucket, maxConditionalAttempts: 50 });
+      const contactId = randomUUID();
+      const versions = Array.from(
+        { length: 20 },
+        (_, index) => `2022-01-11T04:${String(10 + index).padStart(2, '0')}:00Z`,
+      );
+      const shuffled = [...versions].sort(() => Math.random() - 0.5);
+
+      const outcomes = await Promise.all(
+        shuffled.map((timestamp) => archive.putIfNewer(version(contactId, timestamp))),
+      );
+
+      expect(outcomes).toContain('stored');
+      expect(await archive.getVersion(contactId)).toBe(versions.at(-1));
+      expect(JSON.parse((await archive.get(contactId))?.json ?? '{}').LastUpdateTimestamp).toBe(
+        versions.at(-1),
+      );
+    } finally {
+      client.destroy();
+      await proxy.stop();
+    }
   });
 
   it('answers undefined for a ContactId that was never archived', async () => {
@@ -167,6 +200,46 @@ describe('SQS queues against fauxqs', () => {
       '{"dead":2}',
     ]);
     expect(await deadLetters.receive(10)).toEqual([]);
+  });
+});
+
+describe('DLQ redrive stamp against fauxqs', () => {
+  it('keeps the redrive run id on a message SQS moves to the DLQ after maxReceiveCount', async () => {
+    const dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `dlq-${randomUUID()}` })))
+      .QueueUrl as string;
+    const queueUrl = (
+      await sqs.send(
+        new CreateQueueCommand({
+          QueueName: `sync-${randomUUID()}`,
+          Attributes: {
+            RedrivePolicy: JSON.stringify({
+              deadLetterTargetArn: `arn:aws:sqs:us-east-1:000000000000:${dlqUrl.split('/').at(-1)}`,
+              maxReceiveCount: 1,
+            }),
+          },
+        }),
+      )
+    ).QueueUrl as string;
+    await createSqsSyncQueue({ client: sqs, queueUrl, archiveBucket: bucket }).sendRaw(
+      ['{"x":1}'],
+      {
+        redriveRun: 'run-7',
+      },
+    );
+
+    // One receive without a delete uses up maxReceiveCount; the next receive moves it to the DLQ.
+    for (let receive = 0; receive < 2; receive++) {
+      await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: queueUrl, VisibilityTimeout: 0, WaitTimeSeconds: 0 }),
+      );
+    }
+    const deadLetters = await createSqsDeadLetterQueue({ client: sqs, queueUrl: dlqUrl }).receive(
+      10,
+    );
+
+    expect(deadLetters.map((message) => [message.body, message.redriveRun])).toEqual([
+      ['{"x":1}', 'run-7'],
+    ]);
   });
 });
 
