@@ -18,6 +18,7 @@ import { compareContactRecordVersions } from '../../domain/versions';
 import { CtrReceivedDetailSchema } from '../../events/ctr-received';
 import { booleanFlag, readConfig, requiredString } from '../shared/config';
 import { createObservability, InvocationCounters } from '../shared/observability';
+import { redactDeep } from '../shared/log-redaction';
 import { createS3Archive } from '../shared/s3-archive';
 
 const config = readConfig(
@@ -79,6 +80,10 @@ export async function handler(event: unknown): Promise<{ outcome: string }> {
     if (outcome === 'stored') counters.add('Archived');
     logger.info('Contact record archive', { contactId, lastUpdateTimestamp, outcome });
     return { outcome };
+  } catch (error) {
+    logger.error('Contact record not archived', { error });
+    // Lambda logs what a handler throws and puts it in the on-failure record: redact it too.
+    throw redactDeep(error);
   } finally {
     counters.flush(metrics);
   }

@@ -48,6 +48,7 @@ import {
 } from '../../events/start-call-processing';
 import { booleanFlag, positiveInt, readConfig, requiredString } from '../shared/config';
 import { createEventPublisher, publishError } from '../shared/event-publisher';
+import { redactDeep } from '../shared/log-redaction';
 import { createObservability, InvocationCounters } from '../shared/observability';
 import { createS3Archive } from '../shared/s3-archive';
 import { createSalesforceRestApi } from '../shared/scv-functions';
@@ -252,7 +253,8 @@ export async function handler(
   } catch (error) {
     counters.add('Failed');
     logger.error('Redrive failed', { error: (error as Error).message });
-    throw error;
+    // Lambda logs what a handler throws and puts it in the on-failure record: redact it too.
+    throw redactDeep(error);
   } finally {
     counters.flush(metrics);
   }

@@ -2,10 +2,12 @@
  * Powertools logger and metrics, one namespace for the whole pipeline.
  *
  * Log lines carry ContactIds, sequence numbers, reasons and counts; never
- * phone numbers, attribute values or whole records.
+ * phone numbers, attribute values or whole records. Every line also passes
+ * through a redaction step (log-redaction.ts) for what error messages quote.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { RedactingLogFormatter } from './log-redaction';
 
 /** CloudWatch namespace of every ctr-sync metric (EMF). */
 export const METRICS_NAMESPACE = 'CtrSync';
@@ -29,7 +31,7 @@ export type MetricName =
 /** Logger and metrics of one function, created once at cold start. */
 export function createObservability(serviceName: string): { logger: Logger; metrics: Metrics } {
   return {
-    logger: new Logger({ serviceName }),
+    logger: new Logger({ serviceName, logFormatter: new RedactingLogFormatter() }),
     metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName }),
   };
 }

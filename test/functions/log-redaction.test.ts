@@ -1,0 +1,180 @@
+/**
+ * No personal data in logs: the redaction step, and the updater, archive and
+ * redrive handlers run on the real samples while every dependency answers
+ * with an error message that quotes the record (the worst an SDK, SCV's
+ * functions or Salesforce could do). The ingest handler has its own such test
+ * in ingest.test.ts.
+ */
+import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
+import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { TransientError } from '../../domain/errors';
+import { REDACTED, redact, redactDeep } from '../../functions/shared/log-redaction';
+import {
+  ctrReceivedBody,
+  ctrReceivedEvent,
+  eventBridgeEvent,
+  lambdaContext,
+  sqsEvent,
+  sqsRecord,
+} from '../fixtures/events';
+import { loadContactRecordFixture } from '../fixtures/factories';
+
+describe('redact', () => {
+  it.each([
+    ['+15550100123', REDACTED],
+    ['call +1 (555) 010-0123 back', `call ${REDACTED} back`],
+    ['+44 20 7946 0958, then', `${REDACTED}, then`],
+    ['mail jane.doe+vip@example.co.uk now', `mail ${REDACTED} now`],
+  ])('replaces personal data in %j', (text, expected) => {
+    expect(redact(text)).toBe(expected);
+  });
+
+  it.each([
+    'sequenceNumber 49680435863849591959939640883102118996594461972832976898',
+    'ContactId 00000000-0000-4000-8000-000000000001',
+    'LastUpdateTimestamp 2022-04-08T15:03:02Z',
+    'SendMessageBatch failed for 1 of 2 messages (InternalError)',
+  ])('keeps what logs are for: %s', (text) => {
+    expect(redact(text)).toBe(text);
+  });
+
+  it('redacts at any depth, errors included, without changing the input', () => {
+    const error = Object.assign(new TransientError('invoke failed for +15550100123'), {
+      $metadata: { httpStatusCode: 500 },
+    });
+    const input = { error, nested: { list: ['x@example.com', 3] } };
+
+    const output = redactDeep(input);
+
+    expect(output.error).toBeInstanceOf(TransientError);
+    expect(output.error.name).toBe('TransientError');
+    expect(output.error.$metadata).toEqual({ httpStatusCode: 500 });
+    expect(output.error.message).toBe(`invoke failed for ${REDACTED}`);
+    expect(output.error.stack).not.toContain('+15550100123');
+    expect(output.nested.list).toEqual([REDACTED, 3]);
+    expect(error.message).toBe('invoke failed for +15550100123');
+  });
+});
+
+const lambda = mockClient(LambdaClient);
+const s3 = mockClient(S3Client);
+const samples = [
+  loadContactRecordFixture('inbound-answered'),
+  ...loadContactRecordFixture('republished-inbound-transfer'),
+];
+const samplesText = samples.map((record) => JSON.stringify(record)).join('\n');
+const phoneNumbers = [...new Set(samplesText.match(/\+\d{7,15}/g) ?? [])];
+
+/** What a careless dependency answers: an error message quoting the whole record. */
+const quotingError = () =>
+  Object.assign(new Error(`Bad request: ${samplesText.slice(0, 4000)}`), {
+    name: 'ServiceException',
+    $metadata: { httpStatusCode: 500 },
+  });
+
+let updater: (typeof import('../../functions/updater/handler'))['handler'];
+let archive: (typeof import('../../functions/archive/handler'))['handler'];
+let redrive: (typeof import('../../functions/redrive/handler'))['handler'];
+
+beforeAll(async () => {
+  vi.stubEnv('AWS_REGION', 'us-east-1');
+  vi.stubEnv('ARCHIVE_BUCKET_NAME', 'ctr-sync-archive');
+  vi.stubEnv('EVENT_BUS_NAME', 'ctr-sync-bus');
+  vi.stubEnv('INVOKE_TELEPHONY_INTEGRATION_API_ARN', 'arn:aws:lambda:us-east-1:1:function:T');
+  vi.stubEnv('INVOKE_SALESFORCE_REST_API_ARN', 'arn:aws:lambda:us-east-1:1:function:R');
+  vi.stubEnv('SYNC_QUEUE_URL', 'https://sqs.us-east-1.amazonaws.com/1/sync');
+  vi.stubEnv('SYNC_DLQ_URL', 'https://sqs.us-east-1.amazonaws.com/1/sync-dlq');
+  vi.stubEnv('ARCHIVE_DLQ_URL', 'https://sqs.us-east-1.amazonaws.com/1/archive-dlq');
+  ({ handler: updater } = await import('../../functions/updater/handler'));
+  ({ handler: archive } = await import('../../functions/archive/handler'));
+  ({ handler: redrive } = await import('../../functions/redrive/handler'));
+});
+
+afterEach(() => {
+  lambda.reset();
+  s3.reset();
+});
+
+async function captureLogs(run: () => Promise<unknown>): Promise<string> {
+  const written: string[] = [];
+  const capture = (chunk: unknown) => {
+    written.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString());
+    return true;
+  };
+  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
+  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
+  try {
+    // What a handler throws, Lambda logs (and puts in the on-failure record).
+    await run().catch((error: Error) =>
+      written.push(`${error.name}: ${error.message}\n${error.stack}`),
+    );
+  } finally {
+    stdout.mockRestore();
+    stderr.mockRestore();
+  }
+  return written.join('');
+}
+
+describe('handlers on the real samples, with dependencies quoting the record in their errors', () => {
+  it('the samples hold phone numbers to look for', () => {
+    expect(phoneNumbers.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('updater: a telephony FunctionError quoting the record', async () => {
+    s3.on(HeadObjectCommand).resolves({
+      ETag: '"a"',
+      Metadata: { 'last-update-timestamp': String(samples[0]?.LastUpdateTimestamp) },
+    });
+    lambda.on(InvokeCommand).resolves({
+      StatusCode: 200,
+      FunctionError: 'Unhandled',
+      Payload: new TextEncoder().encode(
+        JSON.stringify({ errorType: 'Error', errorMessage: samplesText.slice(0, 4000) }),
+      ) as InvokeCommandOutput['Payload'],
+      $metadata: { httpStatusCode: 200 },
+    });
+
+    const logs = await captureLogs(() =>
+      updater(
+        sqsEvent([sqsRecord(ctrReceivedBody(samples[0] as Record<string, unknown>))]),
+        lambdaContext(),
+      ),
+    );
+
+    expect(logs).toContain('VoiceCall sync failed');
+    for (const phoneNumber of phoneNumbers) expect(logs).not.toContain(phoneNumber);
+  });
+
+  it('archive: an S3 error quoting the record', async () => {
+    s3.on(HeadObjectCommand).rejects(quotingError());
+
+    const logs = await captureLogs(async () => {
+      for (const record of samples) await archive(ctrReceivedEvent(record));
+    });
+
+    expect(logs).toContain('Contact record not archived');
+    for (const phoneNumber of phoneNumbers) expect(logs).not.toContain(phoneNumber);
+  });
+
+  it('redrive: a REST API error quoting the record, on a START_CALL_PROCESSING with phone-number overrides', async () => {
+    s3.on(HeadObjectCommand).rejects(quotingError());
+    lambda.on(InvokeCommand).rejects(quotingError());
+
+    const logs = await captureLogs(async () => {
+      await redrive(eventBridgeEvent('ctr-sync', 'SweepRequested', {}), lambdaContext());
+      await redrive(
+        eventBridgeEvent('lca-solution', 'START_CALL_PROCESSING', {
+          callId: samples[0]?.ContactId,
+          toNumber: phoneNumbers[0],
+          fromNumber: phoneNumbers[1],
+        }),
+        lambdaContext(),
+      );
+    });
+
+    expect(logs).toContain('Redrive failed');
+    for (const phoneNumber of phoneNumbers) expect(logs).not.toContain(phoneNumber);
+  });
+});
