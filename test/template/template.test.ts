@@ -177,7 +177,12 @@ let prod: Packaged;
 beforeAll(async () => {
   [dev, prod] = await Promise.all([
     packageService([]),
-    packageService(['--stage', 'prod', '--param=maxReceiveCount=3']),
+    packageService([
+      '--stage',
+      'prod',
+      '--param=maxReceiveCount=3',
+      '--param=archiveExpirationDays=400',
+    ]),
   ]);
 }, 120_000);
 
@@ -518,6 +523,119 @@ describe('serverless package (stage dev, default parameters)', () => {
   });
 });
 
+describe('data protection (stage dev, default parameters)', () => {
+  type BucketProperties = {
+    VersioningConfiguration?: { Status?: string };
+    BucketEncryption?: {
+      ServerSideEncryptionConfiguration?: {
+        ServerSideEncryptionByDefault?: { SSEAlgorithm?: string };
+      }[];
+    };
+    PublicAccessBlockConfiguration?: Record<string, boolean>;
+    OwnershipControls?: { Rules?: { ObjectOwnership?: string }[] };
+    LifecycleConfiguration?: {
+      Rules?: {
+        Status?: string;
+        ExpirationInDays?: unknown;
+        NoncurrentVersionExpiration?: { NoncurrentDays?: unknown };
+      }[];
+    };
+  };
+  type PolicyStatement = {
+    Effect?: string;
+    Principal?: unknown;
+    Action?: unknown;
+    Resource?: unknown;
+    Condition?: Record<string, Record<string, unknown>>;
+  };
+
+  it('keeps the archive versioned, encrypted at rest, private and owner-enforced', () => {
+    const bucket = resource<BucketProperties>(dev.template, 'ArchiveBucket', 'AWS::S3::Bucket');
+
+    expect(bucket.VersioningConfiguration?.Status).toBe('Enabled');
+    const algorithms = bucket.BucketEncryption?.ServerSideEncryptionConfiguration?.map(
+      (rule) => rule.ServerSideEncryptionByDefault?.SSEAlgorithm,
+    );
+    expect(algorithms).toEqual(['AES256']);
+    expect(bucket.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    expect(bucket.OwnershipControls?.Rules?.[0]?.ObjectOwnership).toBe('BucketOwnerEnforced');
+  });
+
+  it('expires current and noncurrent versions after 730 days by default, as Connect keeps contact records 24 months', () => {
+    const bucket = resource<BucketProperties>(dev.template, 'ArchiveBucket', 'AWS::S3::Bucket');
+    const [rule] = bucket.LifecycleConfiguration?.Rules ?? [];
+
+    expect(rule?.Status).toBe('Enabled');
+    expect(Number(rule?.ExpirationInDays)).toBe(730);
+    expect(Number(rule?.NoncurrentVersionExpiration?.NoncurrentDays)).toBe(730);
+  });
+
+  it('denies every request to the archive that does not use TLS', () => {
+    const policy = resource<{ Bucket?: unknown; PolicyDocument: { Statement: PolicyStatement[] } }>(
+      dev.template,
+      'ArchiveBucketPolicy',
+      'AWS::S3::BucketPolicy',
+    );
+
+    expect(policy.Bucket).toEqual({ Ref: 'ArchiveBucket' });
+    const deny = policy.PolicyDocument.Statement.find((statement) => statement.Effect === 'Deny');
+    expect(deny).toMatchObject({ Principal: '*', Action: 's3:*' });
+    expect(deny?.Condition?.Bool?.['aws:SecureTransport']).toBe('false');
+    expect(JSON.stringify(deny?.Resource)).toContain('ArchiveBucket');
+    expect(JSON.stringify(deny?.Resource)).toContain('/*');
+  });
+
+  it('encrypts every queue with SQS-managed keys', () => {
+    const queues = resourcesOfType<{ SqsManagedSseEnabled?: boolean }>(
+      dev.template,
+      'AWS::SQS::Queue',
+    );
+
+    expect(queues.map(([id]) => id).sort()).toEqual([
+      'ArchiveDlq',
+      'IngestFailureQueue',
+      'RedriveDlq',
+      'SyncDlq',
+      'SyncQueue',
+    ]);
+    for (const [id, queue] of queues) expect([id, queue.SqsManagedSseEnabled]).toEqual([id, true]);
+  });
+
+  it('lets only the sync rule send to the sync queue', () => {
+    const [, policy] =
+      resourcesOfType<{ Queues: unknown[]; PolicyDocument: { Statement: PolicyStatement[] } }>(
+        dev.template,
+        'AWS::SQS::QueuePolicy',
+      ).find(([, candidate]) => JSON.stringify(candidate.Queues).includes('"SyncQueue"')) ?? [];
+
+    expect(policy?.PolicyDocument.Statement).toHaveLength(1);
+    expect(policy?.PolicyDocument.Statement[0]?.Condition?.ArnEquals?.['aws:SourceArn']).toEqual(
+      getAtt('SyncRule'),
+    );
+  });
+
+  it('admits only principals of this account to put events on the bus', () => {
+    const policy = resource<{ EventBusName?: unknown; Statement?: PolicyStatement }>(
+      dev.template,
+      'EventBusPolicy',
+      'AWS::Events::EventBusPolicy',
+    );
+
+    expect(policy.EventBusName).toEqual({ Ref: 'EventBus' });
+    expect(policy.Statement).toMatchObject({
+      Effect: 'Deny',
+      Principal: '*',
+      Action: 'events:PutEvents',
+      Condition: { StringNotEquals: { 'aws:PrincipalAccount': { Ref: 'AWS::AccountId' } } },
+    });
+  });
+});
+
 describe('serverless package --stage prod --param=maxReceiveCount=3', () => {
   it('names the bus, queues and functions after the stage', () => {
     const { Resources } = prod.template;
@@ -528,6 +646,14 @@ describe('serverless package --stage prod --param=maxReceiveCount=3', () => {
     for (const name of FUNCTION_NAMES) {
       expect(lambdaFunction(prod.template, name).FunctionName).toBe(`ctr-sync-prod-${name}`);
     }
+  });
+
+  it('applies archiveExpirationDays to the archive lifecycle', () => {
+    const bucket = resource<{
+      LifecycleConfiguration?: { Rules?: { ExpirationInDays?: unknown }[] };
+    }>(prod.template, 'ArchiveBucket', 'AWS::S3::Bucket');
+
+    expect(Number(bucket.LifecycleConfiguration?.Rules?.[0]?.ExpirationInDays)).toBe(400);
   });
 
   it('applies maxReceiveCount to the sync queue redrive policy', () => {
