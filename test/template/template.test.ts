@@ -620,18 +620,18 @@ describe('data protection (stage dev, default parameters)', () => {
   });
 
   it('admits only principals of this account to put events on the bus', () => {
-    const policy = resource<{ EventBusName?: unknown; Statement?: PolicyStatement }>(
+    const policies = resourcesOfType<{ EventBusName?: unknown; Statement?: PolicyStatement }>(
       dev.template,
-      'EventBusPolicy',
       'AWS::Events::EventBusPolicy',
     );
 
-    expect(policy.EventBusName).toEqual({ Ref: 'EventBus' });
-    expect(policy.Statement).toMatchObject({
-      Effect: 'Deny',
-      Principal: '*',
+    expect(policies).toHaveLength(1);
+    const [, policy] = policies[0] ?? [];
+    expect(policy?.EventBusName).toEqual({ Ref: 'EventBus' });
+    expect(policy?.Statement).toMatchObject({
+      Effect: 'Allow',
       Action: 'events:PutEvents',
-      Condition: { StringNotEquals: { 'aws:PrincipalAccount': { Ref: 'AWS::AccountId' } } },
+      Principal: { AWS: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root' } },
     });
   });
 });
