@@ -11,13 +11,9 @@
  * clobber nor race with a package run in the repository. Packaging is offline
  * (dummy credentials, no AWS calls).
  */
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { cp, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { isDeepStrictEqual, promisify } from 'node:util';
+import { isDeepStrictEqual } from 'node:util';
 import { inflateRawSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import patterns from '../../events/patterns.json';
@@ -30,20 +26,16 @@ import {
   SYNC_QUEUE,
   UPDATER_MAPPING,
 } from '../../local/topology';
-
-const execFileAsync = promisify(execFile);
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-const serverlessBin = join(repoRoot, 'node_modules', '.bin', 'serverless');
-
-/** Top-level entries of the working tree that the packaged copy leaves out. */
-const NOT_COPIED = new Set([
-  'node_modules',
-  '.git',
-  '.serverless',
-  '.esbuild',
-  '.local',
-  'coverage',
-]);
+import {
+  getAtt,
+  type Packaged,
+  packageService,
+  removePackages,
+  repoRoot,
+  resource,
+  resourcesOfType,
+  type Template,
+} from './packaged';
 
 const FUNCTION_NAMES = Object.keys(FUNCTION_ENTRIES) as FunctionName[];
 
@@ -54,15 +46,6 @@ const PATTERN_OF_RULE: Record<string, keyof typeof patterns> = {
   'redrive-requested': 'redriveRequested',
   'start-call-processing': 'startCallProcessing',
 };
-
-interface Resource {
-  Type: string;
-  Properties: Record<string, unknown>;
-}
-
-interface Template {
-  Resources: Record<string, Resource>;
-}
 
 interface RuleTarget {
   Id: string;
@@ -123,54 +106,6 @@ interface EventInvokeConfigProperties {
   DestinationConfig?: { OnFailure?: { Destination?: unknown } };
 }
 
-/** The resolved service configuration serverless-state.json holds (the parts read here). */
-interface ServiceState {
-  service: { custom: { esbuild: Record<string, unknown> } };
-}
-
-interface Packaged {
-  /** Where the artifacts and templates were written. */
-  dir: string;
-  template: Template;
-  state: ServiceState;
-}
-
-const workDirs: string[] = [];
-
-/** `serverless package` of a copy of the working tree, with `args` added. */
-async function packageService(args: string[]): Promise<Packaged> {
-  const workDir = await mkdtemp(join(tmpdir(), 'ctr-sync-template-'));
-  workDirs.push(workDir);
-  const serviceDir = join(workDir, 'service');
-  const dir = join(workDir, 'package');
-  await cp(repoRoot, serviceDir, {
-    recursive: true,
-    filter: (source) => {
-      const [topLevel] = source.slice(repoRoot.length).split('/');
-      return topLevel === undefined || !NOT_COPIED.has(topLevel);
-    },
-  });
-  await symlink(join(repoRoot, 'node_modules'), join(serviceDir, 'node_modules'), 'dir');
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    AWS_ACCESS_KEY_ID: 'dummy-access-key-id',
-    AWS_SECRET_ACCESS_KEY: 'dummy-secret-access-key',
-  };
-  delete env.AWS_PROFILE;
-  delete env.AWS_SESSION_TOKEN;
-  await execFileAsync(serverlessBin, ['package', '--package', dir, ...args], {
-    cwd: serviceDir,
-    env,
-    timeout: 110_000,
-  });
-  const readJson = async (file: string) => JSON.parse(await readFile(join(dir, file), 'utf8'));
-  return {
-    dir,
-    template: await readJson('cloudformation-template-update-stack.json'),
-    state: await readJson('serverless-state.json'),
-  };
-}
-
 let dev: Packaged;
 let prod: Packaged;
 
@@ -186,29 +121,10 @@ beforeAll(async () => {
   ]);
 }, 120_000);
 
-afterAll(async () => {
-  await Promise.all(workDirs.map((dir) => rm(dir, { recursive: true, force: true })));
-});
-
-function getAtt(logicalId: string, attribute = 'Arn'): unknown {
-  return { 'Fn::GetAtt': [logicalId, attribute] };
-}
+afterAll(removePackages);
 
 function functionLogicalId(name: FunctionName): string {
   return `${name.charAt(0).toUpperCase()}${name.slice(1)}LambdaFunction`;
-}
-
-function resourcesOfType<T>(template: Template, type: string): [string, T][] {
-  return Object.entries(template.Resources)
-    .filter(([, resource]) => resource.Type === type)
-    .map(([id, resource]) => [id, resource.Properties as T]);
-}
-
-function resource<T>(template: Template, logicalId: string, type: string): T {
-  const found = template.Resources[logicalId];
-  if (found === undefined) throw new Error(`the template has no resource ${logicalId}`);
-  expect(found.Type).toBe(type);
-  return found.Properties as T;
 }
 
 function lambdaFunction(template: Template, name: FunctionName): FunctionProperties {

@@ -1,0 +1,111 @@
+/**
+ * `serverless package` for template tests: packages a copy of the working
+ * tree in a temporary directory (node_modules linked, not copied), offline
+ * with dummy credentials, and reads the CloudFormation template and the
+ * resolved service state it wrote. `serverless package` deletes
+ * `<service>/.serverless` and builds in `<service>/.esbuild`, so packaging a
+ * copy neither clobbers nor races with a package run in the repository.
+ */
+import { execFile } from 'node:child_process';
+import { cp, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { expect } from 'vitest';
+
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const execFileAsync = promisify(execFile);
+const serverlessBin = join(repoRoot, 'node_modules', '.bin', 'serverless');
+
+/** Top-level entries of the working tree that the packaged copy leaves out. */
+const NOT_COPIED = new Set([
+  'node_modules',
+  '.git',
+  '.serverless',
+  '.esbuild',
+  '.local',
+  'coverage',
+]);
+
+/** A CloudFormation resource of the template. */
+export interface Resource {
+  Type: string;
+  Properties: Record<string, unknown>;
+}
+
+export interface Template {
+  Resources: Record<string, Resource>;
+}
+
+/** The resolved service configuration serverless-state.json holds (the parts read here). */
+export interface ServiceState {
+  service: { custom: { esbuild: Record<string, unknown> } };
+}
+
+export interface Packaged {
+  /** Where the artifacts and templates were written. */
+  dir: string;
+  template: Template;
+  state: ServiceState;
+}
+
+const workDirs: string[] = [];
+
+/** `serverless package` of a copy of the working tree, with `args` added. */
+export async function packageService(args: string[]): Promise<Packaged> {
+  const workDir = await mkdtemp(join(tmpdir(), 'ctr-sync-template-'));
+  workDirs.push(workDir);
+  const serviceDir = join(workDir, 'service');
+  const dir = join(workDir, 'package');
+  await cp(repoRoot, serviceDir, {
+    recursive: true,
+    filter: (source) => {
+      const [topLevel] = source.slice(repoRoot.length).split('/');
+      return topLevel === undefined || !NOT_COPIED.has(topLevel);
+    },
+  });
+  await symlink(join(repoRoot, 'node_modules'), join(serviceDir, 'node_modules'), 'dir');
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    AWS_ACCESS_KEY_ID: 'dummy-access-key-id',
+    AWS_SECRET_ACCESS_KEY: 'dummy-secret-access-key',
+  };
+  delete env.AWS_PROFILE;
+  delete env.AWS_SESSION_TOKEN;
+  await execFileAsync(serverlessBin, ['package', '--package', dir, ...args], {
+    cwd: serviceDir,
+    env,
+    timeout: 110_000,
+  });
+  const readJson = async (file: string) => JSON.parse(await readFile(join(dir, file), 'utf8'));
+  return {
+    dir,
+    template: await readJson('cloudformation-template-update-stack.json'),
+    state: await readJson('serverless-state.json'),
+  };
+}
+
+/** Delete every directory {@link packageService} made (call it in `afterAll`). */
+export async function removePackages(): Promise<void> {
+  await Promise.all(workDirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+}
+
+/** `{ "Fn::GetAtt": [logicalId, attribute] }`. */
+export function getAtt(logicalId: string, attribute = 'Arn'): unknown {
+  return { 'Fn::GetAtt': [logicalId, attribute] };
+}
+
+/** Every resource of `type`, as `[logicalId, Properties]`. */
+export function resourcesOfType<T>(template: Template, type: string): [string, T][] {
+  return Object.entries(template.Resources)
+    .filter(([, resource]) => resource.Type === type)
+    .map(([id, resource]) => [id, resource.Properties as T]);
+}
+
+export function resource<T>(template: Template, logicalId: string, type: string): T {
+  const found = template.Resources[logicalId];
+  if (found === undefined) throw new Error(`the template has no resource ${logicalId}`);
+  expect(found.Type).toBe(type);
+  return found.Properties as T;
+}
