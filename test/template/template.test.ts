@@ -63,6 +63,7 @@ interface RuleProperties {
 
 interface FunctionProperties {
   FunctionName: string;
+  Role?: unknown;
   Handler: string;
   Runtime: string;
   Architectures: string[];
@@ -383,58 +384,156 @@ describe('serverless package (stage dev, default parameters)', () => {
     expect(esbuild.outputFileExtension).toBe('.mjs');
   });
 
-  describe('the Lambda execution role', () => {
-    const statements = () =>
-      resource<RoleProperties>(
-        dev.template,
-        'IamRoleLambdaExecution',
-        'AWS::IAM::Role',
-      ).Policies.flatMap((policy) => policy.PolicyDocument.Statement);
-
-    function allows(action: string, target: unknown): boolean {
-      return statements().some((statement) => {
-        const actions = Array.isArray(statement.Action) ? statement.Action : [statement.Action];
-        const resources = Array.isArray(statement.Resource)
-          ? statement.Resource
-          : [statement.Resource];
-        return (
-          statement.Effect === 'Allow' &&
-          actions.includes(action) &&
-          resources.some((resource) => isDeepStrictEqual(resource, target))
-        );
-      });
+  describe('least privilege, one role per function', () => {
+    function roleOf(name: FunctionName): string {
+      const role = lambdaFunction(dev.template, name).Role as { 'Fn::GetAtt'?: [string, string] };
+      const logicalId = role?.['Fn::GetAtt']?.[0];
+      if (logicalId === undefined) throw new Error(`${name} has no role of its own`);
+      return logicalId;
     }
 
+    function statementsOf(logicalId: string): PolicyStatement[] {
+      return resource<RoleProperties>(dev.template, logicalId, 'AWS::IAM::Role').Policies.flatMap(
+        (policy) => policy.PolicyDocument.Statement,
+      );
+    }
+
+    /** Every (action, resource) pair a role allows, resources as JSON text. */
+    function grants(logicalId: string): Set<string> {
+      const pairs = new Set<string>();
+      for (const statement of statementsOf(logicalId)) {
+        if (statement.Effect !== 'Allow') continue;
+        const actions = Array.isArray(statement.Action) ? statement.Action : [statement.Action];
+        const targets = Array.isArray(statement.Resource)
+          ? statement.Resource
+          : [statement.Resource];
+        for (const action of actions)
+          for (const target of targets) pairs.add(`${action} ${JSON.stringify(target)}`);
+      }
+      return pairs;
+    }
+
+    const grant = (action: string, target: unknown) => `${action} ${JSON.stringify(target)}`;
     // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub syntax.
     const archiveKeys = { 'Fn::Sub': '${ArchiveBucket.Arn}/ctr/*' };
     // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub syntax.
     const quarantineKeys = { 'Fn::Sub': '${ArchiveBucket.Arn}/quarantine/*' };
-
-    it.each<[string, string, unknown]>([
-      ['events:PutEvents', 'ingest and redrive publish to the bus', getAtt('EventBus')],
-      ['s3:GetObject', 'the archive adapter heads and reads archived records', archiveKeys],
-      ['s3:PutObject', 'the archive adapter writes archived records', archiveKeys],
-      ['s3:PutObject', 'ingest quarantines invalid records', quarantineKeys],
-      [
-        's3:ListBucket',
-        'a missing archive key reads as 404, not 403, only with it',
-        getAtt('ArchiveBucket'),
-      ],
-      ['sqs:SendMessage', 'redrive enqueues to the sync queue', getAtt('SyncQueue')],
-      ['sqs:ReceiveMessage', 'redrive receives from the sync DLQ', getAtt('SyncDlq')],
-      ['sqs:DeleteMessage', 'redrive deletes from the sync DLQ', getAtt('SyncDlq')],
-    ])('allows %s because %s', (action, _why, on) => {
-      expect(allows(action, on)).toBe(true);
+    const logs = (name: FunctionName) => ({
+      'Fn::Sub': `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/ctr-sync-dev-${name}:*`,
     });
 
-    it('allows invoking the SCV functions the updater and redrive configs name', () => {
-      const telephony = lambdaFunction(dev.template, 'updater').Environment.Variables
-        .INVOKE_TELEPHONY_INTEGRATION_API_ARN;
-      const restApi = lambdaFunction(dev.template, 'redrive').Environment.Variables
-        .INVOKE_SALESFORCE_REST_API_ARN;
+    it('gives every function a role of its own, and no role is shared or left over', () => {
+      const roles = FUNCTION_NAMES.map(roleOf);
 
-      expect(allows('lambda:InvokeFunction', telephony)).toBe(true);
-      expect(allows('lambda:InvokeFunction', restApi)).toBe(true);
+      expect(new Set(roles).size).toBe(FUNCTION_NAMES.length);
+      expect(
+        resourcesOfType(dev.template, 'AWS::IAM::Role')
+          .map(([id]) => id)
+          .sort(),
+      ).toEqual([...roles].sort());
+    });
+
+    it('has no wildcard action and no "*" resource in any policy statement of any role', () => {
+      const offending: string[] = [];
+      for (const [id, role] of resourcesOfType<RoleProperties>(dev.template, 'AWS::IAM::Role')) {
+        for (const statement of role.Policies.flatMap(
+          (policy) => policy.PolicyDocument.Statement,
+        )) {
+          const actions = Array.isArray(statement.Action) ? statement.Action : [statement.Action];
+          const targets = Array.isArray(statement.Resource)
+            ? statement.Resource
+            : [statement.Resource];
+          for (const action of actions)
+            if (action.includes('*')) offending.push(`${id}: ${action}`);
+          for (const target of targets) if (target === '*') offending.push(`${id}: Resource *`);
+        }
+      }
+
+      expect(offending).toEqual([]);
+    });
+
+    const telephonyArn = () =>
+      lambdaFunction(dev.template, 'updater').Environment.Variables
+        .INVOKE_TELEPHONY_INTEGRATION_API_ARN;
+    const restApiArn = () =>
+      lambdaFunction(dev.template, 'redrive').Environment.Variables.INVOKE_SALESFORCE_REST_API_ARN;
+
+    it.each<[FunctionName, () => string[]]>([
+      [
+        'ingest',
+        () => [
+          grant('events:PutEvents', getAtt('EventBus')),
+          grant('s3:PutObject', quarantineKeys),
+          grant('s3:GetObject', archiveKeys),
+          grant('s3:PutObject', archiveKeys),
+          grant('s3:ListBucket', getAtt('ArchiveBucket')),
+          grant('sqs:SendMessage', getAtt('IngestFailureQueue')),
+        ],
+      ],
+      [
+        'archive',
+        () => [
+          grant('s3:GetObject', archiveKeys),
+          grant('s3:PutObject', archiveKeys),
+          grant('s3:ListBucket', getAtt('ArchiveBucket')),
+          grant('sqs:SendMessage', getAtt('ArchiveDlq')),
+        ],
+      ],
+      [
+        'updater',
+        () => [
+          grant('lambda:InvokeFunction', telephonyArn()),
+          grant('s3:GetObject', archiveKeys),
+          grant('s3:PutObject', archiveKeys),
+          grant('s3:ListBucket', getAtt('ArchiveBucket')),
+          grant('sqs:ReceiveMessage', getAtt('SyncQueue')),
+          grant('sqs:DeleteMessage', getAtt('SyncQueue')),
+          grant('sqs:GetQueueAttributes', getAtt('SyncQueue')),
+        ],
+      ],
+      [
+        'redrive',
+        () => [
+          grant('lambda:InvokeFunction', restApiArn()),
+          grant('s3:GetObject', archiveKeys),
+          grant('s3:ListBucket', getAtt('ArchiveBucket')),
+          grant('sqs:SendMessage', getAtt('SyncQueue')),
+          grant('sqs:ReceiveMessage', getAtt('SyncDlq')),
+          grant('sqs:DeleteMessage', getAtt('SyncDlq')),
+          grant('sqs:ReceiveMessage', getAtt('ArchiveDlq')),
+          grant('sqs:DeleteMessage', getAtt('ArchiveDlq')),
+          grant('events:PutEvents', getAtt('EventBus')),
+          grant('sqs:SendMessage', getAtt('RedriveDlq')),
+        ],
+      ],
+    ])('the %s role allows exactly what the function uses, and its own logs', (name, expected) => {
+      const granted = grants(roleOf(name));
+      const kinesis = [...granted].filter((pair) => pair.startsWith('kinesis:'));
+      const rest = [...granted].filter((pair) => !pair.startsWith('kinesis:'));
+
+      expect(rest.sort()).toEqual(
+        [
+          ...expected(),
+          grant('logs:CreateLogStream', logs(name)),
+          grant('logs:PutLogEvents', logs(name)),
+        ].sort(),
+      );
+      if (name === 'ingest') {
+        const stream =
+          lambdaFunction(dev.template, 'ingest') &&
+          eventSourceMapping(dev.template, 'ingest').EventSourceArn;
+        expect(kinesis.sort()).toEqual(
+          [
+            'kinesis:DescribeStream',
+            'kinesis:DescribeStreamSummary',
+            'kinesis:GetRecords',
+            'kinesis:GetShardIterator',
+            'kinesis:ListShards',
+          ].map((action) => grant(action, stream)),
+        );
+      } else {
+        expect(kinesis).toEqual([]);
+      }
     });
   });
 });
