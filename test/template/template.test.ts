@@ -107,6 +107,8 @@ interface EventInvokeConfigProperties {
   DestinationConfig?: { OnFailure?: { Destination?: unknown } };
 }
 
+const PROD_KMS_KEY = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+
 let dev: Packaged;
 let prod: Packaged;
 
@@ -118,6 +120,7 @@ beforeAll(async () => {
       'prod',
       '--param=maxReceiveCount=3',
       '--param=archiveExpirationDays=400',
+      `--param=archiveKmsKeyArn=${PROD_KMS_KEY}`,
     ]),
   ]);
 }, 120_000);
@@ -385,6 +388,14 @@ describe('serverless package (stage dev, default parameters)', () => {
   });
 
   describe('least privilege, one role per function', () => {
+    /** A statement given as `Fn::If: [condition, statement, AWS::NoValue]`, as its statement. */
+    function unwrapCondition(statement: PolicyStatement): PolicyStatement {
+      const conditional = (statement as { 'Fn::If'?: [string, PolicyStatement, unknown] })[
+        'Fn::If'
+      ];
+      return conditional ? conditional[1] : statement;
+    }
+
     function roleOf(name: FunctionName): string {
       const role = lambdaFunction(dev.template, name).Role as { 'Fn::GetAtt'?: [string, string] };
       const logicalId = role?.['Fn::GetAtt']?.[0];
@@ -394,7 +405,7 @@ describe('serverless package (stage dev, default parameters)', () => {
 
     function statementsOf(logicalId: string): PolicyStatement[] {
       return resource<RoleProperties>(dev.template, logicalId, 'AWS::IAM::Role').Policies.flatMap(
-        (policy) => policy.PolicyDocument.Statement,
+        (policy) => policy.PolicyDocument.Statement.map(unwrapCondition),
       );
     }
 
@@ -436,8 +447,8 @@ describe('serverless package (stage dev, default parameters)', () => {
     it('has no wildcard action and no "*" resource in any policy statement of any role', () => {
       const offending: string[] = [];
       for (const [id, role] of resourcesOfType<RoleProperties>(dev.template, 'AWS::IAM::Role')) {
-        for (const statement of role.Policies.flatMap(
-          (policy) => policy.PolicyDocument.Statement,
+        for (const statement of role.Policies.flatMap((policy) =>
+          policy.PolicyDocument.Statement.map(unwrapCondition),
         )) {
           const actions = Array.isArray(statement.Action) ? statement.Action : [statement.Action];
           const targets = Array.isArray(statement.Resource)
@@ -511,11 +522,14 @@ describe('serverless package (stage dev, default parameters)', () => {
       const kinesis = [...granted].filter((pair) => pair.startsWith('kinesis:'));
       const rest = [...granted].filter((pair) => !pair.startsWith('kinesis:'));
 
+      // The archive key, only used with SSE-KMS (archiveKmsKeyArn; 'none' by default).
+      const kms = name === 'redrive' ? ['kms:Decrypt'] : ['kms:Decrypt', 'kms:GenerateDataKey'];
       expect(rest.sort()).toEqual(
         [
           ...expected(),
           grant('logs:CreateLogStream', logs(name)),
           grant('logs:PutLogEvents', logs(name)),
+          ...kms.map((action) => grant(action, 'none')),
         ].sort(),
       );
       if (name === 'ingest') {
@@ -571,7 +585,9 @@ describe('data protection (stage dev, default parameters)', () => {
     const algorithms = bucket.BucketEncryption?.ServerSideEncryptionConfiguration?.map(
       (rule) => rule.ServerSideEncryptionByDefault?.SSEAlgorithm,
     );
-    expect(algorithms).toEqual(['AES256']);
+    expect(algorithms).toEqual([{ 'Fn::If': ['ArchiveUsesKms', 'aws:kms', 'AES256'] }]);
+    const conditions = (dev.template as { Conditions?: Record<string, unknown> }).Conditions;
+    expect(conditions?.ArchiveUsesKms).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['none', 'none'] }] });
     expect(bucket.PublicAccessBlockConfiguration).toEqual({
       BlockPublicAcls: true,
       BlockPublicPolicy: true,
@@ -661,6 +677,15 @@ describe('serverless package --stage prod --param=maxReceiveCount=3', () => {
     for (const name of FUNCTION_NAMES) {
       expect(lambdaFunction(prod.template, name).FunctionName).toBe(`ctr-sync-prod-${name}`);
     }
+  });
+
+  it('encrypts the archive with the KMS key of archiveKmsKeyArn, which the roles may use', () => {
+    const conditions = (prod.template as { Conditions?: Record<string, unknown> }).Conditions;
+
+    expect(conditions?.ArchiveUsesKms).toEqual({
+      'Fn::Not': [{ 'Fn::Equals': [PROD_KMS_KEY, 'none'] }],
+    });
+    expect(JSON.stringify(prod.template.Resources.UpdaterRole)).toContain(PROD_KMS_KEY);
   });
 
   it('applies archiveExpirationDays to the archive lifecycle', () => {
