@@ -667,6 +667,29 @@ describe('data protection (stage dev, default parameters)', () => {
   });
 });
 
+describe('parameters', () => {
+  it('documents every parameter of serverless.yml with its default in the README', () => {
+    const config = readFileSync(join(repoRoot, 'serverless.yml'), 'utf8');
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    const defaults = config.slice(
+      config.indexOf('params:\n  default:\n'),
+      config.indexOf('\nprovider:'),
+    );
+    const parameters = [...defaults.matchAll(/^ {4}(\w+): (.+)$/gm)].map(([, name, value]) => ({
+      name: String(name),
+      value: String(value).trim(),
+    }));
+
+    expect(parameters.length).toBeGreaterThanOrEqual(15);
+    const missing = parameters.filter(({ name, value }) => {
+      const row = readme.split('\n').find((line) => line.startsWith(`| \`${name}\``));
+      const placeholder = value.includes('REPLACE');
+      return !row || !(placeholder ? row.includes('must be set') : row.includes(value));
+    });
+    expect(missing).toEqual([]);
+  });
+});
+
 describe('serverless package --stage prod --param=maxReceiveCount=3', () => {
   it('names the bus, queues and functions after the stage', () => {
     const { Resources } = prod.template;
