@@ -39,6 +39,18 @@ export const ContactRecordRefSchema = z.object({
   key: z.string().min(1),
 });
 
+/**
+ * Characters valid in JSON text that SQS does not accept in a message body:
+ * U+FFFE and U+FFFF (SQS allows #x9, #xA, #xD, #x20 to #xD7FF, #xE000 to
+ * #xFFFD and #x10000 to #x10FFFF; Amazon SQS API Reference, SendMessage). A
+ * detail holding one cannot reach the sync queue, so it travels by reference.
+ */
+export function hasCharactersSqsRejects(text: string): boolean {
+  return SQS_REJECTED_CHARACTERS.test(text);
+}
+
+const SQS_REJECTED_CHARACTERS = /[\uFFFE\uFFFF]/;
+
 /** Parsed {@link ContactRecordRefSchema}. */
 export type ContactRecordRef = z.infer<typeof ContactRecordRefSchema>;
 

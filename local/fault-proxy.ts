@@ -130,20 +130,6 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     (typeof queueUrl === 'string' &&
       queueNames.some((name) => queueUrl === name || queueUrl.endsWith(`/${name}`)));
 
-  const forwardHeaders = (headers: IncomingHttpHeaders, bodyLength?: number) => {
-    const out: OutgoingHttpHeaders = {};
-    for (const [name, value] of Object.entries(headers)) {
-      if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
-    }
-    // The Host header is kept: fauxqs builds queue URLs from it, so queues created through the
-    // proxy get URLs naming the proxy, and SQS clients (which send to the queue URL's host) stay on it.
-    if (bodyLength !== undefined) {
-      delete out['transfer-encoding'];
-      out['content-length'] = String(bodyLength);
-    }
-    return out;
-  };
-
   const upstreamRequest = (req: IncomingMessage, headers: OutgoingHttpHeaders) =>
     httpRequest({
       protocol: upstream.protocol,
@@ -165,10 +151,10 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     body?: Buffer,
     onUpstreamDone?: () => void,
   ): void => {
-    const upReq = upstreamRequest(req, forwardHeaders(req.headers, body?.length));
+    const upReq = upstreamRequest(req, withoutHopByHop(req.headers, body?.length));
     if (onUpstreamDone) upReq.on('close', onUpstreamDone);
     upReq.on('response', (upRes) => {
-      res.writeHead(upRes.statusCode ?? 502, responseHeaders(upRes.headers));
+      res.writeHead(upRes.statusCode ?? 502, withoutHopByHop(upRes.headers));
       pipeline(upRes, res, () => undefined);
     });
     upReq.on('error', (error) => {
@@ -194,7 +180,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     body: Buffer,
   ): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> =>
     new Promise((resolve, reject) => {
-      const headers = forwardHeaders(req.headers, body.length);
+      const headers = withoutHopByHop(req.headers, body.length);
       // The answer is parsed here, so ask for it uncompressed.
       delete headers['accept-encoding'];
       const upReq = upstreamRequest(req, headers);
@@ -273,7 +259,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     const result = answer.status === 200 ? parseJsonObject(answer.body) : undefined;
     if (result === undefined) {
       // An error for the whole batch stands for every entry, as it would have without the proxy.
-      res.writeHead(answer.status, responseHeaders(answer.headers, answer.body.length));
+      res.writeHead(answer.status, withoutHopByHop(answer.headers, answer.body.length));
       res.end(answer.body);
       return;
     }
@@ -282,7 +268,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       Successful: Array.isArray(result.Successful) ? result.Successful : [],
       Failed: [...(Array.isArray(result.Failed) ? result.Failed : []), ...failedResults],
     };
-    const { 'content-length': _length, ...headers } = responseHeaders(answer.headers);
+    const { 'content-length': _length, ...headers } = withoutHopByHop(answer.headers);
     sendJson(res, 200, headers, merged);
   };
 
@@ -512,8 +498,13 @@ function badGateway(res: ServerResponse, error: unknown): void {
   res.end(body);
 }
 
-/** Upstream's answer headers without connection-level ones; `bodyLength` replaces the framing. */
-function responseHeaders(headers: IncomingHttpHeaders, bodyLength?: number): OutgoingHttpHeaders {
+/**
+ * Headers without connection-level ones, for requests going upstream and answers coming back;
+ * `bodyLength` replaces the framing. The Host header is kept: fauxqs builds queue URLs from it, so
+ * queues created through the proxy get URLs naming the proxy, and SQS clients (which send to the
+ * queue URL's host) stay on it.
+ */
+function withoutHopByHop(headers: IncomingHttpHeaders, bodyLength?: number): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;

@@ -20,6 +20,7 @@ import { FaultPlan, parseFaultSpec } from './faults';
 import { generateContactRecords } from './generate';
 import { type InputRecord, readInput } from './input';
 import { type Reconciliation, reconcile } from './reconcile';
+import type { StoredVoiceCall } from './scv-stand-in';
 import { type LocalStackSummary, startLocalStack } from './stack';
 
 // The bundles target nodejs22.x; a local run on Node 20 need not repeat the SDK's Node version notice.
@@ -40,6 +41,8 @@ export interface LocalRunResult {
   /** The input against the final VoiceCalls and quarantine; see {@link Reconciliation}. */
   reconciliation: Reconciliation;
   voiceCalls: Record<string, Record<string, unknown>>;
+  /** With `replay`: the VoiceCalls' fieldValues after the first pass, before the replay. */
+  firstPass?: Record<string, Record<string, unknown>>;
 }
 
 /** Options of {@link runLocal}. */
@@ -59,7 +62,7 @@ export interface RunLocalOptions {
 export async function runLocal(
   records: InputRecord[],
   options: RunLocalOptions = {},
-): Promise<LocalRunResult & { firstPass?: Record<string, Record<string, unknown>> }> {
+): Promise<LocalRunResult> {
   const progress = options.progress ?? (() => {});
   const workDir = await mkdtemp(join(tmpdir(), 'ctr-sync-local-'));
   const stack = await startLocalStack({ workDir, faults: options.faults });
@@ -102,21 +105,17 @@ export async function runLocal(
       });
       await stack.drain(onProgress);
     };
-    const fieldValuesOf = async () =>
-      Object.fromEntries(
-        Object.entries(await stack.voiceCalls()).map(([key, call]) => [key, call.fieldValues]),
-      );
+    const fieldValuesOf = (stored: Record<string, StoredVoiceCall>) =>
+      Object.fromEntries(Object.entries(stored).map(([key, call]) => [key, call.fieldValues]));
     await pass();
     let firstPass: Record<string, Record<string, unknown>> | undefined;
     if (options.replay) {
-      firstPass = await fieldValuesOf();
+      firstPass = fieldValuesOf(await stack.voiceCalls());
       progress('replaying the whole input');
       await pass();
     }
     const stored = await stack.voiceCalls();
-    const voiceCalls = Object.fromEntries(
-      Object.entries(stored).map(([key, call]) => [key, call.fieldValues]),
-    );
+    const voiceCalls = fieldValuesOf(stored);
     const reconciliation = reconcile(records, stored, await stack.quarantined());
     // Where each lost contact stands, to look into: its archived version and its VoiceCall's updates.
     const lostContacts = [];

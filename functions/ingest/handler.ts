@@ -29,6 +29,7 @@ import {
   buildCtrReceivedDetail,
   buildCtrReceivedReferenceDetail,
   CtrReceived,
+  hasCharactersSqsRejects,
 } from '../../events/ctr-received';
 import { booleanFlag, positiveInt, readConfig, requiredString } from '../shared/config';
 import {
@@ -58,24 +59,30 @@ const publisher = createBatchingPublisher(
   }),
 );
 const processor = new BatchProcessor(EventType.KinesisDataStreams);
-/** Valid in JSON text, rejected by SQS (see functions/shared/sqs-queues.ts); the sync queue would refuse the event. */
-const SQS_REJECTED_CHARACTERS = /[\uFFFE\uFFFF]/;
 
-let s3Stores: Promise<{ quarantine: QuarantineStore; archive: ContactRecordArchive }> | undefined;
+interface S3Stores {
+  quarantine: QuarantineStore;
+  archive: ContactRecordArchive;
+  /** The archive key of a ContactId (`ctr/{ContactId}.json`). */
+  archiveKey(contactId: string): string;
+}
+
+let s3Stores: Promise<S3Stores> | undefined;
 /**
  * The quarantine and the archive, over an S3 client created on first use:
  * both are rare (bad records, records too large for an event), so the common
  * path does not construct it. (esbuild inlines the dynamic import into the
  * single bundle; only its evaluation is deferred.)
  */
-function s3(): Promise<{ quarantine: QuarantineStore; archive: ContactRecordArchive }> {
+function s3(): Promise<S3Stores> {
   s3Stores ??= Promise.all([import('@aws-sdk/client-s3'), import('../shared/s3-archive')]).then(
-    ([{ S3Client }, { createS3Quarantine, createS3Archive }]) => {
+    ([{ S3Client }, { createS3Quarantine, createS3Archive, archiveKey }]) => {
       const client = new S3Client({ forcePathStyle: config.S3_FORCE_PATH_STYLE });
       const bucket = config.ARCHIVE_BUCKET_NAME;
       return {
         quarantine: createS3Quarantine({ client, bucket }),
         archive: createS3Archive({ client, bucket }),
+        archiveKey,
       };
     },
   );
@@ -152,8 +159,12 @@ export async function recordHandler(record: KinesisStreamRecord): Promise<void> 
       Detail: buildCtrReceivedDetail(json, contactId, lastUpdateTimestamp),
     };
     // Too large for an event entry, or holding U+FFFE / U+FFFF, which the sync rule could not
-    // deliver to SQS (nor to its DLQ): archive first, publish a reference.
-    if (entrySize(entry) >= MAX_REQUEST_BYTES || SQS_REJECTED_CHARACTERS.test(json)) {
+    // deliver to SQS (nor to its DLQ): archive first, publish a reference. UTF-8 needs at most
+    // 3 bytes per UTF-16 unit, so the byte count is only taken when the entry may be too large.
+    const mayBeTooLarge =
+      3 * (entry.Source.length + entry.DetailType.length + entry.Detail.length) >=
+      MAX_REQUEST_BYTES;
+    if ((mayBeTooLarge && entrySize(entry) >= MAX_REQUEST_BYTES) || hasCharactersSqsRejects(json)) {
       entry.Detail = await archiveFirst(contactId, lastUpdateTimestamp, json);
     }
     await publisher.publish(entry);
@@ -171,8 +182,8 @@ export async function recordHandler(record: KinesisStreamRecord): Promise<void> 
 
 /**
  * Archive a record that cannot travel in the event (over 256 KB, or holding
- * a character SQS rejects) and return the
- * `CtrReceived` detail that refers to it. The archive keeps the newest
+ * a character SQS rejects) and return the `CtrReceived` detail that refers
+ * to it. The archive keeps the newest
  * version: when it already holds a newer one, this version is superseded and
  * the reference still tells the updater so.
  */
@@ -181,7 +192,7 @@ async function archiveFirst(
   lastUpdateTimestamp: string,
   json: string,
 ): Promise<string> {
-  const { archive } = await s3();
+  const { archive, archiveKey } = await s3();
   const outcome = await archive.putIfNewer({ contactId, lastUpdateTimestamp, json });
   if (outcome === 'stored') counters.add('Archived');
   logger.info('Contact record archived before publishing a reference', {
@@ -189,7 +200,6 @@ async function archiveFirst(
     lastUpdateTimestamp,
     outcome,
   });
-  const { archiveKey } = await import('../shared/s3-archive');
   return buildCtrReceivedReferenceDetail(contactId, lastUpdateTimestamp, {
     bucket: config.ARCHIVE_BUCKET_NAME,
     key: archiveKey(contactId),

@@ -11,7 +11,11 @@ import {
 } from '@aws-sdk/client-sqs';
 import { TransientError } from '../../domain/errors';
 import type { DeadLetter, DeadLetterQueue, SyncQueue, SyncQueueItem } from '../../domain/ports';
-import { buildCtrReceivedDetail, buildCtrReceivedReferenceDetail } from '../../events/ctr-received';
+import {
+  buildCtrReceivedDetail,
+  buildCtrReceivedReferenceDetail,
+  hasCharactersSqsRejects,
+} from '../../events/ctr-received';
 import { archiveKey } from './s3-archive';
 
 const MAX_BATCH = 10;
@@ -24,20 +28,11 @@ export const MAX_MESSAGE_BYTES = 256 * 1024;
 /** Largest total of bodies and attributes in one SendMessageBatch (the same 256 KiB). */
 const MAX_BATCH_BYTES = 256 * 1024;
 /**
- * Characters SQS does not accept in a message body that valid JSON text can
- * hold as is: U+FFFE and U+FFFF (SQS allows #x9, #xA, #xD, #x20 to #xD7FF,
- * #xE000 to #xFFFD and #x10000 to #x10FFFF; Amazon SQS API Reference, SendMessage).
- */
-const SQS_REJECTED_CHARACTERS = /[\uFFFE\uFFFF]/;
-
-/**
  * Whether `body` can travel as an SQS message: at most {@link MAX_MESSAGE_BYTES}
  * bytes and no character SQS rejects.
  */
 export function fitsSqsMessage(body: string): boolean {
-  return (
-    Buffer.byteLength(body, 'utf8') <= MAX_MESSAGE_BYTES && !SQS_REJECTED_CHARACTERS.test(body)
-  );
+  return Buffer.byteLength(body, 'utf8') <= MAX_MESSAGE_BYTES && !hasCharactersSqsRejects(body);
 }
 
 /** Message attribute naming the DLQ redrive run that sent a message back. */

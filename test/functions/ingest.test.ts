@@ -19,6 +19,7 @@ import {
   sequenceNumber,
 } from '../fixtures/events';
 import { loadContactRecordFixture } from '../fixtures/factories';
+import { captureOutput } from '../fixtures/output';
 
 const eventBridge = mockClient(EventBridgeClient);
 const s3 = mockClient(S3Client);
@@ -312,22 +313,7 @@ describe('ingest handler', () => {
     const event = kinesisEvent(
       inputs.map((text, index) => kinesisRecord(text, { sequenceNumber: sequenceNumber(index) })),
     );
-    const written: string[] = [];
-    const capture = (chunk: unknown) => {
-      written.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString());
-      return true;
-    };
-    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
-    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
-
-    try {
-      await run(event);
-    } finally {
-      stdout.mockRestore();
-      stderr.mockRestore();
-    }
-
-    const logs = written.join('');
+    const logs = await captureOutput(() => run(event), { rethrow: true });
     expect(phoneNumbers.size).toBeGreaterThanOrEqual(8);
     expect(logs).toContain('Contact record skipped');
     expect(logs).toContain('Contact record quarantined');

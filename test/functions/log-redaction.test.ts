@@ -20,6 +20,7 @@ import {
   sqsRecord,
 } from '../fixtures/events';
 import { loadContactRecordFixture } from '../fixtures/factories';
+import { captureOutput } from '../fixtures/output';
 
 describe('redact', () => {
   it.each([
@@ -97,26 +98,6 @@ afterEach(() => {
   s3.reset();
 });
 
-async function captureLogs(run: () => Promise<unknown>): Promise<string> {
-  const written: string[] = [];
-  const capture = (chunk: unknown) => {
-    written.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString());
-    return true;
-  };
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
-  try {
-    // What a handler throws, Lambda logs (and puts in the on-failure record).
-    await run().catch((error: Error) =>
-      written.push(`${error.name}: ${error.message}\n${error.stack}`),
-    );
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
-  return written.join('');
-}
-
 describe('handlers on the real samples, with dependencies quoting the record in their errors', () => {
   it('the samples hold phone numbers to look for', () => {
     expect(phoneNumbers.length).toBeGreaterThanOrEqual(2);
@@ -136,7 +117,7 @@ describe('handlers on the real samples, with dependencies quoting the record in 
       $metadata: { httpStatusCode: 200 },
     });
 
-    const logs = await captureLogs(() =>
+    const logs = await captureOutput(() =>
       updater(
         sqsEvent([sqsRecord(ctrReceivedBody(samples[0] as Record<string, unknown>))]),
         lambdaContext(),
@@ -150,7 +131,7 @@ describe('handlers on the real samples, with dependencies quoting the record in 
   it('archive: an S3 error quoting the record', async () => {
     s3.on(HeadObjectCommand).rejects(quotingError());
 
-    const logs = await captureLogs(async () => {
+    const logs = await captureOutput(async () => {
       for (const record of samples) await archive(ctrReceivedEvent(record));
     });
 
@@ -162,7 +143,7 @@ describe('handlers on the real samples, with dependencies quoting the record in 
     s3.on(HeadObjectCommand).rejects(quotingError());
     lambda.on(InvokeCommand).rejects(quotingError());
 
-    const logs = await captureLogs(async () => {
+    const logs = await captureOutput(async () => {
       await redrive(eventBridgeEvent('ctr-sync', 'SweepRequested', {}), lambdaContext());
       await redrive(
         eventBridgeEvent('lca-solution', 'START_CALL_PROCESSING', {
