@@ -24,7 +24,8 @@ export function median(values: readonly number[]): number {
   if (values.length === 0) throw new RangeError('median of no values');
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+  const upper = sorted[middle] as number;
+  return sorted.length % 2 === 1 ? upper : ((sorted[middle - 1] as number) + upper) / 2;
 }
 
 /** The `q` quantile (0..1) of `values` by nearest rank. @throws RangeError when empty. */
@@ -32,5 +33,5 @@ export function quantile(values: readonly number[], q: number): number {
   if (values.length === 0) throw new RangeError('quantile of no values');
   const sorted = [...values].sort((a, b) => a - b);
   const rank = Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length)));
-  return sorted[rank - 1];
+  return sorted[rank - 1] as number;
 }

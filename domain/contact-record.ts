@@ -6,6 +6,7 @@
  * records" (field names, types, nullability), and the SCV CTRDataSyncFunction
  * field mapping (which fields a VoiceCall needs).
  */
+import { isAscii, isUtf8 } from 'node:buffer';
 import { z } from 'zod';
 import { InvalidContactRecordError } from './errors';
 
@@ -22,8 +23,8 @@ const wholeNumber = z.number().int().nonnegative();
 /** A string Connect may also send as `null` or leave out. */
 const optionalString = z.string().nullish();
 
-/** Agent who handled the contact; `null` when no agent accepted it. */
-const AgentSchema = z.looseObject({
+/** Fields of the Agent who handled the contact. */
+const agentShape = {
   /** ISO-8601 UTC: when the agent was connected to the customer. */
   ConnectedToAgentTimestamp: utcTimestamp.nullish(),
   /** Seconds the customer spent on hold, all holds together. */
@@ -34,40 +35,61 @@ const AgentSchema = z.looseObject({
   AgentInteractionDuration: wholeNumber.nullish(),
   /** How many times the customer was put on hold. */
   NumberOfHolds: wholeNumber.nullish(),
-});
+};
 
-/** Queue the contact waited in; `null` when it never reached a queue. */
-const QueueSchema = z.looseObject({
+/** Fields of the Queue the contact waited in. */
+const queueShape = {
   /** ISO-8601 UTC: when the contact entered the queue. */
   EnqueueTimestamp: utcTimestamp.nullish(),
   Name: optionalString,
-});
+};
 
-/** A telephone endpoint (system or customer side). */
-const EndpointSchema = z.looseObject({
+/** Fields of a telephone endpoint (system or customer side). */
+const endpointShape = {
   /** E.164 telephone number: personal data on the customer side. */
   Address: optionalString,
   Type: optionalString,
-});
+};
 
-/** The legacy single recording entry. */
-const RecordingSchema = z.looseObject({
+/** Fields of the legacy single recording entry. */
+const recordingShape = {
   /** S3 location (bucket/key) of the recording. */
   Location: optionalString,
   Status: optionalString,
   Type: optionalString,
   DeletionReason: optionalString,
-});
+};
 
-/** One entry of the `Recordings` list (voice, video, chat transcript). */
-const RecordingsEntrySchema = z.looseObject({
+/** Fields of one entry of the `Recordings` list (voice, video, chat transcript). */
+const recordingsEntryShape = {
   Location: optionalString,
   /** AUDIO, VIDEO or CHAT. */
   MediaStreamType: optionalString,
   Status: optionalString,
   StorageType: optionalString,
   DeletionReason: optionalString,
-});
+};
+
+/** The record's own fields before its nested objects. */
+const headShape = {
+  ContactId: z.string().min(1),
+  /** ISO-8601 UTC; orders republished versions of the same contact. */
+  LastUpdateTimestamp: utcTimestamp,
+  /** VOICE, CHAT, TASK, EMAIL; absent on the oldest records. */
+  Channel: optionalString,
+  /** INBOUND, OUTBOUND, TRANSFER, CALLBACK, API, WEBRTC_API, QUEUE_TRANSFER, ... */
+  InitiationMethod: optionalString,
+  /** ISO-8601 UTC: when the contact started. */
+  InitiationTimestamp: utcTimestamp.nullish(),
+  /** ISO-8601 UTC: when the customer endpoint disconnected. */
+  DisconnectTimestamp: utcTimestamp.nullish(),
+  /** CUSTOMER_DISCONNECT, AGENT_DISCONNECT, TELECOM_PROBLEM, ... */
+  DisconnectReason: optionalString,
+  PreviousContactId: optionalString,
+};
+
+/** User-defined contact attributes; values are personal data. */
+const attributesSchema = z.record(z.string(), z.string()).nullish();
 
 /**
  * Zod 4 schema of the contact record fields this project uses.
@@ -84,28 +106,36 @@ const RecordingsEntrySchema = z.looseObject({
  * records".
  */
 export const ContactRecordSchema = z.looseObject({
-  ContactId: z.string().min(1),
-  /** ISO-8601 UTC; orders republished versions of the same contact. */
-  LastUpdateTimestamp: utcTimestamp,
-  /** VOICE, CHAT, TASK, EMAIL; absent on the oldest records. */
-  Channel: optionalString,
-  /** INBOUND, OUTBOUND, TRANSFER, CALLBACK, API, WEBRTC_API, QUEUE_TRANSFER, ... */
-  InitiationMethod: optionalString,
-  /** ISO-8601 UTC: when the contact started. */
-  InitiationTimestamp: utcTimestamp.nullish(),
-  /** ISO-8601 UTC: when the customer endpoint disconnected. */
-  DisconnectTimestamp: utcTimestamp.nullish(),
-  /** CUSTOMER_DISCONNECT, AGENT_DISCONNECT, TELECOM_PROBLEM, ... */
-  DisconnectReason: optionalString,
-  PreviousContactId: optionalString,
-  Agent: AgentSchema.nullish(),
-  Queue: QueueSchema.nullish(),
-  SystemEndpoint: EndpointSchema.nullish(),
-  CustomerEndpoint: EndpointSchema.nullish(),
-  Recording: RecordingSchema.nullish(),
-  Recordings: z.array(RecordingsEntrySchema).nullish(),
-  /** User-defined contact attributes; values are personal data. */
-  Attributes: z.record(z.string(), z.string()).nullish(),
+  ...headShape,
+  /** `null` when no agent accepted the contact. */
+  Agent: z.looseObject(agentShape).nullish(),
+  /** `null` when the contact never reached a queue. */
+  Queue: z.looseObject(queueShape).nullish(),
+  SystemEndpoint: z.looseObject(endpointShape).nullish(),
+  CustomerEndpoint: z.looseObject(endpointShape).nullish(),
+  Recording: z.looseObject(recordingShape).nullish(),
+  Recordings: z.array(z.looseObject(recordingsEntryShape)).nullish(),
+  Attributes: attributesSchema,
+});
+
+/**
+ * The checks of {@link ContactRecordSchema}, field for field and in the same
+ * order (so the same issues), with objects that strip unknown fields: its
+ * output is a copy of the listed fields only, never of the whole record.
+ * {@link decodeContactRecordWithText} runs it and returns its input, which
+ * the checks prove has the shape of {@link ContactRecord} (no field is
+ * transformed, defaulted or coerced). Copying every field of a loose object
+ * costs about as much as `JSON.parse` itself (bench/ingest.ts).
+ */
+const ContactRecordCheck = z.object({
+  ...headShape,
+  Agent: z.object(agentShape).nullish(),
+  Queue: z.object(queueShape).nullish(),
+  SystemEndpoint: z.object(endpointShape).nullish(),
+  CustomerEndpoint: z.object(endpointShape).nullish(),
+  Recording: z.object(recordingShape).nullish(),
+  Recordings: z.array(z.object(recordingsEntryShape)).nullish(),
+  Attributes: attributesSchema,
 });
 
 /**
@@ -151,17 +181,22 @@ export function parseContactRecord(value: unknown): ContactRecord {
   if (result.success) {
     return result.data;
   }
-  const problems = result.error.issues.map(
+  throw schemaError(result.error.issues, value);
+}
+
+/** The `schema` error for `issues` of `value`, in the words of {@link parseContactRecord}. */
+function schemaError(
+  issues: readonly z.core.$ZodIssue[],
+  value: unknown,
+): InvalidContactRecordError {
+  const problems = issues.map(
     (issue) => `${formatPath(issue.path)}: ${describeIssue(issue, value)}`,
   );
-  throw new InvalidContactRecordError(
+  return new InvalidContactRecordError(
     'schema',
     `${describeSubject(value)} is invalid: ${problems.join('; ')}`,
   );
 }
-
-/** Strict UTF-8 decoder, created once: invalid bytes throw instead of becoming U+FFFD. */
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * Largest contact record accepted, in bytes (1 MiB): the default maximum
@@ -187,11 +222,12 @@ export const MAX_NESTING_DEPTH = 32;
  *
  * Steps: a size check, strict UTF-8 decoding (a leading byte order mark is
  * skipped), JSON parsing, a check that the JSON is an object, a structure
- * check (nesting depth, no `__proto__` key), then {@link parseContactRecord}.
- * The structure check walks the value only when a cheap scan of the text says
- * it could fail (more opening brackets than {@link MAX_NESTING_DEPTH}, or the
- * text contains `__proto__` or a `\u` escape), so a typical record is parsed
- * once and never walked.
+ * check (nesting depth, no `__proto__` key), then the checks of
+ * {@link ContactRecordSchema}. The structure check walks the value only when
+ * a cheap scan of the text says it could fail (more opening brackets than
+ * {@link MAX_NESTING_DEPTH}, or the text contains `__proto__` or a `\u`
+ * escape), so a typical record is parsed once and never walked; the schema
+ * checks do not copy the record (see {@link ContactRecordCheck}).
  *
  * @param data - the raw bytes of the record.
  * @throws {InvalidContactRecordError} with reason
@@ -203,12 +239,13 @@ export const MAX_NESTING_DEPTH = 32;
  *   - `too-deep` when objects and arrays nest deeper than {@link MAX_NESTING_DEPTH};
  *   - `forbidden-key` when any object has a `__proto__` key (a prototype
  *     pollution attempt for any consumer that copies the record naively);
- *   - `schema` as {@link parseContactRecord} throws it.
+ *   - `schema` as {@link parseContactRecord} throws it (the same message).
  *   No error carries the underlying parser error as `cause`: the JSON
  *   parser's message quotes the input, which can hold phone numbers.
  *
  * @returns the record and its JSON text (UTF-8 decoded, byte order mark
- *   removed), so callers can forward the text instead of re-serializing.
+ *   removed), so callers can forward the text instead of re-serializing. The
+ *   record is the value `JSON.parse` returned, every field kept, not a copy.
  *
  * Source: Amazon Connect admin guide, "Data model for Amazon Connect contact
  * records" (Connect streams contact records as JSON).
@@ -223,10 +260,8 @@ export function decodeContactRecordWithText(data: Uint8Array): {
       `contact record is ${data.byteLength} bytes, more than the ${MAX_CONTACT_RECORD_BYTES} accepted`,
     );
   }
-  let text: string;
-  try {
-    text = strictUtf8.decode(data);
-  } catch {
+  const text = decodeUtf8(data);
+  if (text === undefined) {
     throw new InvalidContactRecordError('invalid-utf8', 'contact record is not valid UTF-8');
   }
 
@@ -252,7 +287,27 @@ export function decodeContactRecordWithText(data: Uint8Array): {
         : `${describeSubject(json)} has a __proto__ key`,
     );
   }
-  return { contactRecord: parseContactRecord(json), json: text };
+  const checked = ContactRecordCheck.safeParse(json);
+  if (!checked.success) {
+    throw schemaError(checked.error.issues, json);
+  }
+  return { contactRecord: json as ContactRecord, json: text };
+}
+
+/**
+ * `bytes` as text when they are valid UTF-8 (what a fatal `TextDecoder`
+ * accepts: no overlong forms, no surrogates), without a leading byte order
+ * mark; `undefined` when they are not. ASCII, most contact records, is
+ * copied as Latin-1, which is the same text and cheaper to build.
+ */
+function decodeUtf8(data: Uint8Array): string | undefined {
+  const bytes = Buffer.isBuffer(data)
+    ? data
+    : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (isAscii(bytes)) return bytes.toString('latin1');
+  if (!isUtf8(bytes)) return undefined;
+  const hasByteOrderMark = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+  return bytes.toString('utf8', hasByteOrderMark ? 3 : 0);
 }
 
 /**

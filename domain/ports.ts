@@ -13,12 +13,19 @@ export interface ArchivedContactRecord {
   contactId: string;
   /** ISO-8601 UTC, the archived record's LastUpdateTimestamp. */
   lastUpdateTimestamp: string;
-  /**
-   * The contact record's JSON text: as it was received when the archive
-   * function or the ingest function stored it; re-serialized from the parsed
-   * record (same fields) when the updater stored it first.
-   */
+  /** The contact record's JSON text, with every field it was received with. */
   json: string;
+}
+
+/** Which version the archive holds for a ContactId, as {@link ContactRecordArchive.getVersion} read it. */
+export interface ArchivedVersion {
+  /** ISO-8601 UTC, the archived record's LastUpdateTimestamp. */
+  lastUpdateTimestamp: string;
+  /**
+   * Opaque token of the stored object (the S3 ETag). {@link ContactRecordArchive.putIfNewer}
+   * makes its first write conditional on it instead of reading the archive again.
+   */
+  revision: string;
 }
 
 /** Outcome of {@link ContactRecordArchive.putIfNewer}. */
@@ -29,15 +36,23 @@ export type ArchivePutOutcome = 'stored' | 'duplicate' | 'older';
  * wins (`ctr/{ContactId}.json` in S3).
  */
 export interface ContactRecordArchive {
-  /** The archived version's LastUpdateTimestamp, or `undefined` when nothing is archived. */
-  getVersion(contactId: string): Promise<string | undefined>;
+  /** The archived version (one read), or `undefined` when nothing is archived. */
+  getVersion(contactId: string): Promise<ArchivedVersion | undefined>;
   /** The archived record, or `undefined` when nothing is archived. */
   get(contactId: string): Promise<ArchivedContactRecord | undefined>;
   /**
    * Store `json` unless the archive already holds the same or a newer
    * version. Never replaces a newer archived version with an older one.
+   *
+   * @param current - what the caller just read with {@link getVersion} (`null`: nothing was
+   *   archived). The first write is then conditional on it, without reading the archive
+   *   first; when it is stale that write fails its precondition and the archive is read
+   *   again. Omitted: the archive is read first.
    */
-  putIfNewer(record: ArchivedContactRecord): Promise<ArchivePutOutcome>;
+  putIfNewer(
+    record: ArchivedContactRecord,
+    current?: ArchivedVersion | null,
+  ): Promise<ArchivePutOutcome>;
 }
 
 /** Where records that cannot be parsed or validated are kept, with their raw bytes. */
@@ -109,20 +124,6 @@ export interface DeadLetterQueue {
   receive(max: number): Promise<DeadLetter[]>;
   /** Delete messages that were moved. */
   delete(messages: DeadLetter[]): Promise<void>;
-}
-
-/** An event to put back on the bus (DLQ redrive of an EventBridge target). */
-export interface BusEvent {
-  source: string;
-  detailType: string;
-  /** JSON text. */
-  detail: string;
-}
-
-/** Puts events back on the bus. */
-export interface EventRepublisher {
-  /** Resolves when every event was accepted; throws a TransientError otherwise. */
-  republish(events: BusEvent[]): Promise<void>;
 }
 
 /** Publishes a report event on the bus. */

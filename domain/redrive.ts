@@ -11,11 +11,8 @@
  */
 import { PermanentError } from './errors';
 import type {
-  BusEvent,
   ContactRecordArchive,
-  DeadLetter,
   DeadLetterQueue,
-  EventRepublisher,
   FieldOverrides,
   SalesforceRestApi,
   SyncQueue,
@@ -195,99 +192,6 @@ export async function redriveDeadLetters(
     );
     await ports.deadLetters.delete(fresh);
     counts.moved += fresh.length;
-  }
-  return { counts };
-}
-
-/**
- * The `CtrReceived` event in a message of the archive DLQ: either a Lambda
- * on-failure destination record (the event is its `requestPayload`; AWS
- * Lambda Developer Guide, "Capturing records of Lambda asynchronous
- * invocations") or the event itself (EventBridge sends an event it could not
- * deliver to the rule's dead-letter queue unchanged; Amazon EventBridge User
- * Guide, "Using dead-letter queues"). `undefined` for anything else, and
- * for a detail `ctrReceived.isValidDetail` rejects (putting an invalid event
- * back would only fail again).
- */
-export function ctrReceivedFromDeadLetter(
-  body: string,
-  ctrReceived: { source: string; detailType: string; isValidDetail?: (detail: unknown) => boolean },
-): (BusEvent & { contactId: string; lastUpdateTimestamp: string }) | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch {
-    return undefined;
-  }
-  const record = value as { requestPayload?: unknown } | null;
-  const event = (typeof record?.requestPayload === 'object' ? record.requestPayload : value) as {
-    source?: unknown;
-    'detail-type'?: unknown;
-    detail?: unknown;
-  } | null;
-  if (event?.source !== ctrReceived.source || event['detail-type'] !== ctrReceived.detailType) {
-    return undefined;
-  }
-  const detail = event.detail as { contactId?: unknown; lastUpdateTimestamp?: unknown } | null;
-  if (typeof detail?.contactId !== 'string' || typeof detail.lastUpdateTimestamp !== 'string') {
-    return undefined;
-  }
-  if (ctrReceived.isValidDetail && !ctrReceived.isValidDetail(detail)) return undefined;
-  return {
-    source: ctrReceived.source,
-    detailType: ctrReceived.detailType,
-    detail: JSON.stringify(detail),
-    contactId: detail.contactId,
-    lastUpdateTimestamp: detail.lastUpdateTimestamp,
-  };
-}
-
-/**
- * Archive DLQ redrive: put the `CtrReceived` events the archive function
- * could not handle back on the bus (both the archive and the sync rule see
- * them again; the sync side is idempotent), then delete them from the DLQ.
- * A message that holds no valid `CtrReceived` stays in the DLQ and is counted
- * as `unreadable`; a second message for a version this run already put back
- * (a duplicate, or the same event failing again) stays too, counted as
- * `returned`.
- */
-export async function redriveArchiveDeadLetters(
-  request: { maxMessages: number },
-  ports: {
-    deadLetters: DeadLetterQueue;
-    events: EventRepublisher;
-    ctrReceived: {
-      source: string;
-      detailType: string;
-      isValidDetail?: (detail: unknown) => boolean;
-    };
-    hasTimeLeft?: () => boolean;
-  },
-): Promise<{ counts: { republished: number; returned: number; unreadable: number } }> {
-  const counts = { republished: 0, returned: 0, unreadable: 0 };
-  const seen = new Set<string>();
-  let received = 0;
-  while (received < request.maxMessages && (ports.hasTimeLeft?.() ?? true)) {
-    const messages = await ports.deadLetters.receive(Math.min(10, request.maxMessages - received));
-    if (messages.length === 0) break;
-    received += messages.length;
-    const moving: DeadLetter[] = [];
-    const events: BusEvent[] = [];
-    for (const message of messages) {
-      const event = ctrReceivedFromDeadLetter(message.body, ports.ctrReceived);
-      const version = event && `${event.contactId} ${event.lastUpdateTimestamp}`;
-      if (!event || !version) counts.unreadable++;
-      else if (seen.has(version)) counts.returned++;
-      else {
-        seen.add(version);
-        moving.push(message);
-        events.push({ source: event.source, detailType: event.detailType, detail: event.detail });
-      }
-    }
-    if (events.length === 0) continue;
-    await ports.events.republish(events);
-    await ports.deadLetters.delete(moving);
-    counts.republished += events.length;
   }
   return { counts };
 }

@@ -45,8 +45,7 @@ export type SweepRequestedDetail = z.infer<typeof SweepRequestedDetailSchema>;
 
 /**
  * `DlqRedriveRequested`: move messages from the sync dead-letter queue back
- * to the sync queue, bodies unchanged, and put the `CtrReceived` events of
- * the archive dead-letter queue back on the bus.
+ * to the sync queue, bodies unchanged.
  */
 export const DlqRedriveRequested = {
   source: CTR_SYNC_SOURCE,
@@ -56,12 +55,10 @@ export const DlqRedriveRequested = {
 
 /**
  * Detail of `DlqRedriveRequested`, every field optional:
- * - `queue`: `sync`, `archive` or `all` (default): which dead-letter queues to redrive.
- * - `maxMessages`: cap on the messages received from each queue in this run.
+ * - `maxMessages`: cap on the messages received from the sync DLQ in this run.
  */
 export const DlqRedriveRequestedDetailSchema = z
   .object({
-    queue: z.enum(['sync', 'archive', 'all']).optional(),
     maxMessages: z.number().int().positive().max(10_000).optional(),
   })
   .strict();

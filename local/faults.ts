@@ -15,7 +15,7 @@
 export type FaultTarget = 'eventbridge' | 's3' | 'sqs' | 'telephony';
 
 /** A function of the pipeline whose process the plan can kill. */
-export type CrashFunction = 'ingest' | 'archive' | 'updater' | 'redrive';
+export type CrashFunction = 'ingest' | 'updater' | 'redrive';
 
 /** A parsed `--faults` spec. */
 export interface FaultSpec {
@@ -26,7 +26,7 @@ export interface FaultSpec {
 }
 
 const FAULT_TARGETS: readonly FaultTarget[] = ['eventbridge', 's3', 'sqs', 'telephony'];
-const CRASH_FUNCTIONS: readonly CrashFunction[] = ['ingest', 'archive', 'updater', 'redrive'];
+const CRASH_FUNCTIONS: readonly CrashFunction[] = ['ingest', 'updater', 'redrive'];
 
 const RATE_PATTERN = /^(?:\d+(?:\.\d*)?|\.\d+)$/;
 const POSITIVE_INTEGER_PATTERN = /^[1-9]\d*$/;
@@ -35,7 +35,7 @@ const POSITIVE_INTEGER_PATTERN = /^[1-9]\d*$/;
  * Parse a `--faults` spec: a comma-separated list of `target=rate` items
  * (target one of `eventbridge`, `s3`, `sqs`, `telephony`; rate a decimal
  * number in [0, 1]) and `crash=<function>:<n>` items (function one of
- * `ingest`, `archive`, `updater`, `redrive`; n a positive integer). Spaces
+ * `ingest`, `updater`, `redrive`; n a positive integer). Spaces
  * around items are ignored. Example:
  * `eventbridge=0.1,s3=0.1,sqs=0.1,telephony=0.1,crash=updater:3,crash=ingest:2`.
  *

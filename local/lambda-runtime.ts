@@ -17,7 +17,6 @@ const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The functions of the stack, by name, with their handler source. */
 export const FUNCTION_ENTRIES = {
   ingest: 'functions/ingest/handler.ts',
-  archive: 'functions/archive/handler.ts',
   updater: 'functions/updater/handler.ts',
   redrive: 'functions/redrive/handler.ts',
 } as const;

@@ -1,8 +1,8 @@
 /**
  * The local stack: the whole pipeline on this machine, with no AWS account.
  *
- * Kinesis (kinesis-local) -> ingest -> local EventBridge -> archive (S3 in
- * fauxqs) and the sync queue (SQS in fauxqs) -> updater -> the SCV stand-in
+ * Kinesis (kinesis-local) -> ingest -> local EventBridge -> the sync queue
+ * (SQS in fauxqs) -> updater (archive in S3 in fauxqs) -> the SCV stand-in
  * (Lambda Invoke API, VoiceCalls in a file); redrive on the bus. Functions
  * are the esbuild bundles `serverless package` would ship, each run in child
  * processes with its own environment; endpoints reach them through the SDK's
@@ -72,7 +72,6 @@ const REST_API_FUNCTION = 'InvokeSalesforceRestApiFunction';
 const QUEUES = {
   sync: 'ctr-sync-local-sync',
   syncDlq: 'ctr-sync-local-sync-dlq',
-  archiveDlq: 'ctr-sync-local-archive-dlq',
   redriveDlq: 'ctr-sync-local-redrive-dlq',
   ingestFailures: 'ctr-sync-local-ingest-failures',
 } as const;
@@ -123,7 +122,7 @@ export interface LocalStackSummary {
   superseded: number;
   failed: number;
   /** Messages in each dead-letter queue (visible and in flight); `ingest` is the Kinesis on-failure queue. */
-  inDlq: { sync: number; archive: number; redrive: number; ingest: number };
+  inDlq: { sync: number; redrive: number; ingest: number };
   /**
    * The Kinesis event source mapping: whether it read the shard up to the
    * stream's tip with nothing in flight (the shard is not stalled), and its
@@ -168,7 +167,7 @@ export interface LocalStack {
   /** The LastUpdateTimestamp of the archived version of a contact record, if any. */
   archivedVersion(contactId: string): Promise<string | undefined>;
   /** Up to 10 message bodies of a dead-letter queue, left in it (received with visibility timeout 0). */
-  peekDeadLetters(queue: 'sync' | 'archive' | 'redrive' | 'ingest'): Promise<string[]>;
+  peekDeadLetters(queue: 'sync' | 'redrive' | 'ingest'): Promise<string[]>;
   /** Log files, one per function. */
   logDir: string;
   stop(): Promise<void>;
@@ -268,7 +267,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         .QueueUrl as string;
     const queueArn = (name: string) => `arn:aws:sqs:${LOCAL_REGION}:${ACCOUNT}:${name}`;
     const syncDlqUrl = await queueUrl(QUEUES.syncDlq);
-    const archiveDlqUrl = await queueUrl(QUEUES.archiveDlq);
     const redriveDlqUrl = await queueUrl(QUEUES.redriveDlq);
     const ingestFailuresUrl = await queueUrl(QUEUES.ingestFailures);
     const syncQueueUrl = await queueUrl(QUEUES.sync, {
@@ -284,7 +282,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const metrics = new MetricsCollector();
     const functionEnvironment: Record<FunctionName, Record<string, string>> = {
       ingest: { EVENT_BUS_NAME: BUS_NAME },
-      archive: {},
       updater: {
         INVOKE_TELEPHONY_INTEGRATION_API_ARN: `arn:aws:lambda:${LOCAL_REGION}:${ACCOUNT}:function:${TELEPHONY_FUNCTION}`,
       },
@@ -292,7 +289,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         EVENT_BUS_NAME: BUS_NAME,
         SYNC_QUEUE_URL: syncQueueUrl,
         SYNC_DLQ_URL: syncDlqUrl,
-        ARCHIVE_DLQ_URL: archiveDlqUrl,
         INVOKE_SALESFORCE_REST_API_ARN: `arn:aws:lambda:${LOCAL_REGION}:${ACCOUNT}:function:${REST_API_FUNCTION}`,
       },
     };
@@ -370,9 +366,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           await functions[functionName].invoke(input);
         },
         deadLetter: (event, error) =>
-          sendTo(functionName === 'archive' ? archiveDlqUrl : redriveDlqUrl)(
-            onFailureRecord(functionName, event, error),
-          ),
+          sendTo(redriveDlqUrl)(onFailureRecord(functionName, event, error)),
       };
     };
     const rules: LocalRule[] = RULES.map((rule) => ({
@@ -398,7 +392,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     eventBridgeEndpoint = eventBridge.endpoint;
 
     await startFunction('ingest', 1);
-    await startFunction('archive', 2);
     await startFunction('updater', UPDATER_MAPPING.maximumConcurrency);
     await startFunction('redrive', 1);
 
@@ -520,7 +513,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           failed: metrics.total('Failed'),
           inDlq: {
             sync: await depth(syncDlqUrl),
-            archive: await depth(archiveDlqUrl),
             redrive: await depth(redriveDlqUrl),
             ingest: await depth(ingestFailuresUrl),
           },
@@ -558,7 +550,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       async peekDeadLetters(queue) {
         const url = {
           sync: syncDlqUrl,
-          archive: archiveDlqUrl,
           redrive: redriveDlqUrl,
           ingest: ingestFailuresUrl,
         }[queue];

@@ -185,7 +185,6 @@ function printSummary(result: LocalRunResult): void {
     ['rejected and quarantined', r.quarantined],
     ['superseded (deliveries)', summary.superseded],
     ['in sync DLQ', summary.inDlq.sync],
-    ['in archive DLQ', summary.inDlq.archive],
     ['in redrive DLQ', summary.inDlq.redrive],
     ['in ingest on-failure queue', summary.inDlq.ingest],
     ['lost: on an older version', r.onOlderVersion],

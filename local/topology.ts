@@ -17,11 +17,6 @@ export type RuleTargetSpec =
 /** The rules on the ctr-sync bus, by the names the README uses. */
 export const RULES: { name: string; eventPattern: EventPattern; target: RuleTargetSpec }[] = [
   {
-    name: 'archive',
-    eventPattern: patterns.ctrReceived,
-    target: { kind: 'function', function: 'archive' },
-  },
-  {
     name: 'sync',
     eventPattern: patterns.ctrReceived,
     target: { kind: 'queue', queue: 'sync', inputPath: '$.detail' },
@@ -60,7 +55,6 @@ export const SYNC_QUEUE = { maxReceiveCount: 5, visibilityTimeoutSeconds: 180 } 
 /** Function timeouts in seconds (serverless.yml). */
 export const FUNCTION_TIMEOUTS: Record<FunctionName, number> = {
   ingest: 30,
-  archive: 30,
   updater: 30,
   redrive: 300,
 };

@@ -22,7 +22,7 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { Context, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { z } from 'zod';
 import { decodeContactRecordWithText } from '../../domain/contact-record';
-import { evaluateSyncEligibility } from '../../domain/eligibility';
+import { evaluateSyncEligibility, type SkipReason } from '../../domain/eligibility';
 import { InvalidContactRecordError, PermanentError } from '../../domain/errors';
 import type { ContactRecordArchive, QuarantineStore } from '../../domain/ports';
 import {
@@ -35,6 +35,7 @@ import { booleanFlag, positiveInt, readConfig, requiredString } from '../shared/
 import {
   createBatchingPublisher,
   createEventPublisher,
+  type EventEntry,
   entrySize,
   MAX_REQUEST_BYTES,
 } from '../shared/event-publisher';
@@ -97,11 +98,13 @@ export function quarantineId(record: KinesisStreamRecord): string {
   return `${day}/${shardId}/${record.kinesis.sequenceNumber}`;
 }
 
-async function quarantineRecord(
-  record: KinesisStreamRecord,
-  data: Uint8Array,
-  error: PermanentError,
-): Promise<void> {
+/**
+ * Quarantine a record with its raw bytes. The bytes are decoded again from
+ * the record here rather than kept from the first decode: a record waiting
+ * for PutEvents would otherwise hold them (10,000 records, about 25 MB).
+ */
+async function quarantineRecord(record: KinesisStreamRecord, error: PermanentError): Promise<void> {
+  const data = Buffer.from(record.kinesis.data, 'base64');
   const reason = error instanceof InvalidContactRecordError ? error.reason : 'unpublishable';
   const sequenceNumber = record.kinesis.sequenceNumber;
   try {
@@ -127,49 +130,84 @@ async function quarantineRecord(
 }
 
 /**
+ * What ingest does with one record's bytes, decided without I/O:
+ * - `publish`: a `CtrReceived` entry with the record embedded in its Detail;
+ * - `archive-first`: the record is valid and eligible but cannot travel in an
+ *   event entry (too large, or holding U+FFFE / U+FFFF, which the sync rule
+ *   could not deliver to SQS nor to its DLQ): archive it, publish a reference;
+ * - `skip`: valid but not synced, with the {@link SkipReason};
+ * - `invalid`: the bytes are not a valid contact record; quarantine them.
+ */
+export type IngestDecision =
+  | { action: 'publish'; contactId: string; entry: EventEntry }
+  | { action: 'archive-first'; contactId: string; lastUpdateTimestamp: string; json: string }
+  | { action: 'skip'; contactId: string; reason: SkipReason }
+  | { action: 'invalid'; error: InvalidContactRecordError };
+
+/**
+ * The record path of ingest, pure and synchronous: strict UTF-8 decoding,
+ * JSON parsing, structure and schema checks ({@link decodeContactRecordWithText}),
+ * eligibility, then the `CtrReceived` entry, whose Detail embeds the record's
+ * own JSON text (never re-serialized). `recordHandler` acts on the result;
+ * the benchmark (bench/ingest.ts) times this function.
+ *
+ * @param data - the Kinesis record's data, base64-decoded.
+ * @returns the {@link IngestDecision}; never throws for bad input.
+ */
+export function toCtrReceivedEntry(data: Uint8Array): IngestDecision {
+  let decoded: ReturnType<typeof decodeContactRecordWithText>;
+  try {
+    decoded = decodeContactRecordWithText(data);
+  } catch (error) {
+    if (error instanceof InvalidContactRecordError) return { action: 'invalid', error };
+    throw error;
+  }
+  const { contactRecord, json } = decoded;
+  const { ContactId: contactId, LastUpdateTimestamp: lastUpdateTimestamp } = contactRecord;
+  const eligibility = evaluateSyncEligibility(contactRecord);
+  if (!eligibility.eligible) return { action: 'skip', contactId, reason: eligibility.reason };
+  const entry: EventEntry = {
+    Source: CtrReceived.source,
+    DetailType: CtrReceived.detailType,
+    Detail: buildCtrReceivedDetail(json, contactId, lastUpdateTimestamp),
+  };
+  // UTF-8 needs at most 3 bytes per UTF-16 unit, so the byte count is only taken when the
+  // entry may be too large.
+  const mayBeTooLarge =
+    3 * (entry.Source.length + entry.DetailType.length + entry.Detail.length) >= MAX_REQUEST_BYTES;
+  if ((mayBeTooLarge && entrySize(entry) >= MAX_REQUEST_BYTES) || hasCharactersSqsRejects(json)) {
+    return { action: 'archive-first', contactId, lastUpdateTimestamp, json };
+  }
+  return { action: 'publish', contactId, entry };
+}
+
+/**
  * Handle one Kinesis record. Resolves when it was published, skipped or
  * quarantined; throws (a batch item failure) when publishing or quarantining
  * failed transiently.
  */
 export async function recordHandler(record: KinesisStreamRecord): Promise<void> {
   counters.add('Received');
-  const data = Buffer.from(record.kinesis.data, 'base64');
-  let decoded: ReturnType<typeof decodeContactRecordWithText>;
-  try {
-    decoded = decodeContactRecordWithText(data);
-  } catch (error) {
-    if (error instanceof InvalidContactRecordError) return quarantineRecord(record, data, error);
-    throw error;
-  }
-  const { contactRecord, json } = decoded;
-  const eligibility = evaluateSyncEligibility(contactRecord);
-  if (!eligibility.eligible) {
-    counters.addWithDimension('Skipped', 'Reason', eligibility.reason);
-    logger.info('Contact record skipped', {
-      contactId: contactRecord.ContactId,
-      reason: eligibility.reason,
-    });
+  const decision = toCtrReceivedEntry(Buffer.from(record.kinesis.data, 'base64'));
+  if (decision.action === 'invalid') return quarantineRecord(record, decision.error);
+  const { contactId } = decision;
+  if (decision.action === 'skip') {
+    counters.addWithDimension('Skipped', 'Reason', decision.reason);
+    logger.info('Contact record skipped', { contactId, reason: decision.reason });
     return;
   }
-  const { ContactId: contactId, LastUpdateTimestamp: lastUpdateTimestamp } = contactRecord;
   try {
-    const entry = {
-      Source: CtrReceived.source,
-      DetailType: CtrReceived.detailType,
-      Detail: buildCtrReceivedDetail(json, contactId, lastUpdateTimestamp),
-    };
-    // Too large for an event entry, or holding U+FFFE / U+FFFF, which the sync rule could not
-    // deliver to SQS (nor to its DLQ): archive first, publish a reference. UTF-8 needs at most
-    // 3 bytes per UTF-16 unit, so the byte count is only taken when the entry may be too large.
-    const mayBeTooLarge =
-      3 * (entry.Source.length + entry.DetailType.length + entry.Detail.length) >=
-      MAX_REQUEST_BYTES;
-    if ((mayBeTooLarge && entrySize(entry) >= MAX_REQUEST_BYTES) || hasCharactersSqsRejects(json)) {
-      entry.Detail = await archiveFirst(contactId, lastUpdateTimestamp, json);
-    }
+    const entry =
+      decision.action === 'publish'
+        ? decision.entry
+        : {
+            Source: CtrReceived.source,
+            DetailType: CtrReceived.detailType,
+            Detail: await archiveFirst(contactId, decision.lastUpdateTimestamp, decision.json),
+          };
     await publisher.publish(entry);
   } catch (error) {
-    if (error instanceof PermanentError) return quarantineRecord(record, data, error);
+    if (error instanceof PermanentError) return quarantineRecord(record, error);
     counters.add('Failed');
     logger.error('CtrReceived not published', {
       contactId,

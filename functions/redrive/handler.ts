@@ -7,8 +7,7 @@
  *   continues after its cursor, so a window is always swept to its end in
  *   bounded runs.
  * - `DlqRedriveRequested` (operator): move messages from the sync DLQ back to
- *   the sync queue, bodies unchanged, and put the archive DLQ's `CtrReceived`
- *   events back on the bus.
+ *   the sync queue, bodies unchanged.
  * - `START_CALL_PROCESSING` (AWS Live Call Analytics): resync that call now,
  *   with its toNumber/fromNumber overrides.
  *
@@ -17,23 +16,20 @@
  * PermanentError naming the problem: after Lambda's async retries it lands in
  * the function's on-failure destination, nothing is dropped silently.
  */
-import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas/eventbridge';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { formatPath } from '../../domain/contact-record';
 import { PermanentError } from '../../domain/errors';
 import { TransientError } from '../../domain/errors';
 import {
-  redriveArchiveDeadLetters,
   redriveDeadLetters,
   resyncCall,
   sweepUnsyncedVoiceCalls,
 } from '../../domain/redrive';
-import { CtrReceived, CtrReceivedDetailSchema } from '../../events/ctr-received';
 import {
   DlqRedriveRequested,
   DlqRedriveRequestedDetailSchema,
@@ -60,7 +56,6 @@ const config = readConfig(
     ARCHIVE_BUCKET_NAME: requiredString,
     SYNC_QUEUE_URL: requiredString,
     SYNC_DLQ_URL: requiredString,
-    ARCHIVE_DLQ_URL: requiredString,
     INVOKE_SALESFORCE_REST_API_ARN: requiredString,
     SWEEP_LOOKBACK_HOURS: positiveInt(24),
     SWEEP_MAX_RECORDS: positiveInt(500),
@@ -81,10 +76,6 @@ const syncQueue = createSqsSyncQueue({
   archiveBucket: config.ARCHIVE_BUCKET_NAME,
 });
 const deadLetters = createSqsDeadLetterQueue({ client: sqs, queueUrl: config.SYNC_DLQ_URL });
-const archiveDeadLetters = createSqsDeadLetterQueue({
-  client: sqs,
-  queueUrl: config.ARCHIVE_DLQ_URL,
-});
 const restApi = createSalesforceRestApi({
   client: new LambdaClient({}),
   functionName: config.INVOKE_SALESFORCE_REST_API_ARN,
@@ -103,19 +94,27 @@ async function publishEvents(
   if (failed && !failed.ok) throw publishError(failed);
 }
 
-const events = {
-  republish: (batch: { source: string; detailType: string; detail: string }[]) =>
-    publishEvents(
-      batch.map((event) => ({
-        Source: event.source,
-        DetailType: event.detailType,
-        Detail: event.detail,
-      })),
-    ),
-};
-
 /** Time kept in reserve to enqueue, report and return before the function times out (ms). */
 const RESERVE_MS = 15_000;
+
+/**
+ * The EventBridge event envelope, as Powertools' parser defines it
+ * (`@aws-lambda-powertools/parser/schemas/eventbridge`), here because that
+ * module imports zod as `{ z }`, which keeps all of zod in the bundle.
+ * Source: Amazon EventBridge User Guide, "Amazon EventBridge events".
+ */
+const EventBridgeSchema = z.object({
+  version: z.string(),
+  id: z.string(),
+  source: z.string(),
+  account: z.string(),
+  time: z.iso.datetime(),
+  region: z.string(),
+  resources: z.array(z.string()),
+  'detail-type': z.string(),
+  detail: z.unknown(),
+  'replay-name': z.string().optional(),
+});
 
 const RedriveEventSchema = z.discriminatedUnion('detail-type', [
   EventBridgeSchema.extend({
@@ -197,33 +196,11 @@ export async function handler(
       }
       case 'DlqRedriveRequested': {
         const maxMessages = trigger.detail.maxMessages ?? config.DLQ_REDRIVE_MAX_MESSAGES;
-        const queue = trigger.detail.queue ?? 'all';
-        const counts: Record<string, number> = {};
-        if (queue !== 'archive') {
-          const result = await redriveDeadLetters(
-            { maxMessages, runId: context.awsRequestId },
-            { deadLetters, syncQueue, hasTimeLeft },
-          );
-          Object.assign(counts, result.counts);
-        }
-        if (queue !== 'sync') {
-          const result = await redriveArchiveDeadLetters(
-            { maxMessages },
-            {
-              deadLetters: archiveDeadLetters,
-              events,
-              ctrReceived: {
-                ...CtrReceived,
-                isValidDetail: (detail) => CtrReceivedDetailSchema.safeParse(detail).success,
-              },
-              hasTimeLeft,
-            },
-          );
-          counts.republished = result.counts.republished;
-          counts.archiveReturned = result.counts.returned;
-          counts.unreadable = result.counts.unreadable;
-        }
-        report = { schemaVersion: '1', operation: 'dlq-redrive', counts };
+        const result = await redriveDeadLetters(
+          { maxMessages, runId: context.awsRequestId },
+          { deadLetters, syncQueue, hasTimeLeft },
+        );
+        report = { schemaVersion: '1', operation: 'dlq-redrive', counts: result.counts };
         break;
       }
       case 'START_CALL_PROCESSING': {
@@ -237,7 +214,7 @@ export async function handler(
       }
     }
     const redriven =
-      report.counts.enqueued ?? (report.counts.moved ?? 0) + (report.counts.republished ?? 0);
+      report.counts.enqueued ?? report.counts.moved ?? 0;
     counters.addWithDimension('Redriven', 'Operation', report.operation, redriven);
     logger.info('Redrive completed', { ...report });
     await publishEvents([

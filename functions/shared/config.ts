@@ -3,7 +3,9 @@
  * start. A missing or malformed variable fails the cold start immediately
  * with its name, instead of failing every record later.
  */
-import { z } from 'zod';
+// A namespace import lets esbuild drop the parts of zod left unused; `import { z }` keeps all of
+// it, every locale included (about 350 KB of each bundle).
+import * as z from 'zod';
 
 /** Thrown at cold start when an environment variable is missing or malformed. */
 export class ConfigurationError extends Error {

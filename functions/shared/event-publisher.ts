@@ -21,6 +21,14 @@ import { PermanentError, TransientError } from '../../domain/errors';
 export const MAX_ENTRIES_PER_REQUEST = 10;
 /** Total entry size per PutEvents request must be less than this many bytes (256 KB). */
 export const MAX_REQUEST_BYTES = 256 * 1024;
+/**
+ * PutEvents requests in flight at once, by default: the sockets the SDK's
+ * Node HTTP handler opens per host (maxSockets 50). Requests beyond it would
+ * only wait for a socket with their bodies already serialized (a 10,000
+ * record batch is 800 requests, about 30 MB of bodies), and the handler warns
+ * when more than twice that many wait.
+ */
+export const DEFAULT_MAX_CONCURRENT_REQUESTS = 50;
 
 /** An event to publish; `EventBusName` is added by the publisher. */
 export interface EventEntry {
@@ -43,6 +51,8 @@ export interface EventPublisherOptions {
   baseDelayMs?: number;
   /** Upper bound of one backoff delay, in milliseconds (default 2000). */
   maxDelayMs?: number;
+  /** PutEvents requests in flight at once (default {@link DEFAULT_MAX_CONCURRENT_REQUESTS}). */
+  maxConcurrentRequests?: number;
   /** Injected for tests; defaults to a real timer. */
   sleep?: (ms: number) => Promise<void>;
 }
@@ -51,7 +61,8 @@ export interface EventPublisherOptions {
 export interface EventPublisher {
   /**
    * Publish `entries`, retrying failed ones; resolves with one outcome per
-   * entry once each has succeeded or used its attempts. Entries that can
+   * entry once each has succeeded or used its attempts. Requests go out at
+   * most `maxConcurrentRequests` at a time. Entries that can
    * never be published (over the size limit) fail without a request.
    * Request-level errors that outlast the SDK's own retries count as a
    * failed attempt for every entry of that request.
@@ -100,12 +111,34 @@ export function chunkEntries(sizes: readonly number[]): {
 
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** `fn` of every item, at most `limit` pending at once; results in the order of `items`. */
+async function mapWithConcurrency<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
 /** Create an {@link EventPublisher} over the given client and bus. */
 export function createEventPublisher(options: EventPublisherOptions): EventPublisher {
   const { client, eventBusName } = options;
   const maxAttempts = options.maxAttempts ?? 4;
   const baseDelayMs = options.baseDelayMs ?? 100;
   const maxDelayMs = options.maxDelayMs ?? 2000;
+  const maxConcurrentRequests = Math.max(
+    1,
+    options.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS,
+  );
   const sleep = options.sleep ?? realSleep;
 
   async function sendChunk(
@@ -162,8 +195,8 @@ export function createEventPublisher(options: EventPublisherOptions): EventPubli
         const round = chunkEntries(pending.map((index) => sizes[index] as number)).chunks.map(
           (positions) => positions.map((position) => pending[position] as number),
         );
-        const results = await Promise.all(
-          round.map((indices) => sendChunk(entries, indices, outcomes)),
+        const results = await mapWithConcurrency(round, maxConcurrentRequests, (indices) =>
+          sendChunk(entries, indices, outcomes),
         );
         for (const failed of results) retry.push(...failed);
         if (retry.length === 0 || attempt >= maxAttempts) break;

@@ -25,6 +25,7 @@ export type MetricName =
   | 'Archived'
   | 'Synced'
   | 'Superseded'
+  | 'Duplicate'
   | 'Failed'
   | 'Redriven';
 

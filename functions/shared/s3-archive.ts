@@ -21,6 +21,7 @@ import {
 import { TransientError } from '../../domain/errors';
 import type {
   ArchivedContactRecord,
+  ArchivedVersion,
   ArchivePutOutcome,
   ContactRecordArchive,
   QuarantineStore,
@@ -65,14 +66,15 @@ export function createS3Archive(options: S3ArchiveOptions): ContactRecordArchive
   const { client, bucket } = options;
   const maxAttempts = options.maxConditionalAttempts ?? 5;
 
-  async function head(
-    contactId: string,
-  ): Promise<{ etag: string; version: string | undefined } | undefined> {
+  async function head(contactId: string): Promise<ArchivedVersion | undefined> {
     try {
       const result = await client.send(
         new HeadObjectCommand({ Bucket: bucket, Key: archiveKey(contactId) }),
       );
-      return { etag: result.ETag ?? '', version: result.Metadata?.[VERSION_METADATA] };
+      return {
+        lastUpdateTimestamp: result.Metadata?.[VERSION_METADATA] ?? '',
+        revision: result.ETag ?? '',
+      };
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -80,9 +82,7 @@ export function createS3Archive(options: S3ArchiveOptions): ContactRecordArchive
   }
 
   return {
-    async getVersion(contactId) {
-      return (await head(contactId))?.version;
-    },
+    getVersion: head,
 
     async get(contactId) {
       try {
@@ -98,13 +98,18 @@ export function createS3Archive(options: S3ArchiveOptions): ContactRecordArchive
       }
     },
 
-    async putIfNewer(record): Promise<ArchivePutOutcome> {
+    async putIfNewer(record, known): Promise<ArchivePutOutcome> {
       for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-        const current = await head(record.contactId);
-        if (current?.version) {
+        // The caller's read stands in for the first one: if it is stale, the write below fails
+        // its precondition and the next round reads the archive.
+        const current =
+          attempt === 1 && known !== undefined
+            ? (known ?? undefined)
+            : await head(record.contactId);
+        if (current?.lastUpdateTimestamp) {
           const order = compareContactRecordVersions(
             { LastUpdateTimestamp: record.lastUpdateTimestamp },
-            { LastUpdateTimestamp: current.version },
+            { LastUpdateTimestamp: current.lastUpdateTimestamp },
           );
           if (order === 0) return 'duplicate';
           if (order < 0) return 'older';
@@ -117,7 +122,7 @@ export function createS3Archive(options: S3ArchiveOptions): ContactRecordArchive
               Body: record.json,
               ContentType: 'application/json',
               Metadata: { [VERSION_METADATA]: record.lastUpdateTimestamp },
-              ...(current ? { IfMatch: current.etag } : { IfNoneMatch: '*' }),
+              ...(current ? { IfMatch: current.revision } : { IfNoneMatch: '*' }),
             }),
           );
           return 'stored';

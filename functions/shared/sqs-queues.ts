@@ -5,6 +5,7 @@
  */
 import {
   DeleteMessageBatchCommand,
+  type MessageAttributeValue,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   type SQSClient,
@@ -17,6 +18,9 @@ import {
   hasCharactersSqsRejects,
 } from '../../events/ctr-received';
 import { archiveKey } from './s3-archive';
+import { REDRIVE_RUN_ATTRIBUTE, RESYNC_ATTRIBUTE } from './sync-message-attributes';
+
+export { REDRIVE_RUN_ATTRIBUTE, RESYNC_ATTRIBUTE };
 
 const MAX_BATCH = 10;
 /**
@@ -35,8 +39,6 @@ export function fitsSqsMessage(body: string): boolean {
   return Buffer.byteLength(body, 'utf8') <= MAX_MESSAGE_BYTES && !hasCharactersSqsRejects(body);
 }
 
-/** Message attribute naming the DLQ redrive run that sent a message back. */
-export const REDRIVE_RUN_ATTRIBUTE = 'ctr-sync-redrive-run';
 /** Rounds of SendMessageBatch for the entries that failed, the first included. */
 const SEND_ATTEMPTS = 4;
 
@@ -46,7 +48,8 @@ const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(reso
  * The sync queue. `enqueue` sends each item as a `CtrReceived` detail (the
  * same body the sync rule delivers; a record that does not fit a message, by
  * size or by a character SQS rejects, as a `contactRecordRef` to the
- * archive); `sendRaw` sends bodies unchanged. Both send in batches of at most
+ * archive) marked with {@link RESYNC_ATTRIBUTE}; `sendRaw` sends bodies
+ * unchanged, marked with {@link REDRIVE_RUN_ATTRIBUTE} when given a run id. Both send in batches of at most
  * 10 messages and 256 KiB, resend only the entries SendMessageBatch reported
  * as failed (up to 4 rounds, with backoff), and throw a TransientError if any
  * entry still failed.
@@ -60,21 +63,17 @@ export function createSqsSyncQueue(options: {
   sleep?: (ms: number) => Promise<void>;
 }): SyncQueue {
   const sleep = options.sleep ?? realSleep;
-  async function sendChunk(bodies: string[], redriveRun: string | undefined): Promise<void> {
+  async function sendChunk(
+    bodies: string[],
+    attributes: Record<string, MessageAttributeValue> | undefined,
+  ): Promise<void> {
     let pending = bodies.map((body, index) => ({ Id: String(index), MessageBody: body }));
     for (let attempt = 1; ; attempt++) {
       const result = await options.client.send(
         new SendMessageBatchCommand({
           QueueUrl: options.queueUrl,
           Entries: pending.map((entry) =>
-            redriveRun
-              ? {
-                  ...entry,
-                  MessageAttributes: {
-                    [REDRIVE_RUN_ATTRIBUTE]: { DataType: 'String', StringValue: redriveRun },
-                  },
-                }
-              : entry,
+            attributes ? { ...entry, MessageAttributes: attributes } : entry,
           ),
         }),
       );
@@ -89,11 +88,16 @@ export function createSqsSyncQueue(options: {
       await sleep(50 * 2 ** attempt);
     }
   }
-  async function sendRaw(bodies: string[], sendOptions: { redriveRun?: string } = {}) {
-    // Batches of at most 10 messages and 256 KiB in all (attribute name and value included).
-    const attributeBytes = sendOptions.redriveRun
-      ? REDRIVE_RUN_ATTRIBUTE.length + 'String'.length + sendOptions.redriveRun.length
-      : 0;
+  async function send(
+    bodies: string[],
+    attributes: Record<string, MessageAttributeValue> | undefined,
+  ): Promise<void> {
+    // Batches of at most 10 messages and 256 KiB in all (attribute names and values included).
+    let attributeBytes = 0;
+    for (const [name, value] of Object.entries(attributes ?? {})) {
+      attributeBytes +=
+        name.length + (value.DataType ?? '').length + (value.StringValue ?? '').length;
+    }
     let chunk: string[] = [];
     let chunkBytes = 0;
     for (const body of bodies) {
@@ -102,15 +106,22 @@ export function createSqsSyncQueue(options: {
         chunk.length === MAX_BATCH ||
         (chunk.length > 0 && chunkBytes + bytes > MAX_BATCH_BYTES)
       ) {
-        await sendChunk(chunk, sendOptions.redriveRun);
+        await sendChunk(chunk, attributes);
         chunk = [];
         chunkBytes = 0;
       }
       chunk.push(body);
       chunkBytes += bytes;
     }
-    if (chunk.length > 0) await sendChunk(chunk, sendOptions.redriveRun);
+    if (chunk.length > 0) await sendChunk(chunk, attributes);
   }
+  const sendRaw = (bodies: string[], sendOptions: { redriveRun?: string } = {}) =>
+    send(
+      bodies,
+      sendOptions.redriveRun
+        ? { [REDRIVE_RUN_ATTRIBUTE]: { DataType: 'String', StringValue: sendOptions.redriveRun } }
+        : undefined,
+    );
   const bodyOf = (item: SyncQueueItem): string => {
     const body = buildCtrReceivedDetail(
       item.json,
@@ -126,7 +137,8 @@ export function createSqsSyncQueue(options: {
       item.fieldOverrides,
     );
   };
-  return { sendRaw, enqueue: (items) => sendRaw(items.map(bodyOf)) };
+  const resync = { [RESYNC_ATTRIBUTE]: { DataType: 'String', StringValue: 'true' } };
+  return { sendRaw, enqueue: (items) => send(items.map(bodyOf), resync) };
 }
 
 /**

@@ -6,10 +6,12 @@
  * whole `CtrReceived` event (dead-lettered by the sync rule, then redriven).
  * Per message (see domain/sync-voice-call.ts): skip a version older than the
  * archived one (superseded; on a redelivery, send the newest archived version
- * again); archive a version the archive function has not stored yet, with the
- * same newest-wins conditional write; read a record sent by reference
- * (`contactRecordRef`) from the archive; transform to `updateVoiceCall`
- * fieldValues and invoke SCV's telephony integration function synchronously.
+ * again) or the same as the archived one (a duplicate, unless redelivered or a
+ * resync); archive a newer version with a newest-wins conditional write, which
+ * claims it; read a record sent by reference (`contactRecordRef`) from the
+ * archive; transform to `updateVoiceCall` fieldValues and invoke SCV's
+ * telephony integration function synchronously; read the archived version
+ * again to catch a newer one that arrived meanwhile.
  * A failed invoke (FunctionError, non-2xx, `success: false`, throttling)
  * fails that message only; SQS makes it visible again and, after
  * maxReceiveCount receives, moves it to the sync DLQ (redrive policy). A body
@@ -36,6 +38,7 @@ import { booleanFlag, readConfig, requiredString } from '../shared/config';
 import { createObservability, InvocationCounters } from '../shared/observability';
 import { createS3Archive } from '../shared/s3-archive';
 import { createTelephonyIntegration } from '../shared/scv-functions';
+import { REDRIVE_RUN_ATTRIBUTE, RESYNC_ATTRIBUTE } from '../shared/sync-message-attributes';
 
 const config = readConfig(
   z.object({
@@ -61,10 +64,14 @@ const processor = new BatchProcessor(EventType.SQS);
 /**
  * The message body as a `CtrReceived` detail: the detail itself (what the sync
  * rule and the redrive send) or a whole `CtrReceived` event (what EventBridge
- * dead-letters).
+ * dead-letters); with `contactRecordJson`, the record's JSON text with every
+ * field it arrived with (what the archive keeps), when the detail has the record.
  * @throws PermanentError naming the invalid fields by path (never their values).
  */
-export function parseSyncMessage(body: string): CtrReceivedDetail {
+export function parseSyncMessage(body: string): {
+  detail: CtrReceivedDetail;
+  contactRecordJson: string | undefined;
+} {
   let value: unknown;
   try {
     value = JSON.parse(body);
@@ -78,7 +85,13 @@ export function parseSyncMessage(body: string): CtrReceivedDetail {
     value = envelope.detail;
   }
   const result = CtrReceivedDetailSchema.safeParse(value);
-  if (result.success) return result.data;
+  if (result.success) {
+    const raw = (value as { contactRecord?: unknown }).contactRecord;
+    return {
+      detail: result.data,
+      contactRecordJson: raw === undefined ? undefined : JSON.stringify(raw),
+    };
+  }
   const paths = result.error.issues.map((issue) => formatPath(issue.path));
   throw new PermanentError(`Sync message is not a CtrReceived detail: invalid ${paths.join(', ')}`);
 }
@@ -89,8 +102,9 @@ export function parseSyncMessage(body: string): CtrReceivedDetail {
  */
 export async function recordHandler(record: SQSRecord): Promise<void> {
   let detail: CtrReceivedDetail;
+  let contactRecordJson: string | undefined;
   try {
-    detail = parseSyncMessage(record.body);
+    ({ detail, contactRecordJson } = parseSyncMessage(record.body));
   } catch (error) {
     // It fails like any other message: SQS retries it, then moves it to the sync DLQ with its body intact.
     counters.add('Failed');
@@ -104,15 +118,25 @@ export async function recordHandler(record: SQSRecord): Promise<void> {
   const { contactId, lastUpdateTimestamp } = detail;
   try {
     const { contactRecord, fieldOverrides } = detail;
-    const redelivered = Number(record.attributes.ApproximateReceiveCount) > 1;
+    const attributes = record.messageAttributes ?? {};
+    // Received before, or moved back from the DLQ by a redrive run: an earlier attempt may have
+    // archived this version and failed before sending it.
+    const redelivered =
+      Number(record.attributes.ApproximateReceiveCount) > 1 ||
+      attributes[REDRIVE_RUN_ATTRIBUTE] !== undefined;
+    const resync = attributes[RESYNC_ATTRIBUTE]?.stringValue === 'true';
     const result = await syncVoiceCall(
       contactRecord
-        ? { contactRecord, fieldOverrides, redelivered }
-        : { contactId, lastUpdateTimestamp, fieldOverrides, redelivered },
+        ? { contactRecord, contactRecordJson, fieldOverrides, redelivered, resync }
+        : { contactId, lastUpdateTimestamp, fieldOverrides, redelivered, resync },
       ports,
     );
-    if (result.outcome === 'synced') counters.add('Synced');
+    if (result.outcome === 'synced') {
+      counters.add('Synced');
+      if (result.archived) counters.add('Archived');
+    }
     else if (result.outcome === 'superseded') counters.add('Superseded');
+    else if (result.outcome === 'duplicate') counters.add('Duplicate');
     else counters.addWithDimension('Skipped', 'Reason', result.reason);
     logger.info('VoiceCall sync', {
       contactId,

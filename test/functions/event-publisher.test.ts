@@ -9,6 +9,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import {
   chunkEntries,
   createEventPublisher,
+  DEFAULT_MAX_CONCURRENT_REQUESTS,
   type EventEntry,
   entrySize,
   MAX_REQUEST_BYTES,
@@ -159,4 +160,37 @@ describe('createEventPublisher', () => {
       .flatMap((call) => call.args[0].input.Entries ?? []);
     expect(sent).toHaveLength(1);
   });
+
+  it.each([
+    [2, 2],
+    [undefined, DEFAULT_MAX_CONCURRENT_REQUESTS],
+  ])(
+    'keeps at most maxConcurrentRequests (%s) PutEvents requests in flight and publishes every entry',
+    async (maxConcurrentRequests, expected) => {
+      let inFlight = 0;
+      let mostInFlight = 0;
+      eventBridge.on(PutEventsCommand).callsFake(async (input: PutEventsCommandInput) => {
+        inFlight++;
+        mostInFlight = Math.max(mostInFlight, inFlight);
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        inFlight--;
+        return answer()(input);
+      });
+      const publisher = createEventPublisher({
+        client: new EventBridgeClient({ region: 'us-east-1' }),
+        eventBusName: 'ctr-sync-bus',
+        maxConcurrentRequests,
+        sleep: async () => undefined,
+      });
+      const entries = Array.from({ length: (expected + 3) * 10 }, (_, index) =>
+        entry(`contact-${index}`),
+      );
+
+      const outcomes = await publisher.publishAll(entries);
+
+      expect(outcomes.every((outcome) => outcome.ok)).toBe(true);
+      expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(expected + 3);
+      expect(mostInFlight).toBe(expected);
+    },
+  );
 });

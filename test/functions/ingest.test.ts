@@ -25,13 +25,14 @@ const eventBridge = mockClient(EventBridgeClient);
 const s3 = mockClient(S3Client);
 
 let handler: (typeof import('../../functions/ingest/handler'))['handler'];
+let toCtrReceivedEntry: (typeof import('../../functions/ingest/handler'))['toCtrReceivedEntry'];
 
 beforeAll(async () => {
   vi.stubEnv('AWS_REGION', 'us-east-1');
   vi.stubEnv('EVENT_BUS_NAME', 'ctr-sync-bus');
   vi.stubEnv('ARCHIVE_BUCKET_NAME', 'ctr-sync-archive');
   vi.stubEnv('PUT_EVENTS_RETRY_BASE_DELAY_MS', '1');
-  ({ handler } = await import('../../functions/ingest/handler'));
+  ({ handler, toCtrReceivedEntry } = await import('../../functions/ingest/handler'));
 });
 
 /** A PutEvents answer that accepts every entry except those `fails` picks. */
@@ -319,5 +320,55 @@ describe('ingest handler', () => {
     expect(logs).toContain('Contact record quarantined');
     expect(logs).toContain('CtrReceived not published');
     for (const phoneNumber of phoneNumbers) expect(logs).not.toContain(phoneNumber);
+  });
+});
+
+describe('toCtrReceivedEntry', () => {
+  it("decides publish, with the record's own JSON text in the Detail", () => {
+    const text = JSON.stringify(loadContactRecordFixture('outbound-answered'));
+
+    const decision = toCtrReceivedEntry(Buffer.from(text));
+
+    expect(decision.action).toBe('publish');
+    if (decision.action !== 'publish') return;
+    expect(decision.entry).toMatchObject({ Source: 'ctr-sync', DetailType: 'CtrReceived' });
+    expect(decision.entry.Detail.endsWith(`,"contactRecord":${text}}`)).toBe(true);
+    expect(JSON.parse(decision.entry.Detail)).toMatchObject({
+      contactId: decision.contactId,
+      contactRecord: JSON.parse(text),
+    });
+  });
+
+  it('decides skip with the eligibility reason', () => {
+    const decision = toCtrReceivedEntry(
+      Buffer.from(JSON.stringify(loadContactRecordFixture('chat'))),
+    );
+
+    expect(decision).toMatchObject({ action: 'skip', reason: 'channel-not-voice' });
+  });
+
+  it('decides invalid with the reason of the decoding error', () => {
+    const decision = toCtrReceivedEntry(Buffer.from('{"ContactId":'));
+
+    expect(decision).toMatchObject({ action: 'invalid', error: { reason: 'invalid-json' } });
+  });
+
+  it.each([
+    [
+      'holds U+FFFF',
+      { ...loadContactRecordFixture('inbound-answered'), Attributes: { note: 'a\uffffb' } },
+    ],
+    ['is too large for an event entry', hugeContactRecord()],
+  ])('decides archive-first for a record that %s', (_case, record) => {
+    const text = JSON.stringify(record);
+
+    const decision = toCtrReceivedEntry(Buffer.from(text));
+
+    expect(decision).toEqual({
+      action: 'archive-first',
+      contactId: record.ContactId,
+      lastUpdateTimestamp: record.LastUpdateTimestamp,
+      json: text,
+    });
   });
 });

@@ -1,19 +1,18 @@
 /**
- * No personal data in logs: the redaction step, and the updater, archive and
+ * No personal data in logs: the redaction step, and the updater and
  * redrive handlers run on the real samples while every dependency answers
  * with an error message that quotes the record (the worst an SDK, SCV's
  * functions or Salesforce could do). The ingest handler has its own such test
  * in ingest.test.ts.
  */
 import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
-import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TransientError } from '../../domain/errors';
 import { REDACTED, redact, redactDeep } from '../../functions/shared/log-redaction';
 import {
   ctrReceivedBody,
-  ctrReceivedEvent,
   eventBridgeEvent,
   lambdaContext,
   sqsEvent,
@@ -76,7 +75,6 @@ const quotingError = () =>
   });
 
 let updater: (typeof import('../../functions/updater/handler'))['handler'];
-let archive: (typeof import('../../functions/archive/handler'))['handler'];
 let redrive: (typeof import('../../functions/redrive/handler'))['handler'];
 
 beforeAll(async () => {
@@ -87,9 +85,7 @@ beforeAll(async () => {
   vi.stubEnv('INVOKE_SALESFORCE_REST_API_ARN', 'arn:aws:lambda:us-east-1:1:function:R');
   vi.stubEnv('SYNC_QUEUE_URL', 'https://sqs.us-east-1.amazonaws.com/1/sync');
   vi.stubEnv('SYNC_DLQ_URL', 'https://sqs.us-east-1.amazonaws.com/1/sync-dlq');
-  vi.stubEnv('ARCHIVE_DLQ_URL', 'https://sqs.us-east-1.amazonaws.com/1/archive-dlq');
   ({ handler: updater } = await import('../../functions/updater/handler'));
-  ({ handler: archive } = await import('../../functions/archive/handler'));
   ({ handler: redrive } = await import('../../functions/redrive/handler'));
 });
 
@@ -104,10 +100,12 @@ describe('handlers on the real samples, with dependencies quoting the record in 
   });
 
   it('updater: a telephony FunctionError quoting the record', async () => {
+    // An older version archived: this one is archived and sent.
     s3.on(HeadObjectCommand).resolves({
       ETag: '"a"',
-      Metadata: { 'last-update-timestamp': String(samples[0]?.LastUpdateTimestamp) },
+      Metadata: { 'last-update-timestamp': '2000-01-01T00:00:00Z' },
     });
+    s3.on(PutObjectCommand).resolves({ ETag: '"b"' });
     lambda.on(InvokeCommand).resolves({
       StatusCode: 200,
       FunctionError: 'Unhandled',
@@ -128,14 +126,19 @@ describe('handlers on the real samples, with dependencies quoting the record in 
     for (const phoneNumber of phoneNumbers) expect(logs).not.toContain(phoneNumber);
   });
 
-  it('archive: an S3 error quoting the record', async () => {
+  it('updater: an S3 error quoting the record', async () => {
     s3.on(HeadObjectCommand).rejects(quotingError());
 
-    const logs = await captureOutput(async () => {
-      for (const record of samples) await archive(ctrReceivedEvent(record));
-    });
+    const logs = await captureOutput(() =>
+      updater(
+        sqsEvent(
+          samples.map((record) => sqsRecord(ctrReceivedBody(record as Record<string, unknown>))),
+        ),
+        lambdaContext(),
+      ),
+    );
 
-    expect(logs).toContain('Contact record not archived');
+    expect(logs).toContain('VoiceCall sync failed');
     for (const phoneNumber of phoneNumbers) expect(logs).not.toContain(phoneNumber);
   });
 

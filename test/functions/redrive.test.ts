@@ -39,7 +39,6 @@ const REST_API_ARN =
   'arn:aws:lambda:us-east-1:123456789012:function:InvokeSalesforceRestApiFunction';
 const SYNC_QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/ctr-sync-sync';
 const SYNC_DLQ_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/ctr-sync-sync-dlq';
-const ARCHIVE_DLQ_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/ctr-sync-archive-dlq';
 
 let handler: (typeof import('../../functions/redrive/handler'))['handler'];
 
@@ -49,7 +48,6 @@ beforeAll(async () => {
   vi.stubEnv('ARCHIVE_BUCKET_NAME', 'ctr-sync-archive');
   vi.stubEnv('SYNC_QUEUE_URL', SYNC_QUEUE_URL);
   vi.stubEnv('SYNC_DLQ_URL', SYNC_DLQ_URL);
-  vi.stubEnv('ARCHIVE_DLQ_URL', ARCHIVE_DLQ_URL);
   vi.stubEnv('INVOKE_SALESFORCE_REST_API_ARN', REST_API_ARN);
   ({ handler } = await import('../../functions/redrive/handler'));
 });
@@ -267,7 +265,6 @@ describe('redrive handler, DlqRedriveRequested', () => {
         })),
       })
       .resolves({ Messages: [] });
-    sqs.on(ReceiveMessageCommand, { QueueUrl: ARCHIVE_DLQ_URL }).resolves({ Messages: [] });
     sqs.on(DeleteMessageBatchCommand).resolves({ Successful: [], Failed: [] });
 
     const report = await handler(
@@ -295,7 +292,7 @@ describe('redrive handler, DlqRedriveRequested', () => {
     expect(report).toEqual({
       schemaVersion: '1',
       operation: 'dlq-redrive',
-      counts: { moved: 3, returned: 0, republished: 0, archiveReturned: 0, unreadable: 0 },
+      counts: { moved: 3, returned: 0 },
     });
     expect(JSON.parse(publishedReports()[0]?.Detail ?? '')).toEqual(report);
   });
@@ -311,7 +308,7 @@ describe('redrive handler, DlqRedriveRequested', () => {
     const receive = sqs.commandCalls(ReceiveMessageCommand)[0]?.args[0].input;
     expect(receive?.WaitTimeSeconds).toBeGreaterThanOrEqual(1);
     expect(receive?.MaxNumberOfMessages).toBe(5);
-    expect(report.counts).toMatchObject({ moved: 0, republished: 0 });
+    expect(report.counts).toMatchObject({ moved: 0 });
   });
 
   it('does not delete messages when the sync queue rejects them', async () => {
@@ -333,49 +330,6 @@ describe('redrive handler, DlqRedriveRequested', () => {
   });
 });
 
-describe('redrive handler, DlqRedriveRequested for the archive DLQ', () => {
-  it('puts the CtrReceived of each on-failure record back on the bus and deletes it', async () => {
-    const event = {
-      version: '0',
-      id: 'e-1',
-      source: 'ctr-sync',
-      'detail-type': 'CtrReceived',
-      detail: JSON.parse(ctrReceivedBody(loadContactRecordFixture('inbound-answered'))),
-    };
-    sqs
-      .on(ReceiveMessageCommand, { QueueUrl: ARCHIVE_DLQ_URL })
-      .resolvesOnce({
-        Messages: [
-          {
-            MessageId: 'a-0',
-            ReceiptHandle: 'archive-receipt-0',
-            Body: JSON.stringify({ version: '1.0', requestPayload: event }),
-          },
-          { MessageId: 'a-1', ReceiptHandle: 'archive-receipt-1', Body: 'unreadable' },
-        ],
-      })
-      .resolves({ Messages: [] });
-    sqs.on(DeleteMessageBatchCommand).resolves({ Successful: [], Failed: [] });
-
-    const report = await handler(
-      eventBridgeEvent('ctr-sync', 'DlqRedriveRequested', { queue: 'archive' }),
-      lambdaContext(),
-    );
-
-    expect(
-      sqs.commandCalls(ReceiveMessageCommand).map((call) => call.args[0].input.QueueUrl),
-    ).not.toContain(SYNC_DLQ_URL);
-    const [republished, completed] = publishedReports();
-    expect(republished).toMatchObject({ Source: 'ctr-sync', DetailType: 'CtrReceived' });
-    expect(JSON.parse(republished?.Detail ?? '')).toEqual(event.detail);
-    expect(completed?.DetailType).toBe('RedriveCompleted');
-    const deletes = sqs.commandCalls(DeleteMessageBatchCommand).map((call) => call.args[0].input);
-    expect(deletes.map((input) => input.QueueUrl)).toEqual([ARCHIVE_DLQ_URL]);
-    expect(deletes[0]?.Entries?.map((entry) => entry.ReceiptHandle)).toEqual(['archive-receipt-0']);
-    expect(report.counts).toEqual({ republished: 1, archiveReturned: 0, unreadable: 1 });
-  });
-});
-
 describe('redrive handler, START_CALL_PROCESSING', () => {
   it('enqueues the archived record of the call with its phone-number overrides', async () => {
     const event = eventBridgeEvent('lca-solution', 'START_CALL_PROCESSING', {
@@ -392,6 +346,10 @@ describe('redrive handler, START_CALL_PROCESSING', () => {
     );
     expect(body.contactId).toBe(CONTACT_ID);
     expect(body.fieldOverrides).toEqual({ toNumber: '+15550109999', fromNumber: '+15550108888' });
+    // A resync: the updater sends it although the archive holds this version.
+    expect(sentBatches()[0]?.Entries?.[0]?.MessageAttributes).toEqual({
+      'ctr-sync-resync': { DataType: 'String', StringValue: 'true' },
+    });
     expect(report).toEqual({
       schemaVersion: '1',
       operation: 'start-call-processing',

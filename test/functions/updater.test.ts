@@ -4,7 +4,7 @@ import {
   type InvokeCommandOutput,
   LambdaClient,
 } from '@aws-sdk/client-lambda';
-import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -74,18 +74,28 @@ function twoMessageEvent(): SQSEvent {
 
 const OUTBOUND_ID = String(loadContactRecordFixture('outbound-answered').ContactId);
 
+/** The archive bucket as the S3 stub holds it: key -> LastUpdateTimestamp metadata. */
+let archived: Map<string, string>;
+
 beforeEach(() => {
   lambda.reset();
   s3.reset();
-  s3.on(HeadObjectCommand).callsFake((input: { Key?: string }) => ({
-    ETag: '"archived"',
-    Metadata: {
-      'last-update-timestamp':
-        input.Key === `ctr/${INBOUND_ID}.json`
-          ? '2022-04-08T15:03:02Z'
-          : String(loadContactRecordFixture('outbound-answered').LastUpdateTimestamp),
-    },
-  }));
+  // An empty archive that stores what is put (conditions are the S3 adapter's tests' business).
+  archived = new Map();
+  s3.on(HeadObjectCommand).callsFake((input: { Key: string }) => {
+    const version = archived.get(input.Key);
+    if (version === undefined) {
+      throw Object.assign(new Error('NotFound'), {
+        name: 'NotFound',
+        $metadata: { httpStatusCode: 404 },
+      });
+    }
+    return { ETag: `"${version}"`, Metadata: { 'last-update-timestamp': version } };
+  });
+  s3.on(PutObjectCommand).callsFake((input: { Key: string; Metadata: Record<string, string> }) => {
+    archived.set(input.Key, input.Metadata['last-update-timestamp'] as string);
+    return { ETag: '"new"' };
+  });
   lambda.on(InvokeCommand).resolves(invokeResponse({ success: true }));
 });
 
@@ -153,11 +163,37 @@ describe('updater handler', () => {
     );
   });
 
+  it('archives the record with every field it arrived with', async () => {
+    const record = { ...loadContactRecordFixture('inbound-answered'), NotInTheSchema: { a: 1 } };
+
+    await handler(sqsEvent([sqsRecord(ctrReceivedBody(record))]), lambdaContext());
+
+    const put = s3.commandCalls(PutObjectCommand)[0]?.args[0].input;
+    expect(put?.Key).toBe(`ctr/${INBOUND_ID}.json`);
+    expect(JSON.parse(String(put?.Body))).toEqual(record);
+  });
+
+  it('invokes once for a version delivered twice, and again when the second is a redelivery or a resync', async () => {
+    const body = ctrReceivedBody(loadContactRecordFixture('inbound-answered'));
+
+    await handler(sqsEvent([sqsRecord(body)]), lambdaContext());
+    await handler(sqsEvent([sqsRecord(body)]), lambdaContext());
+    expect(lambda.commandCalls(InvokeCommand)).toHaveLength(1);
+
+    await handler(sqsEvent([sqsRecord(body, { receiveCount: 2 })]), lambdaContext());
+    await handler(
+      sqsEvent([sqsRecord(body, { messageAttributes: { 'ctr-sync-redrive-run': 'run-1' } })]),
+      lambdaContext(),
+    );
+    await handler(
+      sqsEvent([sqsRecord(body, { messageAttributes: { 'ctr-sync-resync': 'true' } })]),
+      lambdaContext(),
+    );
+    expect(lambda.commandCalls(InvokeCommand)).toHaveLength(4);
+  });
+
   it('does not invoke for a version older than the archived one', async () => {
-    s3.on(HeadObjectCommand).resolves({
-      ETag: '"archived"',
-      Metadata: { 'last-update-timestamp': '2022-04-08T16:00:00Z' },
-    });
+    archived.set(`ctr/${INBOUND_ID}.json`, '2022-04-08T16:00:00Z');
     const event = sqsEvent([
       sqsRecord(ctrReceivedBody(loadContactRecordFixture('inbound-answered')), {
         messageId: MESSAGE_A,

@@ -171,7 +171,7 @@ describe('FaultPlan', () => {
 
     expect(plan.crashInvocation('updater')).toBe(3);
     expect(plan.crashInvocation('ingest')).toBe(2);
-    expect(plan.crashInvocation('archive')).toBeUndefined();
+    expect(plan.crashInvocation('redrive')).toBeUndefined();
   });
 
   it('rejects a seed that is not an integer', () => {

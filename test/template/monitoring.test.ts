@@ -70,7 +70,7 @@ type FullTemplate = Template & {
   Resources: Record<string, { Condition?: string }>;
 };
 
-const DEAD_LETTER_QUEUES = ['SyncDlq', 'ArchiveDlq', 'RedriveDlq', 'IngestFailureQueue'];
+const DEAD_LETTER_QUEUES = ['SyncDlq', 'RedriveDlq', 'IngestFailureQueue'];
 const TOPIC = { Ref: 'AlarmTopic' };
 
 /** Thresholds and periods the prod package sets, all unlike their defaults. */
@@ -294,7 +294,6 @@ describe('monitoring (stage dev, default parameters)', () => {
     const functions = resourcesOfType(dev.template, 'AWS::Lambda::Function').map(([id]) => id);
 
     expect(functions.sort()).toEqual([
-      'ArchiveLambdaFunction',
       'IngestLambdaFunction',
       'RedriveLambdaFunction',
       'UpdaterLambdaFunction',
@@ -312,7 +311,7 @@ describe('monitoring (stage dev, default parameters)', () => {
   it('alarms on failed invocations of every EventBridge rule, by its name and bus', () => {
     const rules = resourcesOfType<RuleProperties>(dev.template, 'AWS::Events::Rule');
 
-    expect(rules).toHaveLength(5);
+    expect(rules).toHaveLength(4);
     for (const [id, rule] of rules) {
       const onCustomBus = rule.EventBusName !== undefined;
       if (onCustomBus) {
@@ -423,6 +422,7 @@ describe('monitoring (stage dev, default parameters)', () => {
         'Archived',
         'Synced',
         'Superseded',
+        'Duplicate',
         'Quarantined',
         'Failed',
       ];
@@ -512,13 +512,13 @@ describe('monitoring (--stage prod, thresholds, periods and alarmEmail set)', ()
       PROD_PARAMS.ingestIteratorAgeAlarmMilliseconds,
     ]);
     expect(threshold('AWS/Lambda', 'Errors')).toEqual(
-      Array(4).fill(PROD_PARAMS.functionErrorsAlarmThreshold),
+      Array(3).fill(PROD_PARAMS.functionErrorsAlarmThreshold),
     );
     expect(threshold('AWS/Lambda', 'Throttles')).toEqual(
-      Array(4).fill(PROD_PARAMS.functionThrottlesAlarmThreshold),
+      Array(3).fill(PROD_PARAMS.functionThrottlesAlarmThreshold),
     );
     expect(threshold('AWS/Events', 'FailedInvocations')).toEqual(
-      Array(5).fill(PROD_PARAMS.ruleFailedInvocationsAlarmThreshold),
+      Array(4).fill(PROD_PARAMS.ruleFailedInvocationsAlarmThreshold),
     );
     expect(threshold(METRICS_NAMESPACE, 'Quarantined')).toEqual([
       PROD_PARAMS.quarantinedAlarmThreshold,

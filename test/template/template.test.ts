@@ -41,7 +41,6 @@ const FUNCTION_NAMES = Object.keys(FUNCTION_ENTRIES) as FunctionName[];
 
 /** The pattern of `events/patterns.json` each rule of local/topology.ts must carry. */
 const PATTERN_OF_RULE: Record<string, keyof typeof patterns> = {
-  archive: 'ctrReceived',
   sync: 'ctrReceived',
   'redrive-requested': 'redriveRequested',
   'start-call-processing': 'startCallProcessing',
@@ -482,15 +481,6 @@ describe('serverless package (stage dev, default parameters)', () => {
         ],
       ],
       [
-        'archive',
-        () => [
-          grant('s3:GetObject', archiveKeys),
-          grant('s3:PutObject', archiveKeys),
-          grant('s3:ListBucket', getAtt('ArchiveBucket')),
-          grant('sqs:SendMessage', getAtt('ArchiveDlq')),
-        ],
-      ],
-      [
         'updater',
         () => [
           grant('lambda:InvokeFunction', telephonyArn()),
@@ -511,8 +501,6 @@ describe('serverless package (stage dev, default parameters)', () => {
           grant('sqs:SendMessage', getAtt('SyncQueue')),
           grant('sqs:ReceiveMessage', getAtt('SyncDlq')),
           grant('sqs:DeleteMessage', getAtt('SyncDlq')),
-          grant('sqs:ReceiveMessage', getAtt('ArchiveDlq')),
-          grant('sqs:DeleteMessage', getAtt('ArchiveDlq')),
           grant('events:PutEvents', getAtt('EventBus')),
           grant('sqs:SendMessage', getAtt('RedriveDlq')),
         ],
@@ -628,7 +616,6 @@ describe('data protection (stage dev, default parameters)', () => {
     );
 
     expect(queues.map(([id]) => id).sort()).toEqual([
-      'ArchiveDlq',
       'IngestFailureQueue',
       'RedriveDlq',
       'SyncDlq',

@@ -10,6 +10,7 @@ import { InvalidContactRecordError } from '../../domain/errors';
 import {
   type ContactRecordFixtureName,
   encodeContactRecord,
+  type JsonObject,
   loadContactRecordFixture,
 } from '../fixtures/factories';
 
@@ -294,6 +295,59 @@ describe('decodeContactRecord', () => {
     expect(record.Attributes).toEqual({ name: 'Zoë 🎧' });
   });
 
+  it('keeps fields it does not know, at the top level and nested', () => {
+    const sample = loadContactRecordFixture('inbound-answered');
+    const raw = {
+      ...sample,
+      SomeFutureField: { Nested: [1, 2] },
+      Agent: { ...(sample.Agent as object), Extra: 'x' },
+    };
+
+    const record = decodeContactRecord(encodeContactRecord(raw));
+
+    expect(record).toEqual(raw);
+    expect(record.Agent?.Extra).toBe('x');
+  });
+
+  it('decodes a non-ASCII record that starts with a UTF-8 byte order mark', () => {
+    const raw = { ...loadContactRecordFixture('inbound-answered'), Attributes: { name: 'Zoë 🎧' } };
+    const bytes = new Uint8Array([0xef, 0xbb, 0xbf, ...encodeContactRecord(raw)]);
+
+    const record = decodeContactRecord(bytes);
+
+    expect(record).toEqual(raw);
+  });
+
+  it('decodes bytes that are a view into a larger buffer', () => {
+    const raw = loadContactRecordFixture('callback');
+    const encoded = encodeContactRecord(raw);
+    const larger = new Uint8Array(encoded.byteLength + 8).fill(0xff);
+    larger.set(encoded, 5);
+
+    const record = decodeContactRecord(larger.subarray(5, 5 + encoded.byteLength));
+
+    expect(record).toEqual(raw);
+  });
+
+  it.each([
+    ['an overlong encoding', [0xc0, 0xaf]],
+    ['an encoded surrogate', [0xed, 0xa0, 0x80]],
+    ['a sequence cut off', [0xe2, 0x82]],
+    ['a code point above U+10FFFF', [0xf4, 0x90, 0x80, 0x80]],
+    ['a lone continuation byte', [0x80]],
+  ])('rejects %s inside a string value as invalid-utf8', (_case, sequence) => {
+    const [head, tail] = JSON.stringify(loadContactRecordFixture('inbound-answered')).split(
+      'BasicQueue',
+    );
+    const bytes = new Uint8Array([
+      ...new TextEncoder().encode(`${head}Basic`),
+      ...sequence,
+      ...new TextEncoder().encode(`Queue${tail}`),
+    ]);
+
+    expectInvalid(() => decodeContactRecord(bytes), 'invalid-utf8');
+  });
+
   it('rejects bytes that are not valid UTF-8', () => {
     const valid = encodeContactRecord(loadContactRecordFixture('inbound-answered'));
     const bytes = new Uint8Array([...valid.subarray(0, 20), 0xc3, 0x28, ...valid.subarray(20)]);
@@ -338,6 +392,36 @@ describe('decodeContactRecord', () => {
     const error = expectInvalid(() => decodeContactRecord(encodeContactRecord(raw)), 'schema');
 
     expect(error.message).toContain('ContactId: expected string, received null');
+  });
+
+  it.each<[string, (raw: JsonObject) => void]>([
+    ['no ContactId', (raw) => delete raw.ContactId],
+    ['an empty ContactId', (raw) => (raw.ContactId = '')],
+    [
+      'a LastUpdateTimestamp with an offset',
+      (raw) => (raw.LastUpdateTimestamp = '2022-01-05T17:48:35+01:00'),
+    ],
+    ['a Queue that is a string', (raw) => (raw.Queue = 'BasicQueue')],
+    [
+      'wrong types at several depths',
+      (raw) => {
+        raw.ContactId = 42;
+        raw.Agent = { NumberOfHolds: '2', CustomerHoldDuration: 1.5, LongestHoldDuration: -1 };
+        raw.Recordings = [{ Location: 7 }];
+        raw.Recording = { Status: false };
+        raw.CustomerEndpoint = { Address: 15550199002 };
+        raw.Attributes = { greetingPlayed: true, '+15550199004': 5 };
+        raw.InitiationTimestamp = 'yesterday';
+      },
+    ],
+  ])('reports a record with %s exactly as parseContactRecord does', (_case, change) => {
+    const raw = loadContactRecordFixture('inbound-answered');
+    change(raw);
+    const parseError = expectInvalid(() => parseContactRecord(raw), 'schema');
+
+    const error = expectInvalid(() => decodeContactRecord(encodeContactRecord(raw)), 'schema');
+
+    expect(error.message).toBe(parseError.message);
   });
 
   it.each([

@@ -1,11 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { PermanentError, TransientError } from '../../domain/errors';
-import type { ArchivedContactRecord, BusEvent, VoiceCallRow } from '../../domain/ports';
-import { CtrReceived } from '../../events/ctr-received';
+import type { ArchivedContactRecord, VoiceCallRow } from '../../domain/ports';
 import {
   buildUnsyncedVoiceCallQuery,
-  ctrReceivedFromDeadLetter,
-  redriveArchiveDeadLetters,
   redriveDeadLetters,
   resyncCall,
   soqlDateTime,
@@ -462,91 +459,5 @@ describe('redriveDeadLetters, a message that keeps failing', () => {
       'moved-by-an-earlier-run',
       'never-moved',
     ]);
-  });
-});
-
-describe('ctrReceivedFromDeadLetter', () => {
-  const detail = {
-    schemaVersion: '1',
-    contactId: 'c-1',
-    lastUpdateTimestamp: '2022-01-05T17:48:35Z',
-  };
-  const event = { version: '0', source: 'ctr-sync', 'detail-type': 'CtrReceived', detail };
-
-  it.each([
-    ['a Lambda on-failure destination record', { version: '1.0', requestPayload: event }],
-    ['the event itself, as an EventBridge DLQ holds it', event],
-  ])('reads the CtrReceived event from %s', (_shape, body) => {
-    expect(ctrReceivedFromDeadLetter(JSON.stringify(body), CtrReceived)).toEqual({
-      source: 'ctr-sync',
-      detailType: 'CtrReceived',
-      detail: JSON.stringify(detail),
-      contactId: 'c-1',
-      lastUpdateTimestamp: '2022-01-05T17:48:35Z',
-    });
-  });
-
-  it.each([
-    ['not JSON', 'not json'],
-    ['another detail-type', JSON.stringify({ ...event, 'detail-type': 'SweepRequested' })],
-    ['another source', JSON.stringify({ ...event, source: 'elsewhere' })],
-    ['a detail without contactId', JSON.stringify({ ...event, detail: { schemaVersion: '1' } })],
-  ])('returns undefined for %s', (_what, body) => {
-    expect(ctrReceivedFromDeadLetter(body, CtrReceived)).toBeUndefined();
-  });
-});
-
-describe('redriveArchiveDeadLetters', () => {
-  const onFailure = (contactId: string, version: string) =>
-    JSON.stringify({
-      version: '1.0',
-      requestPayload: {
-        source: 'ctr-sync',
-        'detail-type': 'CtrReceived',
-        detail: { schemaVersion: '1', contactId, lastUpdateTimestamp: version },
-      },
-    });
-
-  it('puts each CtrReceived back on the bus, deletes it, and leaves unreadable messages and repeats in the DLQ', async () => {
-    const deadLetters = new FakeDeadLetterQueue([
-      onFailure('c-1', '2022-01-05T17:48:35Z'),
-      'garbage',
-      onFailure('c-2', '2022-01-05T17:48:35Z'),
-      onFailure('c-1', '2022-01-05T17:48:35Z'),
-    ]);
-    const republished: BusEvent[][] = [];
-    const events = { republish: async (batch: BusEvent[]) => void republished.push(batch) };
-
-    const result = await redriveArchiveDeadLetters(
-      { maxMessages: 100 },
-      { deadLetters, events, ctrReceived: CtrReceived },
-    );
-
-    expect(result).toEqual({ counts: { republished: 2, returned: 1, unreadable: 1 } });
-    expect(republished.flat().map((event) => JSON.parse(event.detail).contactId)).toEqual([
-      'c-1',
-      'c-2',
-    ]);
-    expect(deadLetters.deleted.map((message) => message.receiptHandle)).toEqual([
-      'receipt-0',
-      'receipt-2',
-    ]);
-  });
-
-  it('deletes nothing when the bus did not accept the events', async () => {
-    const deadLetters = new FakeDeadLetterQueue([onFailure('c-1', '2022-01-05T17:48:35Z')]);
-    const events = {
-      republish: async () => {
-        throw new Error('PutEvents failed');
-      },
-    };
-
-    const redrive = redriveArchiveDeadLetters(
-      { maxMessages: 100 },
-      { deadLetters, events, ctrReceived: CtrReceived },
-    );
-
-    await expect(redrive).rejects.toThrow('PutEvents failed');
-    expect(deadLetters.deleted).toHaveLength(0);
   });
 });

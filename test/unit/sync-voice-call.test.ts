@@ -13,19 +13,7 @@ function archived(lastUpdateTimestamp: string) {
 }
 
 describe('syncVoiceCall', () => {
-  it('sends the transformed fieldValues when the archive holds this version', async () => {
-    const contactRecord = loadContactRecord('inbound-answered');
-    const archive = new FakeArchive([archived('2022-04-08T15:03:02Z')]);
-    const telephony = new FakeTelephony();
-
-    const result = await syncVoiceCall({ contactRecord }, { archive, telephony });
-
-    expect(result.outcome).toBe('synced');
-    expect(telephony.updates).toEqual([toVoiceCallUpdate(loadContactRecord('inbound-answered'))]);
-    expect(telephony.updates[0]?.contactId).toBe(CONTACT_ID);
-  });
-
-  it('archives the version itself and sends it when nothing is archived yet', async () => {
+  it('archives a new version, sends the transformed fieldValues, and checks the archive again: three archive requests', async () => {
     const contactRecord = loadContactRecord('inbound-answered');
     const archive = new FakeArchive();
     const telephony = new FakeTelephony();
@@ -33,14 +21,76 @@ describe('syncVoiceCall', () => {
     const result = await syncVoiceCall({ contactRecord }, { archive, telephony });
 
     expect(result.outcome).toBe('synced');
-    expect(await archive.getVersion(CONTACT_ID)).toBe('2022-04-08T15:03:02Z');
+    expect(telephony.updates).toEqual([toVoiceCallUpdate(loadContactRecord('inbound-answered'))]);
+    expect(telephony.updates[0]?.contactId).toBe(CONTACT_ID);
+    expect(archive.requests).toEqual({ reads: 2, writes: 1 });
+    expect((await archive.getVersion(CONTACT_ID))?.lastUpdateTimestamp).toBe(
+      '2022-04-08T15:03:02Z',
+    );
     expect(JSON.parse((await archive.get(CONTACT_ID))?.json ?? '')).toEqual(contactRecord);
+  });
+
+  it('archives the JSON text as received when the request carries it', async () => {
+    const contactRecord = loadContactRecord('inbound-answered');
+    const contactRecordJson = JSON.stringify({ ...contactRecord, Extra: { kept: true } });
+    const archive = new FakeArchive();
+
+    await syncVoiceCall(
+      { contactRecord, contactRecordJson },
+      { archive, telephony: new FakeTelephony() },
+    );
+
+    expect((await archive.get(CONTACT_ID))?.json).toBe(contactRecordJson);
+  });
+
+  it('sends nothing for a duplicate (the archive holds this version), with one archive read', async () => {
+    const contactRecord = loadContactRecord('inbound-answered');
+    const archive = new FakeArchive([archived('2022-04-08T15:03:02Z')]);
+    const telephony = new FakeTelephony();
+
+    const result = await syncVoiceCall({ contactRecord }, { archive, telephony });
+
+    expect(result).toEqual({ outcome: 'duplicate' });
+    expect(telephony.updates).toHaveLength(0);
+    expect(archive.requests).toEqual({ reads: 1, writes: 0 });
+  });
+
+  it('sends nothing for a duplicate whose twin archived the same version between the read and the write', async () => {
+    const contactRecord = loadContactRecord('inbound-answered');
+    const archive = new FakeArchive();
+    const telephony = new FakeTelephony();
+    const putIfNewer = archive.putIfNewer.bind(archive);
+    archive.putIfNewer = async (record, known) => {
+      await putIfNewer(record);
+      return putIfNewer(record, known);
+    };
+
+    const result = await syncVoiceCall({ contactRecord }, { archive, telephony });
+
+    expect(result).toEqual({ outcome: 'duplicate' });
+    expect(telephony.updates).toHaveLength(0);
+  });
+
+  it.each([
+    [
+      'a redelivery (an earlier attempt may have archived it and failed to send)',
+      { redelivered: true },
+    ],
+    ['a resync', { resync: true }],
+  ])('sends the version the archive holds for %s', async (_, flags) => {
+    const contactRecord = loadContactRecord('inbound-answered');
+    const archive = new FakeArchive([archived('2022-04-08T15:03:02Z')]);
+    const telephony = new FakeTelephony();
+
+    const result = await syncVoiceCall({ contactRecord, ...flags }, { archive, telephony });
+
+    expect(result.outcome).toBe('synced');
     expect(telephony.updates).toEqual([toVoiceCallUpdate(contactRecord)]);
   });
 
   it('sends the newest archived version too when it was archived during the sync', async () => {
     const contactRecord = loadContactRecord('inbound-answered');
-    const archive = new FakeArchive([archived('2022-04-08T15:03:02Z')]);
+    const archive = new FakeArchive();
     const newer = {
       ...contactRecord,
       LastUpdateTimestamp: '2022-04-08T16:00:00Z',
@@ -78,15 +128,15 @@ describe('syncVoiceCall', () => {
     expect(telephony.updates).toHaveLength(0);
   });
 
-  it('still syncs when the archive holds the same version, written differently', async () => {
+  it('takes the same version written differently for a duplicate', async () => {
     const contactRecord = loadContactRecord('inbound-answered');
     const archive = new FakeArchive([archived('2022-04-08T15:03:02.000Z')]);
     const telephony = new FakeTelephony();
 
     const result = await syncVoiceCall({ contactRecord }, { archive, telephony });
 
-    expect(result.outcome).toBe('synced');
-    expect(telephony.updates).toHaveLength(1);
+    expect(result.outcome).toBe('duplicate');
+    expect(telephony.updates).toHaveLength(0);
   });
 
   it('replaces an older archived version with this one and sends it', async () => {
@@ -97,7 +147,9 @@ describe('syncVoiceCall', () => {
     const result = await syncVoiceCall({ contactRecord }, { archive, telephony });
 
     expect(result.outcome).toBe('synced');
-    expect(await archive.getVersion(CONTACT_ID)).toBe('2022-04-08T15:03:02Z');
+    expect((await archive.getVersion(CONTACT_ID))?.lastUpdateTimestamp).toBe(
+      '2022-04-08T15:03:02Z',
+    );
     expect(telephony.updates).toHaveLength(1);
   });
 
@@ -123,7 +175,7 @@ describe('syncVoiceCall', () => {
 
     await syncVoiceCall(
       { contactRecord, fieldOverrides: { toNumber: '+15550109999', fromNumber: '+15550108888' } },
-      { archive: new FakeArchive([archived('2022-04-08T15:03:02Z')]), telephony },
+      { archive: new FakeArchive(), telephony },
     );
 
     const fieldValues = telephony.updates[0]?.fieldValues;
@@ -138,7 +190,7 @@ describe('syncVoiceCall', () => {
 
     await syncVoiceCall(
       { contactRecord, fieldOverrides: { toNumber: '+15550109999' } },
-      { archive: new FakeArchive([archived('2022-04-08T15:03:02Z')]), telephony },
+      { archive: new FakeArchive(), telephony },
     );
 
     expect(telephony.updates[0]?.fieldValues.toNumber).toBe('+15550109999');
@@ -167,10 +219,7 @@ describe('syncVoiceCall', () => {
     const telephony = new FakeTelephony();
     telephony.failWith = new TransientError('throttled');
 
-    const sync = syncVoiceCall(
-      { contactRecord },
-      { archive: new FakeArchive([archived('2022-04-08T15:03:02Z')]), telephony },
-    );
+    const sync = syncVoiceCall({ contactRecord }, { archive: new FakeArchive(), telephony });
 
     await expect(sync).rejects.toBeInstanceOf(TransientError);
   });

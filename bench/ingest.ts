@@ -1,0 +1,488 @@
+/**
+ * Figures 1 and 2 of `npm run bench` (issue 5): the ingest function's CPU
+ * per record against a floor, and its largest batch.
+ *
+ * Both run on contact records built from the real samples
+ * (test/fixtures/ctr/*.json, the list fixture's six records included, 20 in
+ * all), cycled, each copy with its own ContactId and LastUpdateTimestamp and
+ * written as Connect writes them to Kinesis: compact JSON, UTF-8. Four of the
+ * 20 samples are skipped by eligibility (chat, task, voicemail, NoSync), so
+ * 80% of the records are published.
+ *
+ * Run alone with `npx tsx bench/ingest.ts` (prints both figures as JSON).
+ */
+import { fork } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { KinesisStreamEvent } from 'aws-lambda';
+import { build } from 'esbuild';
+import { parseContactRecord } from '../domain/contact-record';
+import { evaluateSyncEligibility } from '../domain/eligibility';
+import { BUNDLE_OPTIONS } from '../local/lambda-runtime';
+import { kinesisRecord } from '../test/fixtures/events';
+import { type FigureResult, median } from './figure';
+
+/** Records per measurement: the largest batch a Kinesis event source mapping delivers (BatchSize 10,000). */
+export const BENCH_RECORD_COUNT = 10_000;
+
+/** The ingest function's memorySize in serverless.yml, in MB. */
+const MEMORY_SIZE_MB = 256;
+/** The ingest function's timeout (the provider's, serverless.yml), in ms. */
+const TIMEOUT_MS = 30_000;
+/** Largest invocation payload Lambda delivers (synchronous invocations, event source mappings), in bytes. */
+const MAX_INVOCATION_PAYLOAD_BYTES = 6 * 1024 * 1024;
+
+/**
+ * Environment the ingest handler reads at import, with placeholders: the
+ * bench never reaches AWS (figure 1 does no I/O, figure 2 stubs the HTTP
+ * transport). Static credentials keep the SDK from probing for others.
+ */
+export const BENCH_ENV: Readonly<Record<string, string>> = {
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
+  AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+  EVENT_BUS_NAME: 'ctr-sync-bench',
+  ARCHIVE_BUCKET_NAME: 'ctr-sync-bench-archive',
+  POWERTOOLS_SERVICE_NAME: 'ingest',
+  POWERTOOLS_LOG_LEVEL: 'INFO',
+  POWERTOOLS_METRICS_NAMESPACE: 'CtrSync',
+};
+
+type JsonObject = Record<string, unknown>;
+
+/** The 20 sample records, in file order (the list fixture's records in its order). */
+function loadSamples(): JsonObject[] {
+  const folder = new URL('../test/fixtures/ctr/', import.meta.url);
+  return readdirSync(folder)
+    .filter((name) => name.endsWith('.json'))
+    .sort()
+    .flatMap((name) => {
+      const value: unknown = JSON.parse(readFileSync(new URL(name, folder), 'utf8'));
+      return (Array.isArray(value) ? value : [value]) as JsonObject[];
+    });
+}
+
+/** A distinct, UUID-shaped ContactId for record `index`. */
+function contactIdOf(index: number): string {
+  return `b3c0a5e2-7d41-4c9e-9f10-${index.toString(16).padStart(12, '0')}`;
+}
+
+/** A distinct LastUpdateTimestamp (whole seconds, as Connect writes it) for record `index`. */
+function timestampOf(index: number): string {
+  return new Date(Date.UTC(2026, 0, 1) + index * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/** The bench's contact records: what they are and how many ingest would publish. */
+export interface BenchRecords {
+  /** Each record's bytes as Connect puts them on Kinesis (compact JSON, UTF-8). */
+  data: Buffer[];
+  /** How many of them are sync-eligible (ingest publishes them). */
+  eligible: number;
+  /** Sum of `data` lengths, bytes. */
+  bytes: number;
+}
+
+/**
+ * `count` contact records cycling through the real samples, each with its
+ * own ContactId and LastUpdateTimestamp (other fields and key order as in the
+ * sample). With `eligibleOnly`, only the 16 samples ingest publishes are used.
+ */
+export function benchContactRecords(count: number, options: { eligibleOnly?: boolean } = {}) {
+  const samples = loadSamples().filter(
+    (sample) =>
+      !options.eligibleOnly || evaluateSyncEligibility(parseContactRecord(sample)).eligible,
+  );
+  const eligibleSample = samples.map(
+    (sample) => evaluateSyncEligibility(parseContactRecord(sample)).eligible,
+  );
+  const data: Buffer[] = [];
+  let eligible = 0;
+  let bytes = 0;
+  for (let index = 0; index < count; index++) {
+    const sample = index % samples.length;
+    const record = {
+      ...samples[sample],
+      ContactId: contactIdOf(index),
+      LastUpdateTimestamp: timestampOf(index),
+    };
+    const bytesOfRecord = Buffer.from(JSON.stringify(record), 'utf8');
+    data.push(bytesOfRecord);
+    bytes += bytesOfRecord.byteLength;
+    if (eligibleSample[sample]) eligible++;
+  }
+  return { data, eligible, bytes } satisfies BenchRecords;
+}
+
+/** Set the handler's environment where it is not set yet (bench/run.ts may share the process). */
+function applyBenchEnv(): void {
+  for (const [name, value] of Object.entries(BENCH_ENV)) process.env[name] ??= value;
+}
+
+/** Outcome of {@link compareWithFloor}: per-run and median nanoseconds per record. */
+interface FloorComparison {
+  pathNsPerRecordRuns: number[];
+  floorNsPerRecordRuns: number[];
+  medianPathNsPerRecord: number;
+  medianFloorNsPerRecord: number;
+  /** medianPathNsPerRecord / medianFloorNsPerRecord. */
+  ratio: number;
+  /** Median over runs of that run's path / floor. */
+  medianPairedRatio: number;
+  /** What the path decided, over one pass of the records. */
+  decisions: Record<string, number>;
+}
+
+/** Folds results into a number the optimizer cannot prove unused. */
+let sink = 0;
+
+async function compareWithFloor(
+  base64: readonly string[],
+  runs: number,
+  warmupRuns: number,
+): Promise<FloorComparison> {
+  applyBenchEnv();
+  const { toCtrReceivedEntry } = await import('../functions/ingest/handler');
+  const source = 'ctr-sync';
+  const detailType = 'CtrReceived';
+
+  const path = (): number => {
+    const start = process.hrtime.bigint();
+    let total = 0;
+    for (const text of base64) {
+      const decision = toCtrReceivedEntry(Buffer.from(text, 'base64'));
+      total += decision.action === 'publish' ? decision.entry.Detail.length : 1;
+    }
+    const elapsed = Number(process.hrtime.bigint() - start);
+    sink += total;
+    return elapsed / base64.length;
+  };
+
+  const floor = (): number => {
+    const start = process.hrtime.bigint();
+    let total = 0;
+    for (const text of base64) {
+      const parsed = JSON.parse(Buffer.from(text, 'base64').toString('utf8'));
+      total += JSON.stringify({
+        Source: source,
+        DetailType: detailType,
+        Detail: JSON.stringify({
+          schemaVersion: '1',
+          contactId: parsed.ContactId,
+          lastUpdateTimestamp: parsed.LastUpdateTimestamp,
+          contactRecord: parsed,
+        }),
+      }).length;
+    }
+    const elapsed = Number(process.hrtime.bigint() - start);
+    sink += total;
+    return elapsed / base64.length;
+  };
+
+  for (let run = 0; run < warmupRuns; run++) {
+    floor();
+    path();
+  }
+  const pathRuns: number[] = [];
+  const floorRuns: number[] = [];
+  const pairedRatios: number[] = [];
+  for (let run = 0; run < runs; run++) {
+    // Alternate which goes first, so neither always runs after the other's garbage.
+    let pathNs: number;
+    let floorNs: number;
+    if (run % 2 === 0) {
+      floorNs = floor();
+      pathNs = path();
+    } else {
+      pathNs = path();
+      floorNs = floor();
+    }
+    pathRuns.push(pathNs);
+    floorRuns.push(floorNs);
+    pairedRatios.push(pathNs / floorNs);
+  }
+
+  const decisions: Record<string, number> = {};
+  for (const text of base64) {
+    const { action } = toCtrReceivedEntry(Buffer.from(text, 'base64'));
+    decisions[action] = (decisions[action] ?? 0) + 1;
+  }
+  const medianPathNsPerRecord = median(pathRuns);
+  const medianFloorNsPerRecord = median(floorRuns);
+  return {
+    pathNsPerRecordRuns: pathRuns.map(Math.round),
+    floorNsPerRecordRuns: floorRuns.map(Math.round),
+    medianPathNsPerRecord,
+    medianFloorNsPerRecord,
+    ratio: medianPathNsPerRecord / medianFloorNsPerRecord,
+    medianPairedRatio: median(pairedRatios),
+    decisions,
+  };
+}
+
+const round = (value: number, digits = 0) => Number(value.toFixed(digits));
+
+/**
+ * Figure 1: ingest CPU per record against the floor.
+ *
+ * The path is what runs in Lambda for each record, `toCtrReceivedEntry` of
+ * functions/ingest/handler.ts (which `recordHandler` calls) after the base64
+ * decode `recordHandler` does: strict UTF-8, JSON parse, structure and schema
+ * checks, eligibility, the `CtrReceived` entry (Source, DetailType, Detail
+ * text) and the by-reference check. Skipped records end at eligibility.
+ *
+ * The floor is, per record: `Buffer.from(data, 'base64').toString('utf8')`,
+ * `JSON.parse` of that, and
+ * `JSON.stringify({ Source, DetailType, Detail: JSON.stringify({ schemaVersion, contactId, lastUpdateTimestamp, contactRecord: parsed }) })`,
+ * for every record (also those the path skips).
+ *
+ * Both run over the same 10,000 base64 records in the same process: a few
+ * warm-up passes, then `runs` passes of each, alternating (the first of each
+ * pair alternates too). A pass is timed with `process.hrtime` (wall clock of
+ * a single-threaded, CPU-bound loop) and divided by the record count. The
+ * same comparison is also made on the 16 eligible samples only
+ * (`details.eligibleOnly`), where the path does all its work on every record.
+ *
+ * @param options.runs - timed passes of each (default 21).
+ * @returns figure 1; `details` holds `medianPathNsPerRecord`,
+ *   `medianFloorNsPerRecord` (ns per record), `ratio` (path / floor of the
+ *   medians), `medianPairedRatio`, the per-run ns per record, the decisions
+ *   and the same for `eligibleOnly`. Passes when `ratio` ≤ 1.0.
+ */
+export async function measureIngestFloor(options: { runs?: number } = {}): Promise<FigureResult> {
+  const runs = options.runs ?? 21;
+  const warmupRuns = 5;
+  const mixed = benchContactRecords(BENCH_RECORD_COUNT);
+  const eligibleOnly = benchContactRecords(BENCH_RECORD_COUNT, { eligibleOnly: true });
+  const all = await compareWithFloor(
+    mixed.data.map((data) => data.toString('base64')),
+    runs,
+    warmupRuns,
+  );
+  const eligible = await compareWithFloor(
+    eligibleOnly.data.map((data) => data.toString('base64')),
+    runs,
+    warmupRuns,
+  );
+  const us = (ns: number) => (ns / 1000).toFixed(2);
+  return {
+    id: 1,
+    name: 'Ingest CPU per record vs floor',
+    measured:
+      `${us(all.medianPathNsPerRecord)} µs vs ${us(all.medianFloorNsPerRecord)} µs floor: ` +
+      `${all.ratio.toFixed(2)}x (eligible only: ${eligible.ratio.toFixed(2)}x)`,
+    target: '≤ 1.0x',
+    pass: all.ratio <= 1,
+    details: {
+      records: BENCH_RECORD_COUNT,
+      meanBytesPerRecord: round(mixed.bytes / BENCH_RECORD_COUNT),
+      runs,
+      warmupRuns,
+      floor:
+        "Buffer.from(data, 'base64').toString('utf8'), JSON.parse, JSON.stringify({ Source, DetailType, Detail: JSON.stringify({ schemaVersion, contactId, lastUpdateTimestamp, contactRecord }) })",
+      ...roundComparison(all),
+      eligibleOnly: {
+        meanBytesPerRecord: round(eligibleOnly.bytes / BENCH_RECORD_COUNT),
+        ...roundComparison(eligible),
+      },
+      nodeVersion: process.version,
+    },
+  };
+}
+
+function roundComparison(comparison: FloorComparison) {
+  return {
+    ...comparison,
+    medianPathNsPerRecord: round(comparison.medianPathNsPerRecord),
+    medianFloorNsPerRecord: round(comparison.medianFloorNsPerRecord),
+    ratio: round(comparison.ratio, 3),
+    medianPairedRatio: round(comparison.medianPairedRatio, 3),
+  };
+}
+
+/** What bench/ingest-batch-child.ts reports over IPC after its one invocation. */
+export interface BatchChildReport {
+  /** Wall time of the handler invocation, ms. */
+  wallMs: number;
+  /** `process.resourceUsage().maxRSS` after the invocation, KB (the process's whole life). */
+  maxRssKb: number;
+  /** RSS just before the invocation (handler imported, event parsed), bytes. */
+  rssBeforeBytes: number;
+  /** Largest `heapUsed` seen by a 1 ms sampler and at the end (a lower bound of the peak), bytes. */
+  heapUsedPeakBytes: number;
+  /** `batchItemFailures` of the handler's response. */
+  batchItemFailures: number;
+  /** PutEvents requests the stub answered. */
+  putEventsCalls: number;
+  /** Entries in those requests. */
+  putEventsEntries: number;
+}
+
+/** Bundle bench/ingest-batch-child.ts (and with it the handler) as `serverless package` bundles functions. */
+async function bundleBatchChild(outFile: string): Promise<void> {
+  await build({
+    ...BUNDLE_OPTIONS,
+    entryPoints: [fileURLToPath(new URL('./ingest-batch-child.ts', import.meta.url))],
+    outfile: outFile,
+    logLevel: 'error',
+  });
+}
+
+/** Run the bundled child once on `eventFile`; its stdout (the function's log lines and EMF) is counted, not kept. */
+function runBatchChild(
+  bundle: string,
+  eventFile: string,
+): Promise<BatchChildReport & { stdoutBytes: number; stdoutLines: number }> {
+  const child = fork(bundle, [eventFile], {
+    execArgv: [],
+    env: { ...process.env, ...BENCH_ENV, POWERTOOLS_LOG_LEVEL: 'INFO' },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  let stdoutBytes = 0;
+  let stdoutLines = 0;
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdoutBytes += chunk.byteLength;
+    for (let index = chunk.indexOf(10); index !== -1; index = chunk.indexOf(10, index + 1)) {
+      stdoutLines++;
+    }
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString('utf8');
+  });
+  return new Promise((resolve, reject) => {
+    let report: BatchChildReport | undefined;
+    child.on('message', (message) => {
+      report = message as BatchChildReport;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0 && report) resolve({ ...report, stdoutBytes, stdoutLines });
+      else reject(new Error(`ingest batch child exited with ${code}: ${stderr.slice(-2000)}`));
+    });
+  });
+}
+
+/** A Kinesis event of `data`, as the event source mapping delivers it, and its JSON size. */
+function kinesisEventOf(data: readonly Buffer[]): KinesisStreamEvent {
+  const base = 49590338271490256608559692538361571095921575989136588n;
+  return {
+    Records: data.map((bytes, index) =>
+      kinesisRecord(bytes, {
+        sequenceNumber: String(base + BigInt(index)),
+        partitionKey: contactIdOf(index),
+        approximateArrivalTimestamp: 1_767_225_600 + index / 1000,
+      }),
+    ),
+  };
+}
+
+/**
+ * Figure 2: the largest batch.
+ *
+ * The real ingest handler (`handler` of functions/ingest/handler.ts, with
+ * Powertools logging at INFO as deployed) on one Kinesis event of 10,000
+ * contact records (the maximum BatchSize), each in a fresh child process
+ * (bench/ingest-batch-child.ts under tsx) that reads the event from a file
+ * and parses it, as the Lambda runtime does with the invocation payload.
+ * PutEvents is answered at once, every entry accepted, by a stub in place of
+ * the SDK's HTTP handler, so serialization, signing and parsing of the
+ * response still run. The child's stdout (log lines and EMF) is counted and
+ * discarded.
+ *
+ * The records are real-sized (about 3 KB): the event is about 41 MB of JSON,
+ * more than the 6 MB payload Lambda delivers, so 10,000 records of this size
+ * never arrive in one batch; this is an upper bound of the real largest batch
+ * in both record count and bytes.
+ *
+ * Measures, per run: the invocation's wall time (ms, the handler call only,
+ * after the import) and the child's `maxRSS` (MB, its whole life: tsx, the
+ * event, the invocation), plus a sampled `heapUsed` peak (a lower bound).
+ * Checks that no record failed, that the stub saw one entry per eligible
+ * record, and that the PutEvents calls were ceil(published / 10).
+ *
+ * @param options.runs - child processes (default 5).
+ * @returns figure 2; `details` holds `medianWallMs`, `medianMaxRssMb`,
+ *   `medianHeapUsedPeakMb`, the per-run values, the event size and the
+ *   PutEvents counts. Passes when the median maxRSS ≤ 256 MB (memorySize),
+ *   the median wall time ≤ 3,000 ms (a tenth of the 30 s timeout) and the
+ *   checks hold.
+ */
+export async function measureLargestBatch(options: { runs?: number } = {}): Promise<FigureResult> {
+  const runs = options.runs ?? 5;
+  const records = benchContactRecords(BENCH_RECORD_COUNT);
+  const eventJson = JSON.stringify(kinesisEventOf(records.data));
+  const folder = mkdtempSync(join(tmpdir(), 'ctr-sync-bench-'));
+  const eventFile = join(folder, 'event.json');
+  const bundle = join(folder, 'ingest-batch-child.mjs');
+  const reports: Awaited<ReturnType<typeof runBatchChild>>[] = [];
+  try {
+    writeFileSync(eventFile, eventJson);
+    await bundleBatchChild(bundle);
+    for (let run = 0; run < runs; run++) reports.push(await runBatchChild(bundle, eventFile));
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+
+  const mb = (bytes: number) => bytes / (1024 * 1024);
+  const wallMs = reports.map((report) => report.wallMs);
+  const maxRssMb = reports.map((report) => report.maxRssKb / 1024);
+  const heapUsedPeakMb = reports.map((report) => mb(report.heapUsedPeakBytes));
+  const rssBeforeMb = reports.map((report) => mb(report.rssBeforeBytes));
+  const published = records.eligible;
+  const checks = {
+    noBatchItemFailures: reports.every((report) => report.batchItemFailures === 0),
+    everyEligibleRecordPublished: reports.every((report) => report.putEventsEntries === published),
+    putEventsCallsAreCeilPublishedOverTen: reports.every(
+      (report) => report.putEventsCalls === Math.ceil(report.putEventsEntries / 10),
+    ),
+  };
+  const medianWallMs = median(wallMs);
+  const medianMaxRssMb = median(maxRssMb);
+  const targetWallMs = TIMEOUT_MS / 10;
+  return {
+    id: 2,
+    name: 'Largest batch (10,000 records)',
+    measured: `${medianWallMs.toFixed(0)} ms, ${medianMaxRssMb.toFixed(0)} MB max RSS`,
+    target: `≤ ${targetWallMs} ms, ≤ ${MEMORY_SIZE_MB} MB`,
+    pass:
+      medianWallMs <= targetWallMs &&
+      medianMaxRssMb <= MEMORY_SIZE_MB &&
+      Object.values(checks).every(Boolean),
+    details: {
+      records: BENCH_RECORD_COUNT,
+      eligibleRecords: published,
+      recordDataBytes: records.bytes,
+      eventJsonBytes: Buffer.byteLength(eventJson),
+      eventJsonOverLambdaPayloadLimit: Buffer.byteLength(eventJson) / MAX_INVOCATION_PAYLOAD_BYTES,
+      runs,
+      medianWallMs: round(medianWallMs, 1),
+      medianMaxRssMb: round(medianMaxRssMb, 1),
+      medianHeapUsedPeakMb: round(median(heapUsedPeakMb), 1),
+      medianRssBeforeInvocationMb: round(median(rssBeforeMb), 1),
+      wallMsRuns: wallMs.map((value) => round(value, 1)),
+      maxRssMbRuns: maxRssMb.map((value) => round(value, 1)),
+      heapUsedPeakMbRuns: heapUsedPeakMb.map((value) => round(value, 1)),
+      putEventsCalls: reports.map((report) => report.putEventsCalls),
+      putEventsEntries: reports.map((report) => report.putEventsEntries),
+      stdoutBytes: reports.map((report) => report.stdoutBytes),
+      stdoutLines: reports.map((report) => report.stdoutLines),
+      checks,
+      memorySizeMb: MEMORY_SIZE_MB,
+      targetWallMs,
+      logLevel: 'INFO (stdout counted, not kept)',
+    },
+  };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  (async () => {
+    console.log(JSON.stringify(await measureIngestFloor(), null, 2));
+    console.log(JSON.stringify(await measureLargestBatch(), null, 2));
+    if (sink === -1) console.log(sink);
+  })().catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}
