@@ -18,6 +18,14 @@ interface EmfDirective {
 export class MetricsCollector {
   private readonly totals = new Map<string, number>();
 
+  /**
+   * @param onDocument - called with each EMF line's `service` (Powertools' service name, `''`
+   *   when absent) and its metric values by name (summed when a metric holds several).
+   */
+  constructor(
+    private readonly onDocument?: (service: string, values: Record<string, number>) => void,
+  ) {}
+
   /** Feed one log line; lines that are not EMF are ignored. Returns true when it was EMF. */
   accept(line: string): boolean {
     if (!line.startsWith('{') || !line.includes('"_aws"')) return false;
@@ -30,6 +38,7 @@ export class MetricsCollector {
     const directives = (document._aws as { CloudWatchMetrics?: EmfDirective[] } | undefined)
       ?.CloudWatchMetrics;
     if (!Array.isArray(directives)) return false;
+    const byName: Record<string, number> = {};
     for (const directive of directives) {
       const extraDimensions = (directive.Dimensions ?? [])
         .flat()
@@ -42,12 +51,14 @@ export class MetricsCollector {
           0,
         );
         this.add(metric.Name, sum);
+        byName[metric.Name] = (byName[metric.Name] ?? 0) + sum;
         for (const dimension of extraDimensions) {
           const value = document[dimension];
           if (typeof value === 'string') this.add(`${metric.Name}:${value}`, sum);
         }
       }
     }
+    this.onDocument?.(typeof document.service === 'string' ? document.service : '', byName);
     return true;
   }
 
@@ -58,6 +69,15 @@ export class MetricsCollector {
   /** Total of a metric name (all dimension values together), 0 when never seen. */
   total(name: string): number {
     return this.totals.get(name) ?? 0;
+  }
+
+  /** Totals of the metrics whose name starts with `prefix`, by the rest of the name. */
+  totalsWithPrefix(prefix: string): Record<string, number> {
+    const result: Record<string, number> = {};
+    for (const [key, value] of this.totals) {
+      if (key.startsWith(prefix) && !key.includes(':')) result[key.slice(prefix.length)] = value;
+    }
+    return result;
   }
 
   /** Totals per dimension value of a metric, e.g. `{ voicemail: 2, 'channel-not-voice': 5 }`. */

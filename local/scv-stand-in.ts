@@ -106,8 +106,13 @@ export interface ScvStandInOptions {
    * function's behaviour for that invocation. Not called for DryRun.
    */
   fault?: (call: StandInCall) => StandInFault | undefined;
-  /** Clock used for the CreatedDate of VoiceCalls created by `updateVoiceCall`; default `new Date()`. */
+  /** Clock of CreatedDate (VoiceCalls created by `updateVoiceCall`) and LastModifiedDate; default `new Date()`. */
   now?: () => Date;
+  /**
+   * Milliseconds `updateVoiceCall` takes before it applies the update and answers (default 0):
+   * the time SCV's function spends calling Salesforce, for benchmarks.
+   */
+  updateLatencyMs?: number;
 }
 
 /** A VoiceCall as kept in the store, keyed there by its VendorCallKey. */
@@ -124,6 +129,8 @@ export interface StoredVoiceCall {
   fieldValues: Record<string, unknown>;
   /** Number of `updateVoiceCall` invocations applied to this VoiceCall. */
   updateCount: number;
+  /** Time of the last `updateVoiceCall` applied, ISO-8601 UTC with milliseconds; absent before the first. */
+  LastModifiedDate?: string;
 }
 
 /**
@@ -499,9 +506,19 @@ async function loadStore(path: string): Promise<Record<string, StoredVoiceCall>>
   return voiceCalls;
 }
 
-/** Serialises mutations of the in-memory store and persists each one atomically. */
+/**
+ * Applies mutations to the in-memory store one at a time and persists them
+ * atomically (write a temporary file, rename it), by group commit: a mutation
+ * resolves once a write that started after it finished, and the mutations
+ * that arrive while a write runs share the next one. (One write per mutation
+ * made every update rewrite the whole store, serially, and capped the local
+ * stack's throughput.)
+ */
 class VoiceCallStore {
-  private tail: Promise<unknown> = Promise.resolve();
+  /** The write in progress, if any. */
+  private writing: Promise<void> | undefined;
+  /** The write that will start when the one in progress ends, shared by the mutations waiting for it. */
+  private nextWrite: Promise<void> | undefined;
   private readonly usedIds = new Set<string>();
 
   constructor(
@@ -513,25 +530,34 @@ class VoiceCallStore {
     }
   }
 
-  /** Runs `mutate` after every earlier one has been persisted, then persists its result. */
-  mutate<T>(mutate: (voiceCalls: Record<string, StoredVoiceCall>) => T): Promise<T> {
-    const run = this.tail.then(async () => {
-      const result = mutate(this.voiceCalls);
-      await this.persist();
-      return result;
-    });
-    this.tail = run.catch(() => undefined);
-    return run;
+  /** Runs `mutate` on the store now; resolves with its result once the change is persisted. */
+  async mutate<T>(mutate: (voiceCalls: Record<string, StoredVoiceCall>) => T): Promise<T> {
+    const result = mutate(this.voiceCalls);
+    await this.persistSoon();
+    return result;
   }
 
-  /** A deep copy of the store once every queued mutation has settled. */
+  /** A write that starts after this call: the next one, shared with every caller until it starts. */
+  private persistSoon(): Promise<void> {
+    this.nextWrite ??= (this.writing ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => {
+        this.nextWrite = undefined;
+        const write = this.persist();
+        this.writing = write;
+        return write;
+      });
+    return this.nextWrite;
+  }
+
+  /** A deep copy of the store once every mutation so far is persisted. */
   async snapshot(): Promise<Record<string, StoredVoiceCall>> {
-    await this.tail;
+    await this.flush();
     return structuredClone(this.voiceCalls);
   }
 
   async flush(): Promise<void> {
-    await this.tail;
+    await (this.nextWrite ?? this.writing)?.catch(() => undefined);
   }
 
   newId(): string {
@@ -779,6 +805,7 @@ export async function startScvStandIn(options: ScvStandInOptions): Promise<ScvSt
         `updateVoiceCall: fieldValues must be an object (contactId ${contactId})`,
       );
     }
+    if (options.updateLatencyMs) await delay(options.updateLatencyMs);
     const nulls: string[] = [];
     nullPaths(fieldValues, 'fieldValues', nulls);
     if (nulls.length > 0) {
@@ -801,6 +828,7 @@ export async function startScvStandIn(options: ScvStandInOptions): Promise<ScvSt
         voiceCall.CustomerHoldDuration = fieldValues.totalHoldDuration;
       }
       voiceCall.updateCount += 1;
+      voiceCall.LastModifiedDate = now().toISOString();
       voiceCalls[contactId] = voiceCall;
     });
     // The Lambda returns the SCRT PATCH response body; the repository's tests use { success: true }.

@@ -52,6 +52,7 @@ import {
   openLogFile,
   startLocalFunction,
 } from './lambda-runtime';
+import { AWS_REQUESTS_METRIC_PREFIX, RequestCounts } from '../functions/shared/request-metrics';
 import { MetricsCollector } from './metrics-collector';
 import { type StandInFault, type StoredVoiceCall, startScvStandIn } from './scv-stand-in';
 import {
@@ -109,6 +110,11 @@ export interface LocalStackOptions {
    * per function named in the plan.
    */
   faults?: FaultPlan;
+  /**
+   * Milliseconds the SCV stand-in's `updateVoiceCall` takes (default 0): the
+   * time SCV's function spends calling Salesforce, for benchmarks.
+   */
+  telephonyLatencyMs?: number;
 }
 
 /** Counts of one run, from the functions' EMF metrics and the queues. */
@@ -120,6 +126,8 @@ export interface LocalStackSummary {
   archived: number;
   synced: number;
   superseded: number;
+  /** Deliveries of a version already archived (claimed) by an earlier delivery: not sent again. */
+  duplicate: number;
   failed: number;
   /** Messages in each dead-letter queue (visible and in flight); `ingest` is the Kinesis on-failure queue. */
   inDlq: { sync: number; redrive: number; ingest: number };
@@ -140,6 +148,16 @@ export interface LocalStackSummary {
   eventBridge: Record<string, number>;
   /** Faults injected, per target, and crashed execution environments per function. */
   faults: { injected: Record<string, number>; crashes: Record<string, number> };
+  /**
+   * AWS requests per operation (`S3.HeadObject`), retries included, counted by an SDK
+   * middleware (functions/shared/request-metrics.ts): `functions`, what the functions sent (from
+   * their EMF metrics); `platform`, what the local stack sent on AWS's behalf (the sync rule's
+   * SendMessage, the SQS event source mapping's receives and deletes, on-failure destinations)
+   * and for itself (CreateQueue, GetQueueAttributes while draining).
+   */
+  requests: { functions: Record<string, number>; platform: Record<string, number> };
+  /** Per ingest invocation: CtrReceived entries published, and PutEvents requests sent. */
+  ingestInvocations: { published: number; putEventsRequests: number }[];
 }
 
 /** A quarantined record as the bucket holds it. */
@@ -153,7 +171,11 @@ export interface QuarantinedRecord {
 /** A running local stack. */
 export interface LocalStack {
   /** Put records on the stream, each exactly as given (partition key: `partitionKeys[i]` or random). */
-  putRecords(records: Buffer[], partitionKeys?: (string | undefined)[]): Promise<void>;
+  /**
+   * Put records on the stream, each exactly as given (partition key: `partitionKeys[i]` or
+   * random). Resolves with the time (ms since the epoch) each record's PutRecords call returned.
+   */
+  putRecords(records: Buffer[], partitionKeys?: (string | undefined)[]): Promise<number[]>;
   /** What SCV does when a call starts: a VoiceCall whose CustomerHoldDuration is null. */
   createVoiceCall(contactId: string, createdDate: string): Promise<void>;
   /** Put an event on the bus as an operator would with `aws events put-events`. */
@@ -228,6 +250,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       storePath: join(options.workDir, 'voice-calls.json'),
       telephonyFunctionName: TELEPHONY_FUNCTION,
       restApiFunctionName: REST_API_FUNCTION,
+      updateLatencyMs: options.telephonyLatencyMs,
       fault: (call) => {
         const key = `${call.functionName} ${call.methodName} ${call.contactId ?? ''}`;
         return options.faults?.decide('telephony', key)
@@ -261,7 +284,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // so the queues are created through it too (it faults only sends to the sync queue: the rule
     // target's and the redrive's).
     const functionsEndpoint = proxy.endpoint;
-    const sqs = createSqsClient(functionsEndpoint);
+    const platformRequests = new RequestCounts(true);
+    const sqs = platformRequests.instrument(createSqsClient(functionsEndpoint));
     const queueUrl = async (name: string, attributes: Record<string, string> = {}) =>
       (await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes })))
         .QueueUrl as string;
@@ -279,7 +303,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
 
     const bundles = await buildFunctions(join(options.workDir, 'build'));
-    const metrics = new MetricsCollector();
+    const ingestInvocations: LocalStackSummary['ingestInvocations'] = [];
+    const metrics = new MetricsCollector((service, values) => {
+      if (service !== 'ingest') return;
+      ingestInvocations.push({
+        published: values.Published ?? 0,
+        putEventsRequests: values[`${AWS_REQUESTS_METRIC_PREFIX}EventBridge.PutEvents`] ?? 0,
+      });
+    });
     const functionEnvironment: Record<FunctionName, Record<string, string>> = {
       ingest: { EVENT_BUS_NAME: BUS_NAME },
       updater: {
@@ -319,6 +350,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           S3_FORCE_PATH_STYLE: 'true',
           ARCHIVE_BUCKET_NAME: BUCKET,
           POWERTOOLS_METRICS_NAMESPACE: 'CtrSync',
+          CTR_SYNC_REQUEST_METRICS: 'true',
           ...functionEnvironment[name],
         },
         onLogLine: (line) => {
@@ -431,17 +463,26 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     return {
       logDir,
       async putRecords(records, partitionKeys = []) {
+        const putAt = new Array<number>(records.length);
         for (let start = 0; start < records.length; start += 500) {
           const chunk = records.slice(start, start + 500);
           let entries = chunk.map((data, index) => ({
             Data: data,
             PartitionKey: partitionKeys[start + index] ?? randomUUID(),
+            index: start + index,
           }));
           for (let attempt = 0; entries.length > 0; attempt++) {
             const result = await kinesis.send(
-              new PutRecordsCommand({ StreamName: STREAM_NAME, Records: entries }),
+              new PutRecordsCommand({
+                StreamName: STREAM_NAME,
+                Records: entries.map(({ Data, PartitionKey }) => ({ Data, PartitionKey })),
+              }),
             );
+            const now = Date.now();
             const results = result.Records ?? [];
+            entries.forEach((entry, index) => {
+              if (!results[index]?.ErrorCode) putAt[entry.index] = now;
+            });
             entries = entries.filter((_, index) => results[index]?.ErrorCode);
             if (entries.length > 0 && attempt > 20)
               throw new Error(`PutRecords kept failing for ${entries.length} records`);
@@ -449,6 +490,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
               await new Promise((resolve) => setTimeout(resolve, 100 * (attempt + 1)));
           }
         }
+        return putAt;
       },
       createVoiceCall: (contactId, createdDate) => standIn.createVoiceCall(contactId, createdDate),
       async putEvent(source, detailType, detail) {
@@ -510,6 +552,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           archived: metrics.total('Archived'),
           synced: metrics.total('Synced'),
           superseded: metrics.total('Superseded'),
+          duplicate: metrics.total('Duplicate'),
           failed: metrics.total('Failed'),
           inDlq: {
             sync: await depth(syncDlqUrl),
@@ -527,6 +570,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
             recordsSentToOnFailure: kinesisMapping.counters.recordsSentToOnFailure,
           },
           eventBridge: { ...eventBridge.stats },
+          requests: {
+            functions: Object.fromEntries(
+              Object.entries(metrics.totalsWithPrefix(AWS_REQUESTS_METRIC_PREFIX)),
+            ),
+            platform: platformRequests.snapshot(),
+          },
+          ingestInvocations: [...ingestInvocations],
           faults: {
             injected: { ...(faults?.injected ?? {}) },
             crashes: Object.fromEntries(

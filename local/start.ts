@@ -160,6 +160,7 @@ function printSummary(result: LocalRunResult): void {
     ['archived', summary.archived],
     ['synced', summary.synced],
     ['superseded', summary.superseded],
+    ['duplicate (not sent again)', summary.duplicate],
     ['failed attempts', summary.failed],
     ...Object.entries(summary.faults.injected).map(([target, count]): [string, number] => [
       `faults injected: ${target}`,
@@ -184,6 +185,7 @@ function printSummary(result: LocalRunResult): void {
     ]),
     ['rejected and quarantined', r.quarantined],
     ['superseded (deliveries)', summary.superseded],
+    ['duplicate (deliveries)', summary.duplicate],
     ['in sync DLQ', summary.inDlq.sync],
     ['in redrive DLQ', summary.inDlq.redrive],
     ['in ingest on-failure queue', summary.inDlq.ingest],

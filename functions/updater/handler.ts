@@ -36,6 +36,7 @@ import {
 } from '../../events/ctr-received';
 import { booleanFlag, readConfig, requiredString } from '../shared/config';
 import { createObservability, InvocationCounters } from '../shared/observability';
+import { RequestCounts } from '../shared/request-metrics';
 import { createS3Archive } from '../shared/s3-archive';
 import { createTelephonyIntegration } from '../shared/scv-functions';
 import { REDRIVE_RUN_ATTRIBUTE, RESYNC_ATTRIBUTE } from '../shared/sync-message-attributes';
@@ -49,13 +50,14 @@ const config = readConfig(
 );
 const { logger, metrics } = createObservability('updater');
 const counters = new InvocationCounters();
+const requests = new RequestCounts();
 const ports = {
   archive: createS3Archive({
-    client: new S3Client({ forcePathStyle: config.S3_FORCE_PATH_STYLE }),
+    client: requests.instrument(new S3Client({ forcePathStyle: config.S3_FORCE_PATH_STYLE })),
     bucket: config.ARCHIVE_BUCKET_NAME,
   }),
   telephony: createTelephonyIntegration({
-    client: new LambdaClient({}),
+    client: requests.instrument(new LambdaClient({})),
     functionName: config.INVOKE_TELEPHONY_INTEGRATION_API_ARN,
   }),
 };
@@ -134,8 +136,7 @@ export async function recordHandler(record: SQSRecord): Promise<void> {
     if (result.outcome === 'synced') {
       counters.add('Synced');
       if (result.archived) counters.add('Archived');
-    }
-    else if (result.outcome === 'superseded') counters.add('Superseded');
+    } else if (result.outcome === 'superseded') counters.add('Superseded');
     else if (result.outcome === 'duplicate') counters.add('Duplicate');
     else counters.addWithDimension('Skipped', 'Reason', result.reason);
     logger.info('VoiceCall sync', {
@@ -163,6 +164,7 @@ export async function handler(event: SQSEvent, context: Context) {
       throwOnFullBatchFailure: false,
     });
   } finally {
+    requests.addTo(metrics);
     counters.flush(metrics);
   }
 }

@@ -113,9 +113,7 @@ describe('DLQ redrive and bad input on the local stack', () => {
   }, 180_000);
 
   it('moves the sync DLQ back: the record that failed for a while is synced, the one that keeps failing returns to the DLQ once', async () => {
-    await stack.putEvent(DlqRedriveRequested.source, DlqRedriveRequested.detailType, {
-      queue: 'sync',
-    });
+    await stack.putEvent(DlqRedriveRequested.source, DlqRedriveRequested.detailType, {});
     await stack.drain();
 
     const voiceCalls = await stack.voiceCalls();

@@ -128,6 +128,7 @@ describe('updateVoiceCall', () => {
       CustomerHoldDuration: 42,
       fieldValues: { startTime: '2022-01-05T09:00:00Z', totalHoldDuration: 42, queue: 'Support' },
       updateCount: 2,
+      LastModifiedDate: '2022-01-05T10:00:00.000Z',
     });
   });
 
