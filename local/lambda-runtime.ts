@@ -116,6 +116,8 @@ export interface LocalFunction {
   readonly invocations: number;
   /** Execution environments that died during an invocation (crash, timeout). */
   readonly crashes: number;
+  /** Handler run time of every invocation that answered, in milliseconds, in order of answer. */
+  readonly durationsMs: readonly number[];
   stop(): Promise<void>;
 }
 
@@ -142,6 +144,7 @@ export function startLocalFunction(options: LocalFunctionOptions): LocalFunction
   let pending = 0;
   let invocations = 0;
   let crashes = 0;
+  const durationsMs: number[] = [];
   let stopped = false;
 
   function spawnEnvironment(): Environment {
@@ -170,9 +173,11 @@ export function startLocalFunction(options: LocalFunctionOptions): LocalFunction
         ok: boolean;
         value?: unknown;
         error?: { name: string; message: string };
+        durationMs?: number;
       }) => {
         const current = environment.current;
         if (!current || current.id !== message.id) return;
+        if (typeof message.durationMs === 'number') durationsMs.push(message.durationMs);
         clearTimeout(current.timer);
         environment.current = undefined;
         environment.busy = false;
@@ -242,6 +247,7 @@ export function startLocalFunction(options: LocalFunctionOptions): LocalFunction
     get crashes() {
       return crashes;
     },
+    durationsMs,
     invoke(event) {
       if (stopped)
         return Promise.reject(new InvocationError(`${options.name} is stopped`, 'Stopped'));

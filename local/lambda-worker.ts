@@ -5,7 +5,9 @@
  * the function's log stream (Powertools JSON lines and EMF metrics).
  *
  * Protocol: the parent sends `{ id, event, timeoutMs, crash? }`; the worker
- * answers `{ id, ok: true, value }` or `{ id, ok: false, error: { name, message } }`.
+ * answers `{ id, ok: true, value, durationMs }` or
+ * `{ id, ok: false, error: { name, message }, durationMs }`, `durationMs` being
+ * the handler's run time in milliseconds (what Lambda bills as duration).
  *
  * Fault injection: with `crash: true` the process dies in the middle of that
  * invocation, right after its second completed request that changes
@@ -92,15 +94,20 @@ process.on('message', (message: InvokeMessage) => {
     };
     crashArmed = message.crash === true;
     writesDone = 0;
+    let started = performance.now();
     try {
       const handler = await loadHandler();
+      // Lambda bills the handler's run, not the module's first load (init is billed apart).
+      started = performance.now();
       const value = await handler(message.event, context);
+      const durationMs = performance.now() - started;
       if (crashArmed) process.exit(CRASH_EXIT_CODE);
-      process.send?.({ id: message.id, ok: true, value: value ?? null });
+      process.send?.({ id: message.id, ok: true, value: value ?? null, durationMs });
     } catch (error) {
+      const durationMs = performance.now() - started;
       if (crashArmed) process.exit(CRASH_EXIT_CODE);
       const { name, message: text } = error instanceof Error ? error : new Error(String(error));
-      process.send?.({ id: message.id, ok: false, error: { name, message: text } });
+      process.send?.({ id: message.id, ok: false, error: { name, message: text }, durationMs });
     }
   })();
 });

@@ -506,19 +506,24 @@ async function loadStore(path: string): Promise<Record<string, StoredVoiceCall>>
   return voiceCalls;
 }
 
+/** Shortest time between two writes of the store, in milliseconds. */
+const WRITE_INTERVAL_MS = 100;
+
 /**
  * Applies mutations to the in-memory store one at a time and persists them
- * atomically (write a temporary file, rename it), by group commit: a mutation
- * resolves once a write that started after it finished, and the mutations
- * that arrive while a write runs share the next one. (One write per mutation
- * made every update rewrite the whole store, serially, and capped the local
- * stack's throughput.)
+ * behind: each mutation schedules a write of the whole store (atomic: a
+ * temporary file, then a rename), and the mutations made while a write runs
+ * share the next one. `snapshot` and `flush` wait until every mutation so far
+ * is on disk. (A synchronous write per mutation rewrote the whole store
+ * serially on every update and capped the local stack's throughput.)
  */
 class VoiceCallStore {
   /** The write in progress, if any. */
   private writing: Promise<void> | undefined;
   /** The write that will start when the one in progress ends, shared by the mutations waiting for it. */
   private nextWrite: Promise<void> | undefined;
+  /** When the last write started (ms since the epoch). */
+  private lastWriteAt = 0;
   private readonly usedIds = new Set<string>();
 
   constructor(
@@ -530,10 +535,10 @@ class VoiceCallStore {
     }
   }
 
-  /** Runs `mutate` on the store now; resolves with its result once the change is persisted. */
+  /** Runs `mutate` on the store now and schedules a write; resolves with its result. */
   async mutate<T>(mutate: (voiceCalls: Record<string, StoredVoiceCall>) => T): Promise<T> {
     const result = mutate(this.voiceCalls);
-    await this.persistSoon();
+    void this.persistSoon().catch(() => undefined);
     return result;
   }
 
@@ -541,7 +546,10 @@ class VoiceCallStore {
   private persistSoon(): Promise<void> {
     this.nextWrite ??= (this.writing ?? Promise.resolve())
       .catch(() => undefined)
+      // At most one write per WRITE_INTERVAL_MS: each one serializes the whole store.
+      .then(() => delay(Math.max(0, this.lastWriteAt + WRITE_INTERVAL_MS - Date.now())))
       .then(() => {
+        this.lastWriteAt = Date.now();
         this.nextWrite = undefined;
         const write = this.persist();
         this.writing = write;
@@ -556,8 +564,9 @@ class VoiceCallStore {
     return structuredClone(this.voiceCalls);
   }
 
+  /** Resolves when every mutation so far is on disk; rejects when that write failed. */
   async flush(): Promise<void> {
-    await (this.nextWrite ?? this.writing)?.catch(() => undefined);
+    await (this.nextWrite ?? this.writing);
   }
 
   newId(): string {
@@ -574,7 +583,7 @@ class VoiceCallStore {
     const body: StoreFile = { voiceCalls: this.voiceCalls };
     const temp = `${this.path}.${process.pid}.${randomUUID()}.tmp`;
     try {
-      await writeFile(temp, `${JSON.stringify(body, null, 2)}\n`, 'utf8');
+      await writeFile(temp, `${JSON.stringify(body)}\n`, 'utf8');
       await rename(temp, this.path);
     } catch (error) {
       await rm(temp, { force: true });

@@ -158,6 +158,8 @@ export interface LocalStackSummary {
   requests: { functions: Record<string, number>; platform: Record<string, number> };
   /** Per ingest invocation: CtrReceived entries published, and PutEvents requests sent. */
   ingestInvocations: { published: number; putEventsRequests: number }[];
+  /** Handler run time of every invocation that answered, per function, in milliseconds. */
+  durationsMs: Record<string, number[]>;
 }
 
 /** A quarantined record as the bucket holds it. */
@@ -577,6 +579,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
             platform: platformRequests.snapshot(),
           },
           ingestInvocations: [...ingestInvocations],
+          durationsMs: Object.fromEntries(
+            Object.entries(functions).map(([name, fn]) => [name, [...fn.durationsMs]]),
+          ),
           faults: {
             injected: { ...(faults?.injected ?? {}) },
             crashes: Object.fromEntries(
