@@ -7,7 +7,7 @@
  * The parent bundles this file with the esbuild settings `serverless
  * package` uses (so the handler runs as the shipped bundle, minified, SDK
  * inlined) and runs it with plain `node` and the handler's environment
- * (bench/ingest.ts, BENCH_ENV). PutEvents is answered at once by replacing
+ * (bench/ingest.ts, CHILD_ENV). PutEvents is answered at once by replacing
  * the SDK's HTTP handler (`NodeHttpHandler.prototype.handle`, the same class
  * the handler's client uses, as both are in the one bundle): the request is
  * built, serialized and signed as in Lambda, and the response (every entry

@@ -18,7 +18,7 @@ import {
   lambdaContext,
   sequenceNumber,
 } from '../fixtures/events';
-import { loadContactRecordFixture } from '../fixtures/factories';
+import { type JsonObject, loadContactRecordFixture } from '../fixtures/factories';
 import { captureOutput } from '../fixtures/output';
 
 const eventBridge = mockClient(EventBridgeClient);
@@ -353,11 +353,13 @@ describe('toCtrReceivedEntry', () => {
     expect(decision).toMatchObject({ action: 'invalid', error: { reason: 'invalid-json' } });
   });
 
+  const withUffff = loadContactRecordFixture('inbound-answered') as JsonObject & {
+    ContactId: string;
+    LastUpdateTimestamp: string;
+  };
+  withUffff.Attributes = { note: 'a\uffffb' };
   it.each([
-    [
-      'holds U+FFFF',
-      { ...loadContactRecordFixture('inbound-answered'), Attributes: { note: 'a\uffffb' } },
-    ],
+    ['holds U+FFFF', withUffff],
     ['is too large for an event entry', hugeContactRecord()],
   ])('decides archive-first for a record that %s', (_case, record) => {
     const text = JSON.stringify(record);
