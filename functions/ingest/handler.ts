@@ -5,7 +5,10 @@
  * that are not for SCV (counted by reason); quarantine records that cannot be
  * parsed or validated (raw bytes and reason under `quarantine/` in the
  * archive bucket, not retried, the shard moves on); publish `CtrReceived` for
- * the rest. A record too large for an event entry, or holding a character
+ * the rest, one per ContactId and batch: only the first delivery of the
+ * newest version in the batch is published, the others are counted as
+ * superseded or duplicate (see {@link decideBatch}). A record too large for
+ * an event entry, or holding a character
  * SQS rejects (U+FFFE, U+FFFF), is archived first (`ctr/{ContactId}.json`,
  * newest version wins) and published with a `contactRecordRef` instead of
  * its body. PutEvents requests carry up to 10
@@ -25,6 +28,7 @@ import { decodeContactRecordWithText } from '../../domain/contact-record';
 import { evaluateSyncEligibility, type SkipReason } from '../../domain/eligibility';
 import { InvalidContactRecordError, PermanentError } from '../../domain/errors';
 import type { ContactRecordArchive, QuarantineStore } from '../../domain/ports';
+import { compareContactRecordVersions } from '../../domain/versions';
 import {
   buildCtrReceivedDetail,
   buildCtrReceivedReferenceDetail,
@@ -40,6 +44,7 @@ import {
   MAX_REQUEST_BYTES,
 } from '../shared/event-publisher';
 import { createObservability, InvocationCounters } from '../shared/observability';
+import { RequestCounts } from '../shared/request-metrics';
 
 const config = readConfig(
   z.object({
@@ -52,9 +57,10 @@ const config = readConfig(
 );
 const { logger, metrics } = createObservability('ingest');
 const counters = new InvocationCounters();
+const requests = new RequestCounts();
 const publisher = createBatchingPublisher(
   createEventPublisher({
-    client: new EventBridgeClient({}),
+    client: requests.instrument(new EventBridgeClient({})),
     eventBusName: config.EVENT_BUS_NAME,
     baseDelayMs: config.PUT_EVENTS_RETRY_BASE_DELAY_MS,
   }),
@@ -78,7 +84,9 @@ let s3Stores: Promise<S3Stores> | undefined;
 function s3(): Promise<S3Stores> {
   s3Stores ??= Promise.all([import('@aws-sdk/client-s3'), import('../shared/s3-archive')]).then(
     ([{ S3Client }, { createS3Quarantine, createS3Archive, archiveKey }]) => {
-      const client = new S3Client({ forcePathStyle: config.S3_FORCE_PATH_STYLE });
+      const client = requests.instrument(
+        new S3Client({ forcePathStyle: config.S3_FORCE_PATH_STYLE }),
+      );
       const bucket = config.ARCHIVE_BUCKET_NAME;
       return {
         quarantine: createS3Quarantine({ client, bucket }),
@@ -139,7 +147,7 @@ async function quarantineRecord(record: KinesisStreamRecord, error: PermanentErr
  * - `invalid`: the bytes are not a valid contact record; quarantine them.
  */
 export type IngestDecision =
-  | { action: 'publish'; contactId: string; entry: EventEntry }
+  | { action: 'publish'; contactId: string; lastUpdateTimestamp: string; entry: EventEntry }
   | { action: 'archive-first'; contactId: string; lastUpdateTimestamp: string; json: string }
   | { action: 'skip'; contactId: string; reason: SkipReason }
   | { action: 'invalid'; error: InvalidContactRecordError };
@@ -178,17 +186,74 @@ export function toCtrReceivedEntry(data: Uint8Array): IngestDecision {
   if ((mayBeTooLarge && entrySize(entry) >= MAX_REQUEST_BYTES) || hasCharactersSqsRejects(json)) {
     return { action: 'archive-first', contactId, lastUpdateTimestamp, json };
   }
-  return { action: 'publish', contactId, entry };
+  return { action: 'publish', contactId, lastUpdateTimestamp, entry };
 }
 
 /**
- * Handle one Kinesis record. Resolves when it was published, skipped or
+ * What a record of the batch became when a record later or earlier in the
+ * same batch carries the same ContactId: `superseded` when that record's
+ * version is newer, `duplicate` when it is the same version (the first
+ * delivery of the newest version is the one kept).
+ */
+export type InBatchOutcome = 'superseded' | 'duplicate';
+
+/**
+ * Decide every record of a batch, and keep one record per ContactId: the
+ * first delivery of its newest version (LastUpdateTimestamp). Amazon Connect
+ * publishes a contact's versions and redeliveries close together on its
+ * shard, so a batch often holds several; publishing only the newest spares
+ * an event, a sync message, archive requests and an `updateVoiceCall` per
+ * extra record, and nothing is lost: if the kept record fails, Lambda
+ * retries from its sequence number, the records after it included.
+ *
+ * @param records - the batch, in shard order.
+ * @returns per record, its {@link IngestDecision}, or the {@link InBatchOutcome}
+ *   when another record of the batch stands for it.
+ */
+export function decideBatch(
+  records: readonly KinesisStreamRecord[],
+): Map<KinesisStreamRecord, IngestDecision | InBatchOutcome> {
+  const decisions = new Map<KinesisStreamRecord, IngestDecision | InBatchOutcome>();
+  const kept = new Map<string, { record: KinesisStreamRecord; version: string }>();
+  for (const record of records) {
+    const decision = toCtrReceivedEntry(Buffer.from(record.kinesis.data, 'base64'));
+    decisions.set(record, decision);
+    if (decision.action !== 'publish' && decision.action !== 'archive-first') continue;
+    const version = decision.lastUpdateTimestamp;
+    const current = kept.get(decision.contactId);
+    if (!current) {
+      kept.set(decision.contactId, { record, version });
+      continue;
+    }
+    const order = compareContactRecordVersions(
+      { LastUpdateTimestamp: version },
+      { LastUpdateTimestamp: current.version },
+    );
+    if (order > 0) {
+      decisions.set(current.record, 'superseded');
+      kept.set(decision.contactId, { record, version });
+    } else {
+      decisions.set(record, order === 0 ? 'duplicate' : 'superseded');
+    }
+  }
+  return decisions;
+}
+
+/**
+ * Handle one Kinesis record, given its decision. Resolves when it was
+ * published, skipped, stood for by another record of the batch, or
  * quarantined; throws (a batch item failure) when publishing or quarantining
  * failed transiently.
  */
-export async function recordHandler(record: KinesisStreamRecord): Promise<void> {
+async function handleRecord(
+  record: KinesisStreamRecord,
+  decision: IngestDecision | InBatchOutcome,
+): Promise<void> {
   counters.add('Received');
-  const decision = toCtrReceivedEntry(Buffer.from(record.kinesis.data, 'base64'));
+  if (decision === 'superseded' || decision === 'duplicate') {
+    counters.add(decision === 'superseded' ? 'Superseded' : 'Duplicate');
+    return;
+  }
   if (decision.action === 'invalid') return quarantineRecord(record, decision.error);
   const { contactId } = decision;
   if (decision.action === 'skip') {
@@ -247,8 +312,16 @@ async function archiveFirst(
 /** Lambda entry point: a Kinesis batch in, `{ batchItemFailures }` out. */
 export async function handler(event: KinesisStreamEvent, context: Context) {
   try {
-    return await processPartialResponse(event, recordHandler, processor, { context });
+    const decisions = decideBatch(event.Records);
+    return await processPartialResponse(
+      event,
+      (record: KinesisStreamRecord) =>
+        handleRecord(record, decisions.get(record) as IngestDecision | InBatchOutcome),
+      processor,
+      { context },
+    );
   } finally {
+    requests.addTo(metrics);
     counters.flush(metrics);
   }
 }

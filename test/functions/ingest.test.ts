@@ -152,6 +152,37 @@ describe('ingest handler', () => {
     );
   });
 
+  describe('several records of one contact in a batch', () => {
+    // The republished sample: versions 1, 1, 2, 2, 3, 3 of one contact, in shard order.
+    const deliveries = () =>
+      loadContactRecordFixture('republished-inbound-transfer').map((record, index) =>
+        contactRecordKinesisRecord(record, { sequenceNumber: sequenceNumber(index) }),
+      );
+
+    it('publishes only the first delivery of the newest version, and counts the others', async () => {
+      const records = deliveries();
+      const shuffled = [records[4], records[0], records[5], records[2]].filter(
+        (record) => record !== undefined,
+      );
+
+      const logs = await captureOutput(() => run(kinesisEvent(shuffled)));
+
+      const details = publishedDetails();
+      expect(details.map((detail) => detail.lastUpdateTimestamp)).toEqual(['2022-01-11T04:09:47Z']);
+      expect(logs).toMatch(/"Superseded":2\b/);
+      expect(logs).toMatch(/"Duplicate":1\b/);
+      expect(logs).toMatch(/"Published":1\b/);
+    });
+
+    it('reports only the kept record when its entry keeps failing, so the retry starts from it', async () => {
+      eventBridge.on(PutEventsCommand).callsFake(answerPutEvents(() => true));
+
+      const response = await run(kinesisEvent(deliveries()));
+
+      expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: sequenceNumber(4) }] });
+    });
+  });
+
   it('reports a failed entry even when FailedEntryCount is 0', async () => {
     eventBridge
       .on(PutEventsCommand)
