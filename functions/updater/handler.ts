@@ -4,7 +4,8 @@
  * Each SQS message body is a `CtrReceived` detail (the sync rule's target
  * uses `InputPath: $.detail`; the redrive function sends the same shape) or a
  * whole `CtrReceived` event (dead-lettered by the sync rule, then redriven).
- * Per message (see domain/sync-voice-call.ts): skip a version older than the
+ * Messages of one ContactId in a batch are synced once, from the newest
+ * version (see {@link planBatch}). Per message (see domain/sync-voice-call.ts): skip a version older than the
  * archived one (superseded; on a redelivery, send the newest archived version
  * again) or the same as the archived one (a duplicate, unless redelivered or a
  * resync); archive a newer version with a newest-wins conditional write, which
@@ -29,6 +30,7 @@ import { z } from 'zod';
 import { formatPath } from '../../domain/contact-record';
 import { PermanentError } from '../../domain/errors';
 import { syncVoiceCall } from '../../domain/sync-voice-call';
+import { compareContactRecordVersions } from '../../domain/versions';
 import {
   CtrReceived,
   type CtrReceivedDetail,
@@ -98,35 +100,99 @@ export function parseSyncMessage(body: string): {
   throw new PermanentError(`Sync message is not a CtrReceived detail: invalid ${paths.join(', ')}`);
 }
 
+/** What one message of a batch is to the updater; see {@link planBatch}. */
+export type MessagePlan =
+  | {
+      kind: 'sync';
+      detail: CtrReceivedDetail;
+      contactRecordJson: string | undefined;
+      redelivered: boolean;
+      resync: boolean;
+    }
+  | { kind: 'in-batch'; outcome: 'superseded' | 'duplicate'; contactId: string }
+  | { kind: 'invalid'; error: PermanentError };
+
 /**
- * Sync one message. Resolves when the VoiceCall was updated or the version
- * was superseded or skipped; throws (a batch item failure) otherwise.
+ * Parse every message of a batch and keep one sync per ContactId among the
+ * messages that carry their record inline without phone-number overrides:
+ * the first message of the newest version (LastUpdateTimestamp). The others
+ * are `in-batch`, superseded or duplicate, and are done without a request:
+ * if the kept message fails, it is retried itself. The kept message is
+ * treated as a redelivery or a resync when any message it stands for is one
+ * (a cut-off earlier attempt may have left an older update landing late).
  */
-export async function recordHandler(record: SQSRecord): Promise<void> {
-  let detail: CtrReceivedDetail;
-  let contactRecordJson: string | undefined;
-  try {
-    ({ detail, contactRecordJson } = parseSyncMessage(record.body));
-  } catch (error) {
+export function planBatch(records: readonly SQSRecord[]): Map<SQSRecord, MessagePlan> {
+  const plans = new Map<SQSRecord, MessagePlan>();
+  const kept = new Map<string, { record: SQSRecord; plan: MessagePlan & { kind: 'sync' } }>();
+  for (const record of records) {
+    let parsed: ReturnType<typeof parseSyncMessage>;
+    try {
+      parsed = parseSyncMessage(record.body);
+    } catch (error) {
+      plans.set(record, { kind: 'invalid', error: error as PermanentError });
+      continue;
+    }
+    const attributes = record.messageAttributes ?? {};
+    const plan = {
+      kind: 'sync' as const,
+      ...parsed,
+      // Received before, or moved back from the DLQ by a redrive run: an earlier attempt may
+      // have archived this version and failed before sending it.
+      redelivered:
+        Number(record.attributes.ApproximateReceiveCount) > 1 ||
+        attributes[REDRIVE_RUN_ATTRIBUTE] !== undefined,
+      resync: attributes[RESYNC_ATTRIBUTE]?.stringValue === 'true',
+    };
+    plans.set(record, plan);
+    const { contactId, contactRecord, fieldOverrides, lastUpdateTimestamp } = parsed.detail;
+    if (!contactRecord || fieldOverrides) continue;
+    const current = kept.get(contactId);
+    if (!current) {
+      kept.set(contactId, { record, plan });
+      continue;
+    }
+    const order = compareContactRecordVersions(
+      { LastUpdateTimestamp: lastUpdateTimestamp },
+      { LastUpdateTimestamp: current.plan.detail.lastUpdateTimestamp },
+    );
+    const [keep, drop] = order > 0 ? [plan, current.plan] : [current.plan, plan];
+    keep.redelivered ||= drop.redelivered;
+    keep.resync ||= drop.resync;
+    const outcome = order === 0 ? 'duplicate' : 'superseded';
+    if (order > 0) {
+      plans.set(current.record, { kind: 'in-batch', outcome, contactId });
+      kept.set(contactId, { record, plan });
+    } else {
+      plans.set(record, { kind: 'in-batch', outcome, contactId });
+    }
+  }
+  return plans;
+}
+
+/**
+ * Handle one message as planned. Resolves when the VoiceCall was updated or
+ * the version was superseded, a duplicate or skipped; throws (a batch item
+ * failure) otherwise.
+ */
+async function handleMessage(record: SQSRecord, plan: MessagePlan): Promise<void> {
+  const receiveCount = record.attributes.ApproximateReceiveCount;
+  if (plan.kind === 'invalid') {
     // It fails like any other message: SQS retries it, then moves it to the sync DLQ with its body intact.
     counters.add('Failed');
     logger.warn('Sync message rejected', {
       messageId: record.messageId,
-      error: (error as Error).message,
-      receiveCount: record.attributes.ApproximateReceiveCount,
+      error: plan.error.message,
+      receiveCount,
     });
-    throw error;
+    throw plan.error;
   }
-  const { contactId, lastUpdateTimestamp } = detail;
+  if (plan.kind === 'in-batch') {
+    counters.add(plan.outcome === 'superseded' ? 'Superseded' : 'Duplicate');
+    return;
+  }
+  const { detail, contactRecordJson, redelivered, resync } = plan;
+  const { contactId, lastUpdateTimestamp, contactRecord, fieldOverrides } = detail;
   try {
-    const { contactRecord, fieldOverrides } = detail;
-    const attributes = record.messageAttributes ?? {};
-    // Received before, or moved back from the DLQ by a redrive run: an earlier attempt may have
-    // archived this version and failed before sending it.
-    const redelivered =
-      Number(record.attributes.ApproximateReceiveCount) > 1 ||
-      attributes[REDRIVE_RUN_ATTRIBUTE] !== undefined;
-    const resync = attributes[RESYNC_ATTRIBUTE]?.stringValue === 'true';
     const result = await syncVoiceCall(
       contactRecord
         ? { contactRecord, contactRecordJson, fieldOverrides, redelivered, resync }
@@ -143,14 +209,14 @@ export async function recordHandler(record: SQSRecord): Promise<void> {
       contactId,
       lastUpdateTimestamp,
       outcome: result.outcome,
-      receiveCount: record.attributes.ApproximateReceiveCount,
+      receiveCount,
     });
   } catch (error) {
     counters.add('Failed');
     logger.warn('VoiceCall sync failed, message will be retried', {
       contactId,
       error: (error as Error).message,
-      receiveCount: record.attributes.ApproximateReceiveCount,
+      receiveCount,
     });
     throw error;
   }
@@ -159,10 +225,13 @@ export async function recordHandler(record: SQSRecord): Promise<void> {
 /** Lambda entry point: an SQS batch in, `{ batchItemFailures }` out. */
 export async function handler(event: SQSEvent, context: Context) {
   try {
-    return await processPartialResponse(event, recordHandler, processor, {
-      context,
-      throwOnFullBatchFailure: false,
-    });
+    const plans = planBatch(event.Records);
+    return await processPartialResponse(
+      event,
+      (record: SQSRecord) => handleMessage(record, plans.get(record) as MessagePlan),
+      processor,
+      { context, throwOnFullBatchFailure: false },
+    );
   } finally {
     requests.addTo(metrics);
     counters.flush(metrics);

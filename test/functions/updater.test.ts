@@ -192,6 +192,46 @@ describe('updater handler', () => {
     expect(lambda.commandCalls(InvokeCommand)).toHaveLength(4);
   });
 
+  describe('several messages of one contact in a batch', () => {
+    // The republished sample: versions 1, 1, 2, 2, 3, 3 of one contact.
+    const versions = loadContactRecordFixture('republished-inbound-transfer');
+    const message = (index: number, options: { receiveCount?: number } = {}) =>
+      sqsRecord(ctrReceivedBody(versions[index] as Record<string, unknown>), {
+        messageId: `m-${index}`,
+        ...options,
+      });
+
+    it('syncs only the newest version, once, and reports no failure', async () => {
+      const response = await handler(
+        sqsEvent([message(0), message(4), message(2), message(5)]),
+        lambdaContext(),
+      );
+
+      expect(response).toEqual({ batchItemFailures: [] });
+      expect(lambda.commandCalls(InvokeCommand)).toHaveLength(1);
+      expect(s3.commandCalls(PutObjectCommand)).toHaveLength(1);
+      expect([...archived.values()]).toEqual(['2022-01-11T04:09:47Z']);
+    });
+
+    it('sends the archived newest version again when an older message of the batch is a redelivery', async () => {
+      archived.set(`ctr/${versions[4]?.ContactId}.json`, '2022-01-11T04:09:47Z');
+
+      await handler(sqsEvent([message(4)]), lambdaContext());
+      expect(lambda.commandCalls(InvokeCommand)).toHaveLength(0);
+
+      await handler(sqsEvent([message(0, { receiveCount: 2 }), message(4)]), lambdaContext());
+      expect(lambda.commandCalls(InvokeCommand)).toHaveLength(1);
+    });
+
+    it('fails only the kept message when its invoke fails', async () => {
+      lambda.on(InvokeCommand).resolves(invokeResponse({ success: false, errorMessage: 'locked' }));
+
+      const response = await handler(sqsEvent([message(0), message(4)]), lambdaContext());
+
+      expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-4' }] });
+    });
+  });
+
   it('does not invoke for a version older than the archived one', async () => {
     archived.set(`ctr/${INBOUND_ID}.json`, '2022-04-08T16:00:00Z');
     const event = sqsEvent([
