@@ -239,6 +239,12 @@ export function decideBatch(
   return decisions;
 }
 
+/** The `CtrReceived` details of the batch's records archived first, and when they all settled. */
+interface ReferenceDetails {
+  details: Map<KinesisStreamRecord, Promise<string>>;
+  settled: Promise<unknown>;
+}
+
 /**
  * Handle one Kinesis record, given its decision. Resolves when it was
  * published, skipped, stood for by another record of the batch, or
@@ -248,6 +254,7 @@ export function decideBatch(
 async function handleRecord(
   record: KinesisStreamRecord,
   decision: IngestDecision | InBatchOutcome,
+  references: ReferenceDetails,
 ): Promise<void> {
   counters.add('Received');
   if (decision === 'superseded' || decision === 'duplicate') {
@@ -268,8 +275,11 @@ async function handleRecord(
         : {
             Source: CtrReceived.source,
             DetailType: CtrReceived.detailType,
-            Detail: await archiveFirst(contactId, decision.lastUpdateTimestamp, decision.json),
+            Detail: await (references.details.get(record) as Promise<string>),
           };
+    // Every entry of the batch is handed to the publisher in the same turn, once the records
+    // archived first are: one flush, ceil(entries / 10) PutEvents requests.
+    await references.settled;
     await publisher.publish(entry);
   } catch (error) {
     if (error instanceof PermanentError) return quarantineRecord(record, error);
@@ -313,10 +323,18 @@ async function archiveFirst(
 export async function handler(event: KinesisStreamEvent, context: Context) {
   try {
     const decisions = decideBatch(event.Records);
+    const details = new Map<KinesisStreamRecord, Promise<string>>();
+    for (const [record, decision] of decisions) {
+      if (typeof decision === 'object' && decision.action === 'archive-first') {
+        const { contactId, lastUpdateTimestamp, json } = decision;
+        details.set(record, archiveFirst(contactId, lastUpdateTimestamp, json));
+      }
+    }
+    const references = { details, settled: Promise.allSettled(details.values()) };
     return await processPartialResponse(
       event,
       (record: KinesisStreamRecord) =>
-        handleRecord(record, decisions.get(record) as IngestDecision | InBatchOutcome),
+        handleRecord(record, decisions.get(record) as IngestDecision | InBatchOutcome, references),
       processor,
       { context },
     );

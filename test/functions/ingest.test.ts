@@ -250,6 +250,30 @@ describe('ingest handler', () => {
     },
   );
 
+  it('publishes the reference of a record archived first in the same PutEvents requests as the others', async () => {
+    s3.on(HeadObjectCommand).rejects(
+      Object.assign(new Error('Not Found'), {
+        name: 'NotFound',
+        $metadata: { httpStatusCode: 404 },
+      }),
+    );
+    // S3 takes its time, as it does over a network.
+    s3.on(PutObjectCommand).callsFake(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return { ETag: '"archived"' };
+    });
+    const records = [
+      contactRecordKinesisRecord(hugeContactRecord(), { sequenceNumber: sequenceNumber(0) }),
+      ...distinctContactRecords(9).map((record, index) =>
+        contactRecordKinesisRecord(record, { sequenceNumber: sequenceNumber(index + 1) }),
+      ),
+    ];
+
+    await run(kinesisEvent(records));
+
+    expect(putEventsInputs().map((input) => input.Entries?.length)).toEqual([10]);
+  });
+
   it('archives a record too large for an event entry first and publishes a reference to it', async () => {
     s3.on(HeadObjectCommand).rejects(
       Object.assign(new Error('Not Found'), {
