@@ -2,9 +2,8 @@
  * `CtrReceived`: a valid, sync-eligible Amazon Connect contact record, as the
  * ingest function publishes it on the ctr-sync event bus.
  *
- * Two rules subscribe to it: the archive rule (a Lambda target) and the sync
- * rule (an SQS target with `InputPath: $.detail`, so the sync queue's message
- * bodies are the detail object itself).
+ * The sync rule subscribes to it: an SQS target with `InputPath: $.detail`,
+ * so the sync queue's message bodies are the detail object itself.
  */
 import { z } from 'zod';
 import { ContactRecordSchema } from '../domain/contact-record';

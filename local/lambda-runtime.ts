@@ -118,6 +118,8 @@ export interface LocalFunction {
   readonly crashes: number;
   /** Handler run time of every invocation that answered, in milliseconds, in order of answer. */
   readonly durationsMs: readonly number[];
+  /** Bytes the function wrote to stdout and stderr (its log stream), newlines included. */
+  readonly logBytes: number;
   stop(): Promise<void>;
 }
 
@@ -145,6 +147,7 @@ export function startLocalFunction(options: LocalFunctionOptions): LocalFunction
   let invocations = 0;
   let crashes = 0;
   const durationsMs: number[] = [];
+  let logBytes = 0;
   let stopped = false;
 
   function spawnEnvironment(): Environment {
@@ -164,7 +167,10 @@ export function startLocalFunction(options: LocalFunctionOptions): LocalFunction
     const environment: Environment = { child, busy: false };
     for (const stream of [child.stdout, child.stderr]) {
       if (stream)
-        createInterface({ input: stream }).on('line', (line) => options.onLogLine?.(line));
+        createInterface({ input: stream }).on('line', (line) => {
+          logBytes += Buffer.byteLength(line) + 1;
+          options.onLogLine?.(line);
+        });
     }
     child.on(
       'message',
@@ -248,6 +254,9 @@ export function startLocalFunction(options: LocalFunctionOptions): LocalFunction
       return crashes;
     },
     durationsMs,
+    get logBytes() {
+      return logBytes;
+    },
     invoke(event) {
       if (stopped)
         return Promise.reject(new InvocationError(`${options.name} is stopped`, 'Stopped'));

@@ -160,6 +160,8 @@ export interface LocalStackSummary {
   ingestInvocations: { published: number; putEventsRequests: number }[];
   /** Handler run time of every invocation that answered, per function, in milliseconds. */
   durationsMs: Record<string, number[]>;
+  /** Bytes each function wrote to its log stream (what CloudWatch Logs would ingest). */
+  logBytes: Record<string, number>;
 }
 
 /** A quarantined record as the bucket holds it. */
@@ -307,7 +309,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const bundles = await buildFunctions(join(options.workDir, 'build'));
     const ingestInvocations: LocalStackSummary['ingestInvocations'] = [];
     const metrics = new MetricsCollector((service, values) => {
-      if (service !== 'ingest') return;
+      // The invocation's own line (with Received), not the single-metric lines of skip reasons.
+      if (service !== 'ingest' || values.Received === undefined) return;
       ingestInvocations.push({
         published: values.Published ?? 0,
         putEventsRequests: values[`${AWS_REQUESTS_METRIC_PREFIX}EventBridge.PutEvents`] ?? 0,
@@ -581,6 +584,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           ingestInvocations: [...ingestInvocations],
           durationsMs: Object.fromEntries(
             Object.entries(functions).map(([name, fn]) => [name, [...fn.durationsMs]]),
+          ),
+          logBytes: Object.fromEntries(
+            Object.entries(functions).map(([name, fn]) => [name, fn.logBytes]),
           ),
           faults: {
             injected: { ...(faults?.injected ?? {}) },

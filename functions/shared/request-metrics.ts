@@ -66,6 +66,13 @@ export class RequestCounts {
     return Object.fromEntries(this.counts);
   }
 
+  /** Counts so far, by operation, and reset them. */
+  take(): Record<string, number> {
+    const counts = this.snapshot();
+    this.counts.clear();
+    return counts;
+  }
+
   /**
    * Add the counts so far to `metrics` (stored, not published: they go out
    * in the same EMF line as the function's other counts) and reset them.

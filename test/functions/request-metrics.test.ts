@@ -67,6 +67,17 @@ describe('RequestCounts', () => {
     expect(counts.snapshot()).toEqual({});
   });
 
+  it('hands the counts over once with take', async () => {
+    const counts = new RequestCounts(true);
+    const eventBridge = counts.instrument(client());
+    answers = [200];
+
+    await eventBridge.send(putEvents());
+
+    expect(counts.take()).toEqual({ 'EventBridge.PutEvents': 1 });
+    expect(counts.snapshot()).toEqual({});
+  });
+
   it('names operations as Service.Operation', () => {
     expect(operationName({ clientName: 'S3Client', commandName: 'HeadObjectCommand' })).toBe(
       'S3.HeadObject',

@@ -1,0 +1,213 @@
+/**
+ * `npm run bench`: the six figures of issue 5 against their targets, one
+ * table on stdout, and every figure with its raw numbers as JSON
+ * (`bench-results.json`, or the path after `--out`).
+ *
+ * Figures 1, 2 and 5 run in this process and in child processes
+ * (bench/ingest.ts, bench/cold-start.ts). Figures 3, 4 and 6 come from
+ * end-to-end runs on the local stack (bench/end-to-end.ts), with the SCV
+ * stand-in answering `updateVoiceCall` after TELEPHONY_LATENCY_MS:
+ * - ctr-sync on 10,000 generated records (figure 3, and figure 6's headline);
+ * - ctr-sync and the stock design on the same first 2,500 of them, one after
+ *   the other (figures 4 and 6 side by side). The stock design invokes once
+ *   per record in sequence, so 10,000 records would take it about four
+ *   minutes; its rate per shard does not depend on the count.
+ *
+ * Benchmarks, not tests: nothing here runs in `npm test`.
+ */
+import { writeFile } from 'node:fs/promises';
+import { generateContactRecords } from '../local/generate';
+import { measureColdStart } from './cold-start';
+import { costPerMillion } from './cost';
+import { type EndToEndRun, type PipelineRun, runPipeline, runStock } from './end-to-end';
+import type { FigureResult } from './figure';
+import { measureIngestFloor, measureLargestBatch } from './ingest';
+import { PRICE_REGION, PRICES_COMPILED } from './prices';
+
+/** Milliseconds the SCV stand-in takes per `updateVoiceCall` (SCV's call to Salesforce). */
+export const TELEPHONY_LATENCY_MS = 20;
+/** Records of the ctr-sync end-to-end run (figure 3, figure 6). */
+export const PIPELINE_RECORDS = 10_000;
+/** Records of the side-by-side runs of both designs (figure 4, figure 6). */
+export const SIDE_BY_SIDE_RECORDS = 2_500;
+/** Seed of the generated input (local/generate.ts). */
+export const SEED = 7;
+
+const round = (value: number, digits = 2) => Number(value.toFixed(digits));
+const sum = (values: readonly number[]) => values.reduce((total, value) => total + value, 0);
+
+/** Figure 3: requests per record of the 10,000-record run. */
+export function requestsFigure(run: PipelineRun, stock: EndToEndRun): FigureResult {
+  const total = (prefix: string) =>
+    sum(
+      Object.entries(run.requests)
+        .filter(([operation]) => operation.startsWith(prefix))
+        .map(([, count]) => count),
+    );
+  const putEvents = run.requests['EventBridge.PutEvents'] ?? 0;
+  const expectedPutEvents = sum(
+    run.ingestInvocations.map((invocation) => Math.ceil(invocation.published / 10)),
+  );
+  const batchesOff = run.ingestInvocations.filter(
+    (invocation) => invocation.putEventsRequests !== Math.ceil(invocation.published / 10),
+  ).length;
+  const s3PerRecord = total('S3.') / run.records;
+  const sqsPerRecord = total('SQS.') / run.records;
+  const checks = {
+    putEventsExact: batchesOff === 0,
+    // One updateVoiceCall per version the updater found newer than the archive and sent; none
+    // for duplicates and superseded deliveries. Extra invokes are repairs after a race.
+    telephonyExact: run.telephonyInvokes === run.synced,
+    s3: s3PerRecord <= 2,
+    sqs: sqsPerRecord <= 1.3,
+  };
+  return {
+    id: 3,
+    name: 'Requests per record',
+    measured:
+      `PutEvents ${putEvents} = ceil(published/10) ${expectedPutEvents} (${batchesOff} batches off); ` +
+      `invokes ${run.telephonyInvokes} for ${run.synced} newer versions ` +
+      `(${run.duplicate} duplicate, ${run.superseded} superseded; stock: 1 per record, ` +
+      `${round(stock.telephonyInvokes / stock.records)}); ` +
+      `S3 ${round(s3PerRecord)}/record; SQS ${round(sqsPerRecord)}/record`,
+    target: 'PutEvents = ceil(n/10) per batch; invokes = newer versions; S3 ≤ 2; SQS ≤ 1.3',
+    pass: Object.values(checks).every(Boolean),
+    details: {
+      records: run.records,
+      requests: run.requests,
+      putEvents,
+      expectedPutEvents,
+      ingestBatches: run.ingestInvocations.length,
+      ingestBatchesOff: batchesOff,
+      telephonyInvokes: run.telephonyInvokes,
+      newerVersionsSynced: run.synced,
+      duplicate: run.duplicate,
+      superseded: run.superseded,
+      published: run.published,
+      s3PerRecord,
+      sqsPerRecord,
+      stockInvokesPerRecord: stock.telephonyInvokes / stock.records,
+      checks,
+      pipelineClean: run.clean,
+    },
+  };
+}
+
+/** Figure 4: cost per million records, side by side on the same input. */
+export function costFigure(ours: PipelineRun, stock: EndToEndRun): FigureResult {
+  const ourCost = costPerMillion(ours);
+  const stockCost = costPerMillion(stock);
+  const ratio = ourCost.total / stockCost.total;
+  return {
+    id: 4,
+    name: 'Cost per million records',
+    measured: `$${round(ourCost.total)} vs stock $${round(stockCost.total)}: ${round(ratio)}x`,
+    target: '≤ 0.8x',
+    pass: ratio <= 0.8,
+    details: {
+      records: ours.records,
+      prices: { region: PRICE_REGION, compiled: PRICES_COMPILED },
+      ctrSync: ourCost,
+      stock: stockCost,
+      ratio,
+    },
+  };
+}
+
+/** Figure 6: end to end, ctr-sync on 10,000 records, and both designs on the same input. */
+export function endToEndFigure(
+  headline: PipelineRun,
+  ours: PipelineRun,
+  stock: EndToEndRun,
+): FigureResult {
+  const view = (run: EndToEndRun) => ({
+    records: run.records,
+    seconds: round(run.seconds),
+    recordsPerSecond: round(run.recordsPerSecond, 1),
+    latencyMs: run.latencyMs,
+  });
+  return {
+    id: 6,
+    name: 'End to end (1 shard)',
+    measured:
+      `${headline.records} records: ${round(headline.recordsPerSecond, 1)} rec/s, ` +
+      `p50 ${round(headline.latencyMs.p50 / 1000, 1)} s, p99 ${round(headline.latencyMs.p99 / 1000, 1)} s; ` +
+      `same ${ours.records}: ${round(ours.recordsPerSecond, 1)} vs stock ` +
+      `${round(stock.recordsPerSecond, 1)} rec/s (p50 ${round(ours.latencyMs.p50 / 1000, 1)} ` +
+      `vs ${round(stock.latencyMs.p50 / 1000, 1)} s)`,
+    target: 'more rec/s per shard than stock',
+    pass: ours.recordsPerSecond > stock.recordsPerSecond,
+    details: {
+      telephonyLatencyMs: headline.telephonyLatencyMs,
+      ctrSync: view(headline),
+      sideBySide: { ctrSync: view(ours), stock: view(stock) },
+    },
+  };
+}
+
+function printTable(figures: readonly FigureResult[]): void {
+  const rows = figures.map((figure) => [
+    String(figure.id),
+    figure.name,
+    figure.measured,
+    figure.target,
+    figure.pass ? 'pass' : 'MISS',
+  ]);
+  const header = ['#', 'figure', 'measured', 'target', 'result'];
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
+  );
+  const line = (cells: readonly string[]) =>
+    `| ${cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join(' | ')} |`;
+  console.log(line(header));
+  console.log(line(widths.map((width) => '-'.repeat(width))));
+  for (const row of rows) console.log(line(row));
+}
+
+async function main(): Promise<void> {
+  const outIndex = process.argv.indexOf('--out');
+  const out = outIndex >= 0 ? process.argv[outIndex + 1] : 'bench-results.json';
+  if (!out) throw new Error('--out needs a path');
+  const started = Date.now();
+  const progress = (message: string) =>
+    process.stderr.write(`[${Math.round((Date.now() - started) / 1000)} s] ${message}\n`);
+
+  progress('figure 1: ingest CPU per record vs the floor');
+  const floor = await measureIngestFloor();
+  progress('figure 2: largest batch');
+  const batch = await measureLargestBatch();
+  progress('figure 5: cold start');
+  const coldStart = await measureColdStart();
+
+  const records = generateContactRecords({ count: PIPELINE_RECORDS, seed: SEED });
+  const latency = { telephonyLatencyMs: TELEPHONY_LATENCY_MS };
+  progress(`figures 3 and 6: ctr-sync, ${records.length} records`);
+  const headline = await runPipeline(records, latency);
+  const sameInput = records.slice(0, SIDE_BY_SIDE_RECORDS);
+  progress(`figures 4 and 6: ctr-sync, ${sameInput.length} records`);
+  const ours = await runPipeline(sameInput, latency);
+  progress(`figures 4 and 6: stock design, the same ${sameInput.length} records`);
+  const stock = await runStock(sameInput, latency);
+
+  const figures = [
+    floor,
+    batch,
+    requestsFigure(headline, stock),
+    costFigure(ours, stock),
+    coldStart,
+    endToEndFigure(headline, ours, stock),
+  ].sort((a, b) => a.id - b.id);
+  printTable(figures);
+  const result = {
+    date: new Date().toISOString(),
+    node: process.version,
+    telephonyLatencyMs: TELEPHONY_LATENCY_MS,
+    seed: SEED,
+    seconds: Math.round((Date.now() - started) / 1000),
+    figures,
+  };
+  await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
+  progress(`figures written to ${out}`);
+}
+
+await main();
