@@ -5,6 +5,9 @@
  *
  * - `initMs`: `performance.now()` right after the import settled, i.e.
  *   milliseconds since this process started (Node's own startup included);
+ * - `cpuMs`: CPU time the process used until then (user and system, all
+ *   threads), in ms: less sensitive than `initMs` to other processes
+ *   competing for the CPU;
  * - `awsSdkClients`: the `@aws-sdk/client-*` packages whose CommonJS entry is
  *   in the module cache, sorted (e.g. `["eventbridge"]`). Node loads the SDK
  *   clients' `main` (dist-cjs) when a module outside a bundle imports them,
@@ -21,6 +24,8 @@ import { pathToFileURL } from 'node:url';
 const modulePath = process.argv[2];
 if (modulePath) await import(pathToFileURL(modulePath).href);
 const initMs = performance.now();
+const cpu = process.cpuUsage();
+const cpuMs = (cpu.user + cpu.system) / 1000;
 
 const CLIENT_PATH = /[\\/]node_modules[\\/]@aws-sdk[\\/]client-([a-z0-9-]+)[\\/]/;
 const awsSdkClients = [
@@ -33,4 +38,6 @@ const awsSdkClients = [
 ].sort();
 
 // Exit once written: a handler module may hold the event loop open (sockets, timers).
-process.stdout.write(`${JSON.stringify({ initMs, awsSdkClients })}\n`, () => process.exit(0));
+process.stdout.write(`${JSON.stringify({ initMs, cpuMs, awsSdkClients })}\n`, () =>
+  process.exit(0),
+);

@@ -7,7 +7,7 @@
  * field mapping (which fields a VoiceCall needs).
  */
 import { isAscii, isUtf8 } from 'node:buffer';
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidContactRecordError } from './errors';
 
 /**

@@ -5,7 +5,7 @@
  * The sync rule subscribes to it: an SQS target with `InputPath: $.detail`,
  * so the sync queue's message bodies are the detail object itself.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ContactRecordSchema } from '../domain/contact-record';
 
 /** `source` of every event ctr-sync publishes. */

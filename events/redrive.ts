@@ -2,7 +2,7 @@
  * Operator and scheduled triggers of the redrive function, and the report it
  * publishes after every run. All use `source: "ctr-sync"`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { CTR_SYNC_SOURCE } from './ctr-received';
 
 const isoTimestamp = z.iso.datetime({ offset: true });

@@ -5,7 +5,7 @@
  * call"). ctr-sync reacts to it by resyncing that call's VoiceCall from the
  * archive, applying `toNumber` / `fromNumber`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Descriptor of the LCA event; `source` and `detail-type` are fixed by LCA. */
 export const StartCallProcessing = {

@@ -36,6 +36,16 @@ export const BUNDLE_OPTIONS = {
   banner: {
     js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
   },
+  /**
+   * serverless.yml `exclude`: credential providers the SDK imports only when the environment
+   * holds no credentials; Lambda always sets them (see the comment there).
+   */
+  external: [
+    '@aws-sdk/credential-provider-ini',
+    '@aws-sdk/credential-provider-process',
+    '@aws-sdk/credential-provider-sso',
+    '@aws-sdk/credential-provider-web-identity',
+  ] as string[],
 } satisfies BuildOptions;
 
 /**

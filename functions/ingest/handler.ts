@@ -23,7 +23,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { Context, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { decodeContactRecordWithText } from '../../domain/contact-record';
 import { evaluateSyncEligibility, type SkipReason } from '../../domain/eligibility';
 import { InvalidContactRecordError, PermanentError } from '../../domain/errors';
@@ -82,8 +82,8 @@ let s3Stores: Promise<S3Stores> | undefined;
  * single bundle; only its evaluation is deferred.)
  */
 function s3(): Promise<S3Stores> {
-  s3Stores ??= Promise.all([import('@aws-sdk/client-s3'), import('../shared/s3-archive')]).then(
-    ([{ S3Client }, { createS3Quarantine, createS3Archive, archiveKey }]) => {
+  s3Stores ??= import('../shared/s3-archive').then(
+    ({ S3Client, createS3Quarantine, createS3Archive, archiveKey }) => {
       const client = requests.instrument(
         new S3Client({ forcePathStyle: config.S3_FORCE_PATH_STYLE }),
       );

@@ -25,11 +25,7 @@ import * as z from 'zod';
 import { formatPath } from '../../domain/contact-record';
 import { PermanentError } from '../../domain/errors';
 import { TransientError } from '../../domain/errors';
-import {
-  redriveDeadLetters,
-  resyncCall,
-  sweepUnsyncedVoiceCalls,
-} from '../../domain/redrive';
+import { redriveDeadLetters, resyncCall, sweepUnsyncedVoiceCalls } from '../../domain/redrive';
 import {
   DlqRedriveRequested,
   DlqRedriveRequestedDetailSchema,
@@ -213,8 +209,7 @@ export async function handler(
         break;
       }
     }
-    const redriven =
-      report.counts.enqueued ?? report.counts.moved ?? 0;
+    const redriven = report.counts.enqueued ?? report.counts.moved ?? 0;
     counters.addWithDimension('Redriven', 'Operation', report.operation, redriven);
     logger.info('Redrive completed', { ...report });
     await publishEvents([

@@ -16,7 +16,7 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   PutObjectCommand,
-  type S3Client,
+  S3Client,
 } from '@aws-sdk/client-s3';
 import { TransientError } from '../../domain/errors';
 import type {
@@ -27,6 +27,13 @@ import type {
   QuarantineStore,
 } from '../../domain/ports';
 import { compareContactRecordVersions } from '../../domain/versions';
+
+/**
+ * The S3 client, for a handler that loads this module on first use (ingest):
+ * esbuild keeps every export of a package imported dynamically, so importing
+ * `@aws-sdk/client-s3` itself that way would bundle all of it.
+ */
+export { S3Client };
 
 /** Key prefix of archived contact records. */
 export const ARCHIVE_PREFIX = 'ctr/';

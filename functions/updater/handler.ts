@@ -26,7 +26,7 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { formatPath } from '../../domain/contact-record';
 import { PermanentError } from '../../domain/errors';
 import { syncVoiceCall } from '../../domain/sync-voice-call';
