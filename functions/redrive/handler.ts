@@ -42,6 +42,7 @@ import { booleanFlag, positiveInt, readConfig, requiredString } from '../shared/
 import { createEventPublisher, publishError } from '../shared/event-publisher';
 import { redactDeep } from '../shared/log-redaction';
 import { createObservability, InvocationCounters } from '../shared/observability';
+import { RequestCounts } from '../shared/request-metrics';
 import { createS3Archive } from '../shared/s3-archive';
 import { createSalesforceRestApi } from '../shared/scv-functions';
 import { createSqsDeadLetterQueue, createSqsSyncQueue } from '../shared/sqs-queues';
@@ -61,9 +62,10 @@ const config = readConfig(
 );
 const { logger, metrics } = createObservability('redrive');
 const counters = new InvocationCounters();
-const sqs = new SQSClient({});
+const requests = new RequestCounts();
+const sqs = requests.instrument(new SQSClient({}));
 const archive = createS3Archive({
-  client: new S3Client({ forcePathStyle: config.S3_FORCE_PATH_STYLE }),
+  client: requests.instrument(new S3Client({ forcePathStyle: config.S3_FORCE_PATH_STYLE })),
   bucket: config.ARCHIVE_BUCKET_NAME,
 });
 const syncQueue = createSqsSyncQueue({
@@ -73,11 +75,11 @@ const syncQueue = createSqsSyncQueue({
 });
 const deadLetters = createSqsDeadLetterQueue({ client: sqs, queueUrl: config.SYNC_DLQ_URL });
 const restApi = createSalesforceRestApi({
-  client: new LambdaClient({}),
+  client: requests.instrument(new LambdaClient({})),
   functionName: config.INVOKE_SALESFORCE_REST_API_ARN,
 });
 const reports = createEventPublisher({
-  client: new EventBridgeClient({}),
+  client: requests.instrument(new EventBridgeClient({})),
   eventBusName: config.EVENT_BUS_NAME,
 });
 
@@ -228,6 +230,7 @@ export async function handler(
     // Lambda logs what a handler throws and puts it in the on-failure record: redact it too.
     throw redactDeep(error);
   } finally {
+    requests.addTo(metrics);
     counters.flush(metrics);
   }
 }
