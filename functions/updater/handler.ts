@@ -123,7 +123,10 @@ export type MessagePlan =
  */
 export function planBatch(records: readonly SQSRecord[]): Map<SQSRecord, MessagePlan> {
   const plans = new Map<SQSRecord, MessagePlan>();
-  const kept = new Map<string, { record: SQSRecord; plan: MessagePlan & { kind: 'sync' } }>();
+  const kept = new Map<
+    string,
+    { record: SQSRecord; plan: MessagePlan & { kind: 'sync' }; version: string }
+  >();
   for (const record of records) {
     let parsed: ReturnType<typeof parseSyncMessage>;
     try {
@@ -144,16 +147,18 @@ export function planBatch(records: readonly SQSRecord[]): Map<SQSRecord, Message
       resync: attributes[RESYNC_ATTRIBUTE]?.stringValue === 'true',
     };
     plans.set(record, plan);
-    const { contactId, contactRecord, fieldOverrides, lastUpdateTimestamp } = parsed.detail;
+    const { contactId, contactRecord, fieldOverrides } = parsed.detail;
     if (!contactRecord || fieldOverrides) continue;
+    // The record's own LastUpdateTimestamp, which its schema checked (ISO-8601 UTC), as the sync does.
+    const lastUpdateTimestamp = contactRecord.LastUpdateTimestamp;
     const current = kept.get(contactId);
     if (!current) {
-      kept.set(contactId, { record, plan });
+      kept.set(contactId, { record, plan, version: lastUpdateTimestamp });
       continue;
     }
     const order = compareContactRecordVersions(
       { LastUpdateTimestamp: lastUpdateTimestamp },
-      { LastUpdateTimestamp: current.plan.detail.lastUpdateTimestamp },
+      { LastUpdateTimestamp: current.version },
     );
     const [keep, drop] = order > 0 ? [plan, current.plan] : [current.plan, plan];
     keep.redelivered ||= drop.redelivered;
@@ -161,7 +166,7 @@ export function planBatch(records: readonly SQSRecord[]): Map<SQSRecord, Message
     const outcome = order === 0 ? 'duplicate' : 'superseded';
     if (order > 0) {
       plans.set(current.record, { kind: 'in-batch', outcome, contactId });
-      kept.set(contactId, { record, plan });
+      kept.set(contactId, { record, plan, version: lastUpdateTimestamp });
     } else {
       plans.set(record, { kind: 'in-batch', outcome, contactId });
     }

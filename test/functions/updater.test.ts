@@ -223,6 +223,21 @@ describe('updater handler', () => {
       expect(lambda.commandCalls(InvokeCommand)).toHaveLength(1);
     });
 
+    it('fails only the message whose detail has a malformed lastUpdateTimestamp', async () => {
+      const body = JSON.parse(ctrReceivedBody(versions[0] as Record<string, unknown>));
+      body.lastUpdateTimestamp = '2022-01-05 17:48:35';
+
+      const response = await handler(
+        sqsEvent([sqsRecord(JSON.stringify(body), { messageId: 'm-bad' }), message(4)]),
+        lambdaContext(),
+      );
+
+      expect(response.batchItemFailures.map((failure) => failure.itemIdentifier)).not.toContain(
+        'm-4',
+      );
+      expect(lambda.commandCalls(InvokeCommand)).toHaveLength(1);
+    });
+
     it('fails only the kept message when its invoke fails', async () => {
       lambda.on(InvokeCommand).resolves(invokeResponse({ success: false, errorMessage: 'locked' }));
 
