@@ -32,11 +32,28 @@ export const MAX_MESSAGE_BYTES = 256 * 1024;
 /** Largest total of bodies and attributes in one SendMessageBatch (the same 256 KiB). */
 const MAX_BATCH_BYTES = 256 * 1024;
 /**
- * Whether `body` can travel as an SQS message: at most {@link MAX_MESSAGE_BYTES}
- * bytes and no character SQS rejects.
+ * Whether `body` can travel as an SQS message with attributes of
+ * `attributeBytes`: body and attributes at most {@link MAX_MESSAGE_BYTES}
+ * bytes together (SQS counts message attributes toward the size limit), and
+ * no character SQS rejects.
  */
-export function fitsSqsMessage(body: string): boolean {
-  return Buffer.byteLength(body, 'utf8') <= MAX_MESSAGE_BYTES && !hasCharactersSqsRejects(body);
+export function fitsSqsMessage(body: string, attributeBytes = 0): boolean {
+  return (
+    Buffer.byteLength(body, 'utf8') + attributeBytes <= MAX_MESSAGE_BYTES &&
+    !hasCharactersSqsRejects(body)
+  );
+}
+
+/** Bytes SQS counts for message attributes: each name, data type and value. */
+function attributeSize(attributes: Record<string, MessageAttributeValue> | undefined): number {
+  let bytes = 0;
+  for (const [name, value] of Object.entries(attributes ?? {})) {
+    bytes +=
+      Buffer.byteLength(name) +
+      Buffer.byteLength(value.DataType ?? '') +
+      Buffer.byteLength(value.StringValue ?? '');
+  }
+  return bytes;
 }
 
 /** Rounds of SendMessageBatch for the entries that failed, the first included. */
@@ -93,11 +110,7 @@ export function createSqsSyncQueue(options: {
     attributes: Record<string, MessageAttributeValue> | undefined,
   ): Promise<void> {
     // Batches of at most 10 messages and 256 KiB in all (attribute names and values included).
-    let attributeBytes = 0;
-    for (const [name, value] of Object.entries(attributes ?? {})) {
-      attributeBytes +=
-        name.length + (value.DataType ?? '').length + (value.StringValue ?? '').length;
-    }
+    const attributeBytes = attributeSize(attributes);
     let chunk: string[] = [];
     let chunkBytes = 0;
     for (const body of bodies) {
@@ -122,6 +135,7 @@ export function createSqsSyncQueue(options: {
         ? { [REDRIVE_RUN_ATTRIBUTE]: { DataType: 'String', StringValue: sendOptions.redriveRun } }
         : undefined,
     );
+  const resync = { [RESYNC_ATTRIBUTE]: { DataType: 'String', StringValue: 'true' } };
   const bodyOf = (item: SyncQueueItem): string => {
     const body = buildCtrReceivedDetail(
       item.json,
@@ -129,7 +143,7 @@ export function createSqsSyncQueue(options: {
       item.lastUpdateTimestamp,
       item.fieldOverrides,
     );
-    if (fitsSqsMessage(body)) return body;
+    if (fitsSqsMessage(body, attributeSize(resync))) return body;
     return buildCtrReceivedReferenceDetail(
       item.contactId,
       item.lastUpdateTimestamp,
@@ -137,7 +151,6 @@ export function createSqsSyncQueue(options: {
       item.fieldOverrides,
     );
   };
-  const resync = { [RESYNC_ATTRIBUTE]: { DataType: 'String', StringValue: 'true' } };
   return { sendRaw, enqueue: (items) => send(items.map(bodyOf), resync) };
 }
 

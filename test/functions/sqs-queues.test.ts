@@ -10,7 +10,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { TransientError } from '../../domain/errors';
-import { CtrReceivedDetailSchema } from '../../events/ctr-received';
+import { buildCtrReceivedDetail, CtrReceivedDetailSchema } from '../../events/ctr-received';
 import {
   createSqsSyncQueue,
   MAX_MESSAGE_BYTES,
@@ -118,5 +118,27 @@ describe('createSqsSyncQueue', () => {
     });
     expect(bodies[1].contactRecord).toEqual(JSON.parse(small));
     for (const body of bodies) expect(CtrReceivedDetailSchema.safeParse(body).success).toBe(true);
+  });
+
+  it('sends by reference a record that fits a message only without its resync attribute', async () => {
+    sqs.on(SendMessageBatchCommand).callsFake(answer(() => false));
+    const record = (padding: number) =>
+      JSON.stringify({
+        ContactId: 'c-1',
+        LastUpdateTimestamp: '2024-03-12T14:11:02Z',
+        Attributes: { transcript: 'x'.repeat(padding) },
+      });
+    const bodyBytes = (json: string) =>
+      Buffer.byteLength(buildCtrReceivedDetail(json, 'c-1', '2024-03-12T14:11:02Z'));
+    // 10 bytes under the limit on its own; the attribute ('ctr-sync-resync', 'String', 'true') adds 25.
+    const json = record(MAX_MESSAGE_BYTES - 10 - bodyBytes(record(0)));
+    expect(bodyBytes(json)).toBe(MAX_MESSAGE_BYTES - 10);
+
+    await queue().enqueue([
+      { contactId: 'c-1', lastUpdateTimestamp: '2024-03-12T14:11:02Z', json },
+    ]);
+
+    const body = JSON.parse(batches()[0]?.Entries?.[0]?.MessageBody ?? '');
+    expect(body.contactRecordRef).toEqual({ bucket: 'ctr-sync-archive', key: 'ctr/c-1.json' });
   });
 });
