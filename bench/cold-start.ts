@@ -52,7 +52,7 @@ const execFileAsync = promisify(execFile);
 const repoRoot = fileURLToPath(new URL('../', import.meta.url));
 const childScript = fileURLToPath(new URL('./cold-start-child.mjs', import.meta.url));
 
-/** The functions measured (the archive function is being removed). */
+/** The functions measured: every function of serverless.yml. */
 export const COLD_START_FUNCTIONS = ['ingest', 'updater', 'redrive'] as const;
 
 /** One of {@link COLD_START_FUNCTIONS}. */

@@ -242,8 +242,8 @@ const round = (value: number, digits = 0) => Number(value.toFixed(digits));
  * Figure 1: ingest CPU per record against the floor.
  *
  * The path is what runs in Lambda for each record, `toCtrReceivedEntry` of
- * functions/ingest/handler.ts (which `recordHandler` calls) after the base64
- * decode `recordHandler` does: strict UTF-8, JSON parse, structure and schema
+ * functions/ingest/handler.ts (which `decideBatch` calls per record) after the base64
+ * decode `decideBatch` does: strict UTF-8, JSON parse, structure and schema
  * checks, eligibility, the `CtrReceived` entry (Source, DetailType, Detail
  * text) and the by-reference check. Skipped records end at eligibility.
  *

@@ -156,7 +156,7 @@ export type IngestDecision =
  * The record path of ingest, pure and synchronous: strict UTF-8 decoding,
  * JSON parsing, structure and schema checks ({@link decodeContactRecordWithText}),
  * eligibility, then the `CtrReceived` entry, whose Detail embeds the record's
- * own JSON text (never re-serialized). `recordHandler` acts on the result;
+ * own JSON text (never re-serialized). `decideBatch` calls it per record and the handler acts on the result;
  * the benchmark (bench/ingest.ts) times this function.
  *
  * @param data - the Kinesis record's data, base64-decoded.
