@@ -47,7 +47,7 @@ const TELEPHONY_ARN = `arn:aws:lambda:${REGION}:000000000000:function:${TELEPHON
 
 /** What one end-to-end run measured; see the module comment. */
 export interface EndToEndRun {
-  design: 'ctr-sync' | 'stock';
+  design: 'ctr-sync' | 'stock' | 'stock, batch at once';
   records: number;
   telephonyLatencyMs: number;
   seconds: number;
@@ -99,6 +99,44 @@ function newestRecords(records: readonly InputRecord[]): Map<string, number> {
     }
   });
   return new Map([...newest].map(([contactId, { index }]) => [contactId, index]));
+}
+
+/**
+ * The same deliveries, reordered so that two deliveries of one ContactId are
+ * at least `gap` records apart, each contact's deliveries kept in their order:
+ * a stream where versions arrive minutes apart, as Connect publishes them,
+ * rather than the compressed replay of the generated timeline, in which a
+ * contact's versions often share an ingest or an updater batch.
+ */
+export function spreadDeliveries(records: readonly InputRecord[], gap: number): InputRecord[] {
+  const out: InputRecord[] = [];
+  const lastAt = new Map<string, number>();
+  let waiting = [...records];
+  while (waiting.length > 0) {
+    const next: InputRecord[] = [];
+    const blocked = new Set<string>();
+    for (const record of waiting) {
+      const key = record.contactId;
+      const last = key === undefined ? undefined : lastAt.get(key);
+      if (
+        key !== undefined &&
+        (blocked.has(key) || (last !== undefined && out.length - last < gap))
+      ) {
+        blocked.add(key);
+        next.push(record);
+        continue;
+      }
+      if (key !== undefined) lastAt.set(key, out.length);
+      out.push(record);
+    }
+    if (next.length === waiting.length) {
+      // Too few contacts left to keep them apart: append the rest in order.
+      out.push(...next);
+      break;
+    }
+    waiting = next;
+  }
+  return out;
 }
 
 /** Seconds, records per second and latencies from put times and the stored VoiceCalls. */
@@ -186,7 +224,7 @@ export async function runPipeline(
       telephonyLatencyMs: options.telephonyLatencyMs,
       ...timing(records, putAt, voiceCalls),
       requests,
-      telephonyInvokes: summary.requests.functions['Lambda.Invoke'] ?? 0,
+      telephonyInvokes: summary.scvInvocations[TELEPHONY_FUNCTION]?.updateVoiceCall ?? 0,
       durationsMs: summary.durationsMs,
       logBytes: summary.logBytes,
       synced: summary.synced,
@@ -215,7 +253,7 @@ export async function runPipeline(
  */
 export async function runStock(
   records: readonly InputRecord[],
-  options: { telephonyLatencyMs: number },
+  options: { telephonyLatencyMs: number; concurrency?: 'sequential' | 'batch' },
 ): Promise<EndToEndRun> {
   const workDir = await mkdtemp(join(tmpdir(), 'ctr-sync-bench-stock-'));
   const stops: (() => Promise<unknown>)[] = [];
@@ -264,6 +302,7 @@ export async function runStock(
         ARCHIVE_BUCKET_NAME: 'stock-backup',
         INVOKE_TELEPHONY_INTEGRATION_API_ARN: TELEPHONY_ARN,
         CTR_SYNC_REQUEST_METRICS: 'true',
+        STOCK_CONCURRENCY: options.concurrency ?? 'sequential',
       },
     });
     stops.push(() => stock.stop());
@@ -303,7 +342,7 @@ export async function runStock(
     const voiceCalls = await standIn.readVoiceCalls();
     durationsMs.push(...stock.durationsMs);
     return {
-      design: 'stock',
+      design: options.concurrency === 'batch' ? 'stock, batch at once' : 'stock',
       records: records.length,
       telephonyLatencyMs: options.telephonyLatencyMs,
       ...timing(records, putAt, voiceCalls),

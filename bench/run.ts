@@ -11,7 +11,11 @@
  * - ctr-sync and the stock design on the same first 2,500 of them, one after
  *   the other (figures 4 and 6 side by side). The stock design invokes once
  *   per record in sequence, so 10,000 records would take it about four
- *   minutes; its rate per shard does not depend on the count.
+ *   minutes; its rate per shard does not depend on the count;
+ * - ctr-sync on those 2,500 spread apart (figure 4: versions of a contact
+ *   minutes apart, as in production, rather than in one batch);
+ * - the recipe's published code, which invokes a batch's records at once, on
+ *   the same 2,500 (figure 6, for comparison).
  *
  * Benchmarks, not tests: nothing here runs in `npm test`.
  */
@@ -22,7 +26,17 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 import { generateContactRecords } from '../local/generate';
 import { measureColdStart } from './cold-start';
 import { costPerMillion } from './cost';
-import { type EndToEndRun, type PipelineRun, runPipeline, runStock } from './end-to-end';
+import { decodeContactRecord } from '../domain/contact-record';
+import { evaluateSyncEligibility } from '../domain/eligibility';
+import { compareContactRecordVersions } from '../domain/versions';
+import type { InputRecord } from '../local/input';
+import {
+  type EndToEndRun,
+  type PipelineRun,
+  runPipeline,
+  runStock,
+  spreadDeliveries,
+} from './end-to-end';
 import type { FigureResult } from './figure';
 import { measureIngestFloor, measureLargestBatch } from './ingest';
 import { PRICE_REGION, PRICES_COMPILED } from './prices';
@@ -35,12 +49,47 @@ export const PIPELINE_RECORDS = 10_000;
 export const SIDE_BY_SIDE_RECORDS = 2_500;
 /** Seed of the generated input (local/generate.ts). */
 export const SEED = 7;
+/** Least distance, in records, between two deliveries of a contact in the spread input. */
+export const SPREAD_GAP = 300;
+
+/**
+ * From the input alone: eligible deliveries whose version is newer than every earlier
+ * delivery of the same contact, in stream order (an upper bound on the versions a
+ * design that never sends a duplicate or superseded version sends).
+ */
+export function newerVersionDeliveries(records: readonly InputRecord[]): number {
+  const newest = new Map<string, string>();
+  let count = 0;
+  for (const record of records) {
+    let contactRecord: ReturnType<typeof decodeContactRecord>;
+    try {
+      contactRecord = decodeContactRecord(record.data);
+    } catch {
+      continue;
+    }
+    if (!evaluateSyncEligibility(contactRecord).eligible) continue;
+    const { ContactId, LastUpdateTimestamp } = contactRecord;
+    const current = newest.get(ContactId);
+    if (
+      current === undefined ||
+      compareContactRecordVersions({ LastUpdateTimestamp }, { LastUpdateTimestamp: current }) > 0
+    ) {
+      newest.set(ContactId, LastUpdateTimestamp);
+      count++;
+    }
+  }
+  return count;
+}
 
 const round = (value: number, digits = 2) => Number(value.toFixed(digits));
 const sum = (values: readonly number[]) => values.reduce((total, value) => total + value, 0);
 
 /** Figure 3: requests per record of the 10,000-record run. */
-export function requestsFigure(run: PipelineRun, stock: EndToEndRun): FigureResult {
+export function requestsFigure(
+  run: PipelineRun,
+  stock: EndToEndRun,
+  newerVersions: number,
+): FigureResult {
   const total = (prefix: string) =>
     sum(
       Object.entries(run.requests)
@@ -58,9 +107,10 @@ export function requestsFigure(run: PipelineRun, stock: EndToEndRun): FigureResu
   const sqsPerRecord = total('SQS.') / run.records;
   const checks = {
     putEventsExact: batchesOff === 0,
-    // One updateVoiceCall per version the updater found newer than the archive and sent; none
-    // for duplicates and superseded deliveries. Extra invokes are repairs after a race.
-    telephonyExact: run.telephonyInvokes === run.synced,
+    // One updateVoiceCall per version the updater claimed (found newer than the archive), none
+    // for duplicates and superseded deliveries, never more than the input's newer-version
+    // deliveries. Extra invokes are repairs after two versions of a contact were sent at once.
+    telephonyExact: run.telephonyInvokes === run.synced && run.synced <= newerVersions,
     s3: s3PerRecord <= 2,
     sqs: sqsPerRecord <= 1.3,
   };
@@ -69,9 +119,10 @@ export function requestsFigure(run: PipelineRun, stock: EndToEndRun): FigureResu
     name: 'Requests per record',
     measured:
       `PutEvents ${putEvents} = ceil(published/10) ${expectedPutEvents} (${batchesOff} batches off); ` +
-      `invokes ${run.telephonyInvokes} for ${run.synced} newer versions ` +
-      `(${run.telephonyInvokes - run.synced} repairs; 0 for ${run.duplicate} duplicate and ` +
-      `${run.superseded} superseded; stock: ${stock.telephonyInvokes} for ${stock.records} records); ` +
+      `invokes ${run.telephonyInvokes} = ${run.synced} versions claimed + ` +
+      `${run.telephonyInvokes - run.synced} repairs (input: ${newerVersions} newer-version ` +
+      `deliveries; 0 for ${run.duplicate} duplicate, ${run.superseded} superseded; ` +
+      `stock: ${stock.telephonyInvokes} for ${stock.records} records); ` +
       `S3 ${round(s3PerRecord)}/record; SQS ${round(sqsPerRecord)}/record`,
     target: 'PutEvents = ceil(n/10) per batch; invokes = newer versions; S3 ≤ 2; SQS ≤ 1.3',
     pass: Object.values(checks).every(Boolean),
@@ -83,7 +134,8 @@ export function requestsFigure(run: PipelineRun, stock: EndToEndRun): FigureResu
       ingestBatches: run.ingestInvocations.length,
       ingestBatchesOff: batchesOff,
       telephonyInvokes: run.telephonyInvokes,
-      newerVersionsSynced: run.synced,
+      versionsClaimed: run.synced,
+      newerVersionDeliveriesInInput: newerVersions,
       duplicate: run.duplicate,
       superseded: run.superseded,
       published: run.published,
@@ -97,23 +149,39 @@ export function requestsFigure(run: PipelineRun, stock: EndToEndRun): FigureResu
   };
 }
 
-/** Figure 4: cost per million records, side by side on the same input. */
-export function costFigure(ours: PipelineRun, stock: EndToEndRun): FigureResult {
+/**
+ * Figure 4: cost per million records, side by side on the same input: as generated (a
+ * compressed replay, where versions of a contact often share a batch) and spread (two
+ * deliveries of a contact at least SPREAD_GAP records apart). The stock design's counts do not
+ * depend on the order. The target is judged on the higher ratio.
+ */
+export function costFigure(
+  ours: PipelineRun,
+  spread: PipelineRun,
+  stock: EndToEndRun,
+): FigureResult {
   const ourCost = costPerMillion(ours);
+  const spreadCost = costPerMillion(spread);
   const stockCost = costPerMillion(stock);
   const ratio = ourCost.total / stockCost.total;
+  const spreadRatio = spreadCost.total / stockCost.total;
   return {
     id: 4,
     name: 'Cost per million records',
-    measured: `$${round(ourCost.total)} vs stock $${round(stockCost.total)}: ${round(ratio)}x`,
+    measured:
+      `$${round(ourCost.total)} (spread $${round(spreadCost.total)}) vs stock ` +
+      `$${round(stockCost.total)}: ${round(ratio)}x (spread ${round(spreadRatio)}x)`,
     target: '≤ 0.8x',
-    pass: ratio <= 0.8,
+    pass: Math.max(ratio, spreadRatio) <= 0.8,
     details: {
       records: ours.records,
       prices: { region: PRICE_REGION, compiled: PRICES_COMPILED },
       ctrSync: ourCost,
+      ctrSyncSpread: spreadCost,
       stock: stockCost,
       ratio,
+      spreadRatio,
+      spreadGap: SPREAD_GAP,
     },
   };
 }
@@ -123,6 +191,7 @@ export function endToEndFigure(
   headline: PipelineRun,
   ours: PipelineRun,
   stock: EndToEndRun,
+  stockBatch: EndToEndRun,
 ): FigureResult {
   const view = (run: EndToEndRun) => ({
     records: run.records,
@@ -138,13 +207,14 @@ export function endToEndFigure(
       `p50 ${round(headline.latencyMs.p50 / 1000, 1)} s, p99 ${round(headline.latencyMs.p99 / 1000, 1)} s; ` +
       `same ${ours.records}: ${round(ours.recordsPerSecond, 1)} vs stock ` +
       `${round(stock.recordsPerSecond, 1)} rec/s (p50 ${round(ours.latencyMs.p50 / 1000, 1)} ` +
-      `vs ${round(stock.latencyMs.p50 / 1000, 1)} s)`,
+      `vs ${round(stock.latencyMs.p50 / 1000, 1)} s; recipe code, batch at once: ` +
+      `${round(stockBatch.recordsPerSecond, 1)} rec/s)`,
     target: 'more rec/s per shard than stock',
     pass: ours.recordsPerSecond > stock.recordsPerSecond,
     details: {
       telephonyLatencyMs: headline.telephonyLatencyMs,
       ctrSync: view(headline),
-      sideBySide: { ctrSync: view(ours), stock: view(stock) },
+      sideBySide: { ctrSync: view(ours), stock: view(stock), stockBatchAtOnce: view(stockBatch) },
     },
   };
 }
@@ -190,16 +260,20 @@ async function main(): Promise<void> {
   const sameInput = records.slice(0, SIDE_BY_SIDE_RECORDS);
   progress(`figures 4 and 6: ctr-sync, ${sameInput.length} records`);
   const ours = await runPipeline(sameInput, latency);
+  progress(`figure 4: ctr-sync, the same ${sameInput.length} records spread apart`);
+  const spread = await runPipeline(spreadDeliveries(sameInput, SPREAD_GAP), latency);
   progress(`figures 4 and 6: stock design, the same ${sameInput.length} records`);
   const stock = await runStock(sameInput, latency);
+  progress(`figure 6: stock design, the recipe's code (a batch at once), the same records`);
+  const stockBatch = await runStock(sameInput, { ...latency, concurrency: 'batch' });
 
   const figures = [
     floor,
     batch,
-    requestsFigure(headline, stock),
-    costFigure(ours, stock),
+    requestsFigure(headline, stock, newerVersionDeliveries(records)),
+    costFigure(ours, spread, stock),
     coldStart,
-    endToEndFigure(headline, ours, stock),
+    endToEndFigure(headline, ours, stock, stockBatch),
   ].sort((a, b) => a.id - b.id);
   printTable(figures);
   const result = {

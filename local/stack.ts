@@ -162,6 +162,8 @@ export interface LocalStackSummary {
   durationsMs: Record<string, number[]>;
   /** Bytes each function wrote to its log stream (what CloudWatch Logs would ingest). */
   logBytes: Record<string, number>;
+  /** Invocations the SCV stand-in received, per function name, then per `methodName`. */
+  scvInvocations: Record<string, Record<string, number>>;
 }
 
 /** A quarantined record as the bucket holds it. */
@@ -588,6 +590,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           logBytes: Object.fromEntries(
             Object.entries(functions).map(([name, fn]) => [name, fn.logBytes]),
           ),
+          scvInvocations: structuredClone(standIn.invocationCount),
           faults: {
             injected: { ...(faults?.injected ?? {}) },
             crashes: Object.fromEntries(
