@@ -120,6 +120,49 @@ describe('S3 archive against fauxqs', () => {
     }
   });
 
+  it('writes on the caller’s read without reading again, and reads again when that read is stale', async () => {
+    const proxy = await startFaultProxy({
+      upstream: fauxqs.endpoint,
+      plan: new FaultPlan({ rates: {}, crashes: [] }, 0),
+    });
+    const client = createS3Client(proxy.endpoint);
+    const heads: string[] = [];
+    client.middlewareStack.add(
+      (next, context) => (args) => {
+        if (context.commandName === 'HeadObjectCommand') heads.push(context.commandName);
+        return next(args);
+      },
+      { step: 'initialize', name: 'countHeads' },
+    );
+    try {
+      const archive = createS3Archive({ client, bucket });
+      const contactId = randomUUID();
+
+      // Fresh read of an empty key: one conditional PUT, no HEAD.
+      expect(await archive.putIfNewer(version(contactId, '2022-01-05T17:48:35Z'), null)).toBe(
+        'stored',
+      );
+      expect(heads).toHaveLength(0);
+      const read = await archive.getVersion(contactId);
+      // Another writer stores a newer version after that read.
+      await archive.putIfNewer(version(contactId, '2022-01-11T04:09:47Z'));
+      heads.length = 0;
+
+      // Stale reads: the PUT fails its precondition, the archive is read again and decides.
+      const older = await archive.putIfNewer(version(contactId, '2022-01-11T03:41:32Z'), read);
+      const twin = await archive.putIfNewer(version(contactId, '2022-01-11T04:09:47Z'), null);
+
+      expect([older, twin]).toEqual(['older', 'duplicate']);
+      expect(heads).toHaveLength(2);
+      expect((await archive.getVersion(contactId))?.lastUpdateTimestamp).toBe(
+        '2022-01-11T04:09:47Z',
+      );
+    } finally {
+      client.destroy();
+      await proxy.stop();
+    }
+  });
+
   it('answers undefined for a ContactId that was never archived', async () => {
     const archive = createS3Archive({ client: s3, bucket });
 
