@@ -83,6 +83,10 @@ export function newerVersionDeliveries(records: readonly InputRecord[]): number 
 
 const round = (value: number, digits = 2) => Number(value.toFixed(digits));
 const sum = (values: readonly number[]) => values.reduce((total, value) => total + value, 0);
+const perRecord = (requests: Record<string, number>, records: number) =>
+  Object.fromEntries(
+    Object.entries(requests).map(([operation, count]) => [operation, round(count / records, 3)]),
+  );
 
 /** Figure 3: requests per record of the 10,000-record run. */
 export function requestsFigure(
@@ -182,6 +186,11 @@ export function costFigure(
       ratio,
       spreadRatio,
       spreadGap: SPREAD_GAP,
+      requestsPerRecord: {
+        ctrSync: perRecord(ours.requests, ours.records),
+        ctrSyncSpread: perRecord(spread.requests, spread.records),
+        stock: perRecord(stock.requests, stock.records),
+      },
     },
   };
 }
