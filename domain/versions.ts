@@ -100,3 +100,55 @@ function lastUpdateMilliseconds(version: ContactRecordVersion, role: string): nu
   }
   return milliseconds;
 }
+
+/** What {@link keepNewestDeliveries} needs of a delivery: its contact and its version. */
+export interface VersionedDelivery {
+  contactId: string;
+  /** ISO-8601 UTC. */
+  lastUpdateTimestamp: string;
+}
+
+/**
+ * Among deliveries in arrival order (one batch), keep one per ContactId: the
+ * first delivery of its newest version. Deliveries whose `versionOf` is
+ * `undefined` take no part, and are kept.
+ *
+ * @returns for each delivery not kept, `superseded` (the kept one is newer) or
+ *   `duplicate` (the same version), and the delivery kept in its place.
+ * @throws {InvalidContactRecordError} as {@link compareContactRecordVersions}.
+ */
+export function keepNewestDeliveries<T>(
+  deliveries: readonly T[],
+  versionOf: (delivery: T) => VersionedDelivery | undefined,
+): Map<T, { outcome: 'superseded' | 'duplicate'; keptBy: T }> {
+  const kept = new Map<string, { delivery: T; version: string }>();
+  for (const delivery of deliveries) {
+    const versioned = versionOf(delivery);
+    if (!versioned) continue;
+    const current = kept.get(versioned.contactId);
+    if (
+      !current ||
+      compareContactRecordVersions(
+        { LastUpdateTimestamp: versioned.lastUpdateTimestamp },
+        { LastUpdateTimestamp: current.version },
+      ) > 0
+    ) {
+      kept.set(versioned.contactId, { delivery, version: versioned.lastUpdateTimestamp });
+    }
+  }
+  const dropped = new Map<T, { outcome: 'superseded' | 'duplicate'; keptBy: T }>();
+  for (const delivery of deliveries) {
+    const versioned = versionOf(delivery);
+    const keeper = versioned && kept.get(versioned.contactId);
+    if (!versioned || !keeper || keeper.delivery === delivery) continue;
+    const order = compareContactRecordVersions(
+      { LastUpdateTimestamp: versioned.lastUpdateTimestamp },
+      { LastUpdateTimestamp: keeper.version },
+    );
+    dropped.set(delivery, {
+      outcome: order === 0 ? 'duplicate' : 'superseded',
+      keptBy: keeper.delivery,
+    });
+  }
+  return dropped;
+}

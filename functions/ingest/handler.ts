@@ -28,7 +28,7 @@ import { decodeContactRecordWithText } from '../../domain/contact-record';
 import { evaluateSyncEligibility, type SkipReason } from '../../domain/eligibility';
 import { InvalidContactRecordError, PermanentError } from '../../domain/errors';
 import type { ContactRecordArchive, QuarantineStore } from '../../domain/ports';
-import { compareContactRecordVersions } from '../../domain/versions';
+import { keepNewestDeliveries } from '../../domain/versions';
 import {
   buildCtrReceivedDetail,
   buildCtrReceivedReferenceDetail,
@@ -156,8 +156,8 @@ export type IngestDecision =
  * The record path of ingest, pure and synchronous: strict UTF-8 decoding,
  * JSON parsing, structure and schema checks ({@link decodeContactRecordWithText}),
  * eligibility, then the `CtrReceived` entry, whose Detail embeds the record's
- * own JSON text (never re-serialized). `decideBatch` calls it per record and the handler acts on the result;
- * the benchmark (bench/ingest.ts) times this function.
+ * own JSON text (never re-serialized). `decideBatch` calls it per record and
+ * the handler acts on the result; the benchmark (bench/ingest.ts) times it.
  *
  * @param data - the Kinesis record's data, base64-decoded.
  * @returns the {@link IngestDecision}; never throws for bad input.
@@ -213,29 +213,20 @@ export type InBatchOutcome = 'superseded' | 'duplicate';
 export function decideBatch(
   records: readonly KinesisStreamRecord[],
 ): Map<KinesisStreamRecord, IngestDecision | InBatchOutcome> {
-  const decisions = new Map<KinesisStreamRecord, IngestDecision | InBatchOutcome>();
-  const kept = new Map<string, { record: KinesisStreamRecord; version: string }>();
-  for (const record of records) {
-    const decision = toCtrReceivedEntry(Buffer.from(record.kinesis.data, 'base64'));
-    decisions.set(record, decision);
-    if (decision.action !== 'publish' && decision.action !== 'archive-first') continue;
-    const version = decision.lastUpdateTimestamp;
-    const current = kept.get(decision.contactId);
-    if (!current) {
-      kept.set(decision.contactId, { record, version });
-      continue;
-    }
-    const order = compareContactRecordVersions(
-      { LastUpdateTimestamp: version },
-      { LastUpdateTimestamp: current.version },
-    );
-    if (order > 0) {
-      decisions.set(current.record, 'superseded');
-      kept.set(decision.contactId, { record, version });
-    } else {
-      decisions.set(record, order === 0 ? 'duplicate' : 'superseded');
-    }
-  }
+  const decisions = new Map<KinesisStreamRecord, IngestDecision | InBatchOutcome>(
+    records.map((record) => [
+      record,
+      toCtrReceivedEntry(Buffer.from(record.kinesis.data, 'base64')),
+    ]),
+  );
+  const dropped = keepNewestDeliveries(records, (record) => {
+    const decision = decisions.get(record);
+    return typeof decision === 'object' &&
+      (decision.action === 'publish' || decision.action === 'archive-first')
+      ? decision
+      : undefined;
+  });
+  for (const [record, { outcome }] of dropped) decisions.set(record, outcome);
   return decisions;
 }
 

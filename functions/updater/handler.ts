@@ -5,9 +5,10 @@
  * uses `InputPath: $.detail`; the redrive function sends the same shape) or a
  * whole `CtrReceived` event (dead-lettered by the sync rule, then redriven).
  * Messages of one ContactId in a batch are synced once, from the newest
- * version (see {@link planBatch}). Per message (see domain/sync-voice-call.ts): skip a version older than the
- * archived one (superseded; on a redelivery, send the newest archived version
- * again) or the same as the archived one (a duplicate, unless redelivered or a
+ * version (see {@link planBatch}). Per message (see
+ * domain/sync-voice-call.ts): skip a version older than the archived one
+ * (superseded; on a redelivery, send the newest archived version again) or
+ * the same as the archived one (a duplicate, unless redelivered or a
  * resync); archive a newer version with a newest-wins conditional write, which
  * claims it; read a record sent by reference (`contactRecordRef`) from the
  * archive; transform to `updateVoiceCall` fieldValues and invoke SCV's
@@ -30,7 +31,7 @@ import * as z from 'zod';
 import { formatPath } from '../../domain/contact-record';
 import { PermanentError } from '../../domain/errors';
 import { syncVoiceCall } from '../../domain/sync-voice-call';
-import { compareContactRecordVersions } from '../../domain/versions';
+import { keepNewestDeliveries } from '../../domain/versions';
 import {
   CtrReceived,
   type CtrReceivedDetail,
@@ -123,10 +124,6 @@ export type MessagePlan =
  */
 export function planBatch(records: readonly SQSRecord[]): Map<SQSRecord, MessagePlan> {
   const plans = new Map<SQSRecord, MessagePlan>();
-  const kept = new Map<
-    string,
-    { record: SQSRecord; plan: MessagePlan & { kind: 'sync' }; version: string }
-  >();
   for (const record of records) {
     let parsed: ReturnType<typeof parseSyncMessage>;
     try {
@@ -136,8 +133,8 @@ export function planBatch(records: readonly SQSRecord[]): Map<SQSRecord, Message
       continue;
     }
     const attributes = record.messageAttributes ?? {};
-    const plan = {
-      kind: 'sync' as const,
+    plans.set(record, {
+      kind: 'sync',
       ...parsed,
       // Received before, or moved back from the DLQ by a redrive run: an earlier attempt may
       // have archived this version and failed before sending it.
@@ -145,31 +142,24 @@ export function planBatch(records: readonly SQSRecord[]): Map<SQSRecord, Message
         Number(record.attributes.ApproximateReceiveCount) > 1 ||
         attributes[REDRIVE_RUN_ATTRIBUTE] !== undefined,
       resync: attributes[RESYNC_ATTRIBUTE]?.stringValue === 'true',
-    };
-    plans.set(record, plan);
-    const { contactId, contactRecord, fieldOverrides } = parsed.detail;
-    if (!contactRecord || fieldOverrides) continue;
-    // The record's own LastUpdateTimestamp, which its schema checked (ISO-8601 UTC), as the sync does.
-    const lastUpdateTimestamp = contactRecord.LastUpdateTimestamp;
-    const current = kept.get(contactId);
-    if (!current) {
-      kept.set(contactId, { record, plan, version: lastUpdateTimestamp });
-      continue;
-    }
-    const order = compareContactRecordVersions(
-      { LastUpdateTimestamp: lastUpdateTimestamp },
-      { LastUpdateTimestamp: current.version },
-    );
-    const [keep, drop] = order > 0 ? [plan, current.plan] : [current.plan, plan];
+    });
+  }
+  const dropped = keepNewestDeliveries(records, (record) => {
+    const plan = plans.get(record);
+    if (plan?.kind !== 'sync') return undefined;
+    const { contactId, contactRecord, fieldOverrides } = plan.detail;
+    // The record's own LastUpdateTimestamp, which its schema checked (ISO-8601 UTC), as the
+    // sync does.
+    return contactRecord && !fieldOverrides
+      ? { contactId, lastUpdateTimestamp: contactRecord.LastUpdateTimestamp }
+      : undefined;
+  });
+  for (const [record, { outcome, keptBy }] of dropped) {
+    const drop = plans.get(record) as MessagePlan & { kind: 'sync' };
+    const keep = plans.get(keptBy) as MessagePlan & { kind: 'sync' };
     keep.redelivered ||= drop.redelivered;
     keep.resync ||= drop.resync;
-    const outcome = order === 0 ? 'duplicate' : 'superseded';
-    if (order > 0) {
-      plans.set(current.record, { kind: 'in-batch', outcome, contactId });
-      kept.set(contactId, { record, plan, version: lastUpdateTimestamp });
-    } else {
-      plans.set(record, { kind: 'in-batch', outcome, contactId });
-    }
+    plans.set(record, { kind: 'in-batch', outcome, contactId: drop.detail.contactId });
   }
   return plans;
 }

@@ -5,6 +5,7 @@ import {
   classifyVersion,
   compareContactRecordVersions,
   isNewerVersion,
+  keepNewestDeliveries,
 } from '../../domain/versions';
 import { loadContactRecordFixture } from '../fixtures/factories';
 
@@ -171,5 +172,31 @@ describe('classifyVersion', () => {
 
     expect(seen).toEqual(['new', 'older', 'newer', 'older', 'duplicate', 'older']);
     expect(latest?.LastUpdateTimestamp).toBe('2022-01-11T04:09:47Z');
+  });
+});
+
+describe('keepNewestDeliveries', () => {
+  const delivery = (contactId: string, lastUpdateTimestamp: string) => ({
+    contactId,
+    lastUpdateTimestamp,
+  });
+
+  it('keeps the first delivery of each contact’s newest version and says what the others are', () => {
+    const a1 = delivery('a', '2022-01-05T17:48:35Z');
+    const a1again = delivery('a', '2022-01-05T17:48:35.000Z');
+    const a2 = delivery('a', '2022-01-11T04:09:47Z');
+    const a2again = delivery('a', '2022-01-11T04:09:47Z');
+    const b1 = delivery('b', '2022-01-05T17:48:35Z');
+    const unversioned = delivery('c', 'not a version');
+
+    const dropped = keepNewestDeliveries([a1, a1again, b1, a2, unversioned, a2again], (d) =>
+      d.contactId === 'c' ? undefined : d,
+    );
+
+    expect([...dropped]).toEqual([
+      [a1, { outcome: 'superseded', keptBy: a2 }],
+      [a1again, { outcome: 'superseded', keptBy: a2 }],
+      [a2again, { outcome: 'duplicate', keptBy: a2 }],
+    ]);
   });
 });
