@@ -319,6 +319,20 @@ export function decodeContactRecord(data: Uint8Array): ContactRecord {
   return decodeContactRecordWithText(data).contactRecord;
 }
 
+/**
+ * A contact record from JSON text held or archived by the pipeline (a record
+ * sent by reference, held in the sync ledger, read from the archive), checked
+ * as ingest checks a Kinesis record.
+ *
+ * @returns the record, and its JSON text in `JSON.stringify` form (what
+ *   {@link ../domain/versions!contentDigest} digests).
+ * @throws {InvalidContactRecordError} as {@link decodeContactRecordWithText}.
+ */
+export function parseContactRecordText(text: string): { contactRecord: ContactRecord; json: string } {
+  const { contactRecord } = decodeContactRecordWithText(Buffer.from(text, 'utf8'));
+  return { contactRecord, json: JSON.stringify(JSON.parse(text)) };
+}
+
 /** Count of `char` in `text`, stopping once it exceeds `limit`. */
 function countUpTo(text: string, char: string, limit: number): number {
   let count = 0;

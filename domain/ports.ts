@@ -8,51 +8,164 @@
  */
 import type { VoiceCallUpdate } from './voice-call';
 
-/** The newest archived version of a contact record, as the archive holds it. */
-export interface ArchivedContactRecord {
-  contactId: string;
-  /** ISO-8601 UTC, the archived record's LastUpdateTimestamp. */
-  lastUpdateTimestamp: string;
-  /** The contact record's JSON text, with every field it was received with. */
-  json: string;
-}
-
-/** Which version the archive holds for a ContactId, as {@link ContactRecordArchive.getVersion} read it. */
-export interface ArchivedVersion {
-  /** ISO-8601 UTC, the archived record's LastUpdateTimestamp. */
-  lastUpdateTimestamp: string;
-  /**
-   * Opaque token of the stored object (the S3 ETag). {@link ContactRecordArchive.putIfNewer}
-   * makes its first write conditional on it instead of reading the archive again.
-   */
-  revision: string;
-}
-
-/** Outcome of {@link ContactRecordArchive.putIfNewer}. */
-export type ArchivePutOutcome = 'stored' | 'duplicate' | 'older';
+import type { SkipReason } from './eligibility';
 
 /**
- * The archive of contact records: one object per ContactId, newest version
- * wins (`ctr/{ContactId}.json` in S3).
+ * Where a contact record too large for an event (or holding a character SQS
+ * rejects) is kept: an immutable S3 object per version, `key` in `bucket`.
+ */
+export interface RecordReference {
+  bucket: string;
+  key: string;
+}
+
+/** A contact record kept for a later send: its JSON text, or a reference to it. */
+export type HeldRecord = { json: string } | { ref: RecordReference };
+
+/**
+ * Phone-number overrides from START_CALL_PROCESSING (AWS Live Call Analytics),
+ * applied to every send of the contact's record.
+ */
+export interface FieldOverrides {
+  toNumber?: string;
+  fromNumber?: string;
+}
+
+/**
+ * One contact in the sync ledger (a DynamoDB item keyed by ContactId). Version
+ * keys are {@link ../domain/versions!versionKey}s; times are milliseconds
+ * since the epoch (UTC).
+ */
+export interface LedgerItem {
+  contactId: string;
+  /** The newest version claimed for sending (or skipped, see `skipped`). */
+  claimed?: string;
+  /** Who claimed it: the claim's token (the SQS message id). */
+  claimedBy?: string;
+  /** When the claimed version reached the sync queue (SQS SentTimestamp, ms): where to look for it in the archive. */
+  receivedAt?: number;
+  /** The newest version SCV acknowledged (`updateVoiceCall` succeeded). */
+  sent?: string;
+  /** Why the claimed version is not sent, when it is skipped on purpose. */
+  skipped?: SkipReason;
+  /** Held overrides (START_CALL_PROCESSING), with when they arrived (`overridesAt`, ms). */
+  overrides?: FieldOverrides;
+  overridesAt?: number;
+  /**
+   * Set (ms) while the claimed version may be unsent after a failure, a
+   * redelivery, or a request to send it again; the sweep resends items
+   * pending for longer than its threshold.
+   */
+  pendingSince?: number;
+  /**
+   * A record held for a later send (absent on the common path): after a
+   * failure or a redelivery, or while another version was in flight. Used
+   * only while `heldVersion` is the claimed version.
+   */
+  held?: HeldRecord;
+  heldVersion?: string;
+}
+
+/** Outcome of {@link SyncLedger.claim}, with the item as it was before the claim. */
+export type ClaimOutcome =
+  | { outcome: 'claimed'; before: LedgerItem | undefined }
+  | {
+      outcome: 'duplicate';
+      before: LedgerItem;
+      /** The version was claimed with this claim's token: by this message (a retry or a redelivery). */
+      own: boolean;
+    }
+  | { outcome: 'older'; before: LedgerItem };
+
+/** A claim of one version, see {@link SyncLedger.claim}. */
+export interface ClaimRequest {
+  contactId: string;
+  /** The version key. */
+  version: string;
+  /**
+   * Unique to this attempt's message (the SQS message id). A claim whose
+   * response was lost and that the SDK retried finds the version claimed by
+   * its own token: it is this claim, not a duplicate.
+   */
+  token: string;
+  /** SQS SentTimestamp of the message (ms). */
+  receivedAt: number;
+  /** The record is skipped on purpose: claim it with this reason, nothing will be sent. */
+  skipped?: SkipReason;
+  /** Hold the record and mark the version pending as the claim is written (a redelivery). */
+  hold?: HeldRecord;
+}
+
+/** Outcome of {@link SyncLedger.markSent}: `sent`, or the item that made the condition fail. */
+export type MarkSentOutcome = { outcome: 'sent' } | { outcome: 'changed'; item: LedgerItem };
+
+/**
+ * The sync ledger: per ContactId, which version is claimed, which one SCV
+ * acknowledged, held overrides, skip reasons and pending sends. Written only
+ * with conditional writes, so concurrent updaters agree on one newest version.
+ */
+export interface SyncLedger {
+  /**
+   * Claim `version` if it is newer than the claimed one (or nothing is
+   * claimed): one conditional write. `duplicate`: the same version is
+   * claimed (`own` when by the same token); `older`: a newer one is.
+   */
+  claim(request: ClaimRequest): Promise<ClaimOutcome>;
+  /**
+   * Record that SCV acknowledged `version` sent with the overrides of
+   * `overridesAt` (undefined: none were held), clearing pending and the held
+   * record, on condition that `version` is still claimed and the overrides
+   * unchanged; otherwise `changed` with the item as it is.
+   */
+  markSent(contactId: string, version: string, overridesAt: number | undefined): Promise<MarkSentOutcome>;
+  /**
+   * Mark `version` pending (needs a send), holding `record` when given, on
+   * condition that it is still the claimed version. Resolves `false` when it
+   * is not.
+   */
+  markPending(contactId: string, version: string, at: number, record?: HeldRecord): Promise<boolean>;
+  /** Store overrides for a contact (creating the item if needed); resolves with the item after the write. */
+  holdOverrides(contactId: string, overrides: FieldOverrides, at: number): Promise<LedgerItem>;
+  /** The item, or `undefined` (a strongly consistent read). */
+  get(contactId: string): Promise<LedgerItem | undefined>;
+  /**
+   * Items pending since before `before` (ms), oldest first, at most `limit`,
+   * after the `startAfter` cursor; from a sparse index, never a scan.
+   */
+  listPending(request: {
+    before: number;
+    limit: number;
+    startAfter?: string;
+  }): Promise<{ items: LedgerItem[]; next?: string }>;
+  /** Remove the item: the next delivery of the contact is claimed as new (a repair). */
+  forget(contactId: string): Promise<void>;
+}
+
+/** Time window of archive objects, ISO-8601 UTC bounds (`from` inclusive, `to` exclusive). */
+export interface ArchiveWindow {
+  from: string;
+  to: string;
+}
+
+/**
+ * The archive of every contact record version as received: objects the
+ * Firehose delivery stream writes under hourly prefixes (newline-delimited
+ * JSON, GZIP), or a contact-record export of Amazon Connect's own data
+ * streaming (plain records, one per line or concatenated).
  */
 export interface ContactRecordArchive {
-  /** The archived version (one read), or `undefined` when nothing is archived. */
-  getVersion(contactId: string): Promise<ArchivedVersion | undefined>;
-  /** The archived record, or `undefined` when nothing is archived. */
-  get(contactId: string): Promise<ArchivedContactRecord | undefined>;
-  /**
-   * Store `json` unless the archive already holds the same or a newer
-   * version. Never replaces a newer archived version with an older one.
-   *
-   * @param current - what the caller just read with {@link getVersion} (`null`: nothing was
-   *   archived). The first write is then conditional on it, without reading the archive
-   *   first; when it is stale that write fails its precondition and the archive is read
-   *   again. Omitted: the archive is read first.
-   */
-  putIfNewer(
-    record: ArchivedContactRecord,
-    current?: ArchivedVersion | null,
-  ): Promise<ArchivePutOutcome>;
+  /** Keys of the archive objects whose hourly prefix falls in the window, oldest first, after `startAfter`. */
+  listObjects(window: ArchiveWindow, startAfter?: string): Promise<{ keys: string[]; next?: string }>;
+  /** The JSON texts of the records in one object, in order. */
+  readObject(key: string): Promise<string[]>;
+}
+
+/** Immutable per-version objects of records sent by reference. */
+export interface RecordReferenceStore {
+  /** Store the record's JSON; resolves with where it is. */
+  put(contactId: string, version: string, json: string): Promise<RecordReference>;
+  /** The JSON text, or `undefined` when the object does not exist. */
+  get(ref: RecordReference): Promise<string | undefined>;
 }
 
 /** Where records that cannot be parsed or validated are kept, with their raw bytes. */
@@ -78,6 +191,8 @@ export interface TelephonyIntegration {
 export interface VoiceCallRow {
   Id: string;
   VendorCallKey: string;
+  /** ISO-8601 UTC, when SCV created the VoiceCall (the call started); when selected. */
+  CreatedDate?: string;
 }
 
 /** SCV's InvokeSalesforceRestApiFunction, method `queryRecord`. */
@@ -86,15 +201,12 @@ export interface SalesforceRestApi {
   queryRecord(soql: string): Promise<VoiceCallRow | undefined>;
 }
 
-/** Phone-number overrides applied to a resync (from START_CALL_PROCESSING). */
-export interface FieldOverrides {
-  toNumber?: string;
-  fromNumber?: string;
-}
-
-/** An archived contact record to sync again, with optional overrides. */
-export interface SyncQueueItem extends ArchivedContactRecord {
-  fieldOverrides?: FieldOverrides;
+/** A contact record version to sync again (a resync): its JSON text, or a reference to it. */
+export interface SyncQueueItem {
+  contactId: string;
+  /** ISO-8601 UTC, the record's LastUpdateTimestamp. */
+  lastUpdateTimestamp: string;
+  record: HeldRecord;
 }
 
 /** The SQS sync queue drained by the updater. */

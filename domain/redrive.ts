@@ -1,23 +1,29 @@
 /**
  * Use cases of the redrive function: the sweep of VoiceCalls still missing
- * hold-duration data, the dead-letter queue redrive, and the resync of one
- * call on START_CALL_PROCESSING.
+ * hold-duration data and of pending syncs, the dead-letter queue redrive, and
+ * START_CALL_PROCESSING.
  *
  * The sweep follows the Salesforce recipe "Retry CTR Sync for Voice Call
- * Records" (VoiceCalls with `CustomerHoldDuration = null`, looked up in the
- * archive by VendorCallKey), without its defects: SCV's `queryRecord` returns
- * only the first row, so the sweep pages with a keyset on VendorCallKey, one
- * row per query, bounded per run, and resumable with `startAfter`.
+ * Records" (VoiceCalls with `CustomerHoldDuration = null`, re-synced from the
+ * S3-archived contact records), without its defects: SCV's `queryRecord`
+ * returns only the first row, so the sweep pages with a keyset on
+ * VendorCallKey, one row per query, bounded per run, and resumable with
+ * `startAfter`; and the sync ledger tells a record skipped on purpose from
+ * one that is missing.
  */
+import { parseContactRecordText } from './contact-record';
 import { PermanentError } from './errors';
 import type {
   ContactRecordArchive,
   DeadLetterQueue,
   FieldOverrides,
+  LedgerItem,
   SalesforceRestApi,
+  SyncLedger,
   SyncQueue,
   SyncQueueItem,
 } from './ports';
+import { contentDigest, timestampOfVersionKey, versionKey } from './versions';
 
 /** Time window and cursor of one sweep. Timestamps are ISO-8601 UTC. */
 export interface SweepWindow {
@@ -31,7 +37,23 @@ export interface SweepWindow {
 
 /** Counts and cursor of one sweep run. */
 export interface SweepResult {
-  counts: { queried: number; enqueued: number; noArchive: number };
+  /**
+   * - `queried`: VoiceCalls without hold data looked at;
+   * - `enqueued`: records enqueued as resyncs (VoiceCalls and pending items);
+   * - `skipped`: VoiceCalls whose record is skipped on purpose (the ledger says why);
+   * - `noRecord`: VoiceCalls whose record is neither held nor in the archive window;
+   * - `pending`: pending ledger items looked at; `pendingNotFound`: of those, not found.
+   * - `archiveObjects`: archive objects read.
+   */
+  counts: {
+    queried: number;
+    enqueued: number;
+    skipped: number;
+    noRecord: number;
+    pending: number;
+    pendingNotFound: number;
+    archiveObjects: number;
+  };
   /** True when the window has no unsynced VoiceCall after the cursor; false when the run stopped early. */
   complete: boolean;
   /** Set when the run stopped early after at least one row; pass it as `startAfter` next time. */
@@ -40,7 +62,7 @@ export interface SweepResult {
   error?: string;
 }
 
-/** Attempts of one query or archive read in a sweep, the first included. */
+/** Attempts of one query or read in a sweep, the first included. */
 const SWEEP_STEP_ATTEMPTS = 3;
 
 /** Run `step`, retrying any error but a PermanentError with backoff (100 ms, 200 ms). */
@@ -71,10 +93,10 @@ export function soqlDateTime(iso: string): string {
 
 /**
  * The sweep's query: the first VoiceCall after `startAfter` (by VendorCallKey)
- * in the window whose CustomerHoldDuration is null.
+ * in the window whose CustomerHoldDuration is null, with its CreatedDate.
  */
 export function buildUnsyncedVoiceCallQuery(window: SweepWindow): string {
-  // A VoiceCall without a VendorCallKey has no archive to sync from, and would sort first for ever.
+  // A VoiceCall without a VendorCallKey has no contact record to sync from, and would sort first for ever.
   const conditions = [
     'CustomerHoldDuration = null',
     'VendorCallKey != null',
@@ -83,32 +105,163 @@ export function buildUnsyncedVoiceCallQuery(window: SweepWindow): string {
   ];
   if (window.startAfter !== undefined)
     conditions.push(`VendorCallKey > ${soqlString(window.startAfter)}`);
-  return `SELECT Id, VendorCallKey FROM VoiceCall WHERE ${conditions.join(' AND ')} ORDER BY VendorCallKey ASC LIMIT 1`;
+  return `SELECT Id, VendorCallKey, CreatedDate FROM VoiceCall WHERE ${conditions.join(' AND ')} ORDER BY VendorCallKey ASC LIMIT 1`;
+}
+
+const HOUR_MS = 3_600_000;
+
+/** The ContactId of a contact record's JSON text, read without parsing it (`undefined`: none found). */
+function contactIdOf(json: string): string | undefined {
+  return /"ContactId"\s*:\s*"([^"\\]+)"/.exec(json)?.[1];
+}
+
+/** A record found in the archive: its resync item and version key. */
+interface FoundRecord {
+  item: SyncQueueItem;
+  version: string;
 }
 
 /**
- * Sweep: re-enqueue archived contact records of VoiceCalls that were never synced.
+ * Look for the newest version of each wanted contact in the archive objects
+ * of its window (windows that overlap are read once). Reads at most
+ * `maxObjects` objects; records that do not parse are passed over.
+ *
+ * @param wanted - per ContactId, the window (epoch ms, `from` inclusive, `to` exclusive).
+ * @returns the newest version found per ContactId, and the objects read.
+ */
+export async function findInArchive(
+  wanted: ReadonlyMap<string, { from: number; to: number }>,
+  ports: { archive: ContactRecordArchive; maxObjects: number; sleep?: (ms: number) => Promise<void> },
+): Promise<{ found: Map<string, FoundRecord>; objectsRead: number }> {
+  const sleep = ports.sleep ?? realSleep;
+  const found = new Map<string, FoundRecord>();
+  const ranges = [...wanted.values()]
+    .map((window) => ({ ...window }))
+    .sort((a, b) => a.from - b.from);
+  const merged: { from: number; to: number }[] = [];
+  for (const range of ranges) {
+    const last = merged.at(-1);
+    if (last && range.from <= last.to) last.to = Math.max(last.to, range.to);
+    else merged.push(range);
+  }
+  let objectsRead = 0;
+  for (const range of merged) {
+    const window = { from: new Date(range.from).toISOString(), to: new Date(range.to).toISOString() };
+    let cursor: string | undefined;
+    do {
+      const page = await withRetries(() => ports.archive.listObjects(window, cursor), sleep);
+      for (const key of page.keys) {
+        if (objectsRead >= ports.maxObjects) return { found, objectsRead };
+        objectsRead++;
+        const texts = await withRetries(() => ports.archive.readObject(key), sleep);
+        for (const text of texts) {
+          const contactId = contactIdOf(text);
+          const bounds = contactId === undefined ? undefined : wanted.get(contactId);
+          if (!contactId || !bounds) continue;
+          let parsed: ReturnType<typeof parseContactRecordText>;
+          try {
+            parsed = parseContactRecordText(text);
+          } catch {
+            continue;
+          }
+          const { contactRecord, json } = parsed;
+          if (contactRecord.ContactId !== contactId) continue;
+          const version = versionKey(contactRecord.LastUpdateTimestamp, contentDigest(json));
+          const current = found.get(contactId);
+          if (!current || version > current.version) {
+            found.set(contactId, {
+              version,
+              item: {
+                contactId,
+                lastUpdateTimestamp: contactRecord.LastUpdateTimestamp,
+                record: { json },
+              },
+            });
+          }
+        }
+      }
+      cursor = page.next;
+    } while (cursor !== undefined);
+  }
+  return { found, objectsRead };
+}
+
+/**
+ * Where to look for a contact's record in the archive. With a claimed
+ * version: around when it reached the sync queue (`receivedAt`; both rule
+ * targets get the event at about the same time), from `lookupHours` before
+ * to one hour after; or, for an item without it, from the version's
+ * LastUpdateTimestamp (Connect publishes a record after it) for
+ * `lookupHours`. Without a claim: from the VoiceCall's CreatedDate (the call
+ * started before its record was last updated) for `lookupHours`.
+ */
+function archiveWindow(
+  item: LedgerItem | undefined,
+  createdDate: string | undefined,
+  fallback: { from: string; to: string },
+  lookupHours: number,
+): { from: number; to: number } {
+  if (item?.receivedAt !== undefined) {
+    return { from: item.receivedAt - lookupHours * HOUR_MS, to: item.receivedAt + HOUR_MS };
+  }
+  const start = item?.claimed
+    ? Date.parse(timestampOfVersionKey(item.claimed))
+    : Date.parse(createdDate ?? fallback.from);
+  const from = Number.isNaN(start) ? Date.parse(fallback.from) : start;
+  return { from, to: from + lookupHours * HOUR_MS };
+}
+
+/** The resync item of a ledger item's held record, when it holds the claimed version's. */
+function heldItem(item: LedgerItem): SyncQueueItem | undefined {
+  if (!item.claimed || !item.held || item.heldVersion !== item.claimed) return undefined;
+  return {
+    contactId: item.contactId,
+    lastUpdateTimestamp: timestampOfVersionKey(item.claimed),
+    record: item.held,
+  };
+}
+
+/** Options of a sweep run; see {@link sweepUnsyncedVoiceCalls}. */
+export interface SweepRequest extends SweepWindow {
+  /** VoiceCalls handled in this run at most (pending items too). */
+  maxRecords: number;
+  /** Items pending since before this instant (ms) are resent; undefined: no pending pass. */
+  pendingBefore?: number;
+  /** Hours of archive objects read per contact (see {@link archiveWindow}). */
+  archiveLookupHours: number;
+  /** Archive objects read in this run at most. */
+  maxArchiveObjects: number;
+}
+
+/**
+ * Sweep: re-enqueue, as resyncs, the records of VoiceCalls that were never
+ * synced and of syncs the ledger has pending.
  *
  * Primary course:
- * 1. Query the next unsynced VoiceCall after the cursor (one row per query).
- * 2. Load its contact record from the archive by VendorCallKey (= ContactId);
- *    count it as `noArchive` when there is none (it is not retried forever:
- *    the cursor moves past it).
- * 3. Enqueue what was found for the updater, 10 at a time.
- * 4. Stop when the query finds nothing, after `maxRecords` rows, or when
+ * 1. On the first run of a window (no `startAfter`), list the ledger's items
+ *    pending since before `pendingBefore` (a sparse index, never a scan).
+ * 2. Query the next unsynced VoiceCall after the cursor (one row per query)
+ *    and read its ledger item by VendorCallKey (= ContactId): a record skipped
+ *    on purpose is counted as `skipped` (it is never coming).
+ * 3. Take each record from the ledger when it holds the claimed version's,
+ *    otherwise look for the newest version in the archive objects of its
+ *    window; count it `noRecord` (or `pendingNotFound`) when there is none.
+ * 4. Enqueue what was found for the updater, which decides through the
+ *    ledger whether it is still the newest version.
+ * 5. Stop when the query finds nothing, after `maxRecords` rows, or when
  *    `hasTimeLeft()` says so; report the cursor to resume from.
  *
- * A query or archive read that fails (other than with a PermanentError) is
- * retried (3 attempts in all); if it keeps failing, the run stops there and
- * reports the error with the cursor to resume from, after enqueueing what it
- * found.
+ * A query or read that fails (other than with a PermanentError) is retried
+ * (3 attempts in all); if it keeps failing, the run stops there and reports
+ * the error with the cursor to resume from, after enqueueing what it found.
  *
  * @throws whatever the ports throw otherwise, and when enqueueing fails.
  */
 export async function sweepUnsyncedVoiceCalls(
-  request: SweepWindow & { maxRecords: number },
+  request: SweepRequest,
   ports: {
     restApi: SalesforceRestApi;
+    ledger: SyncLedger;
     archive: ContactRecordArchive;
     syncQueue: SyncQueue;
     hasTimeLeft?: () => boolean;
@@ -117,19 +270,55 @@ export async function sweepUnsyncedVoiceCalls(
   },
 ): Promise<SweepResult> {
   const sleep = ports.sleep ?? realSleep;
-  const counts = { queried: 0, enqueued: 0, noArchive: 0 };
-  let cursor = request.startAfter;
-  let pending: SyncQueueItem[] = [];
-  const flush = async () => {
-    if (pending.length === 0) return;
-    await ports.syncQueue.enqueue(pending);
-    counts.enqueued += pending.length;
-    pending = [];
+  const hasTimeLeft = () => ports.hasTimeLeft?.() ?? true;
+  const counts: SweepResult['counts'] = {
+    queried: 0,
+    enqueued: 0,
+    skipped: 0,
+    noRecord: 0,
+    pending: 0,
+    pendingNotFound: 0,
+    archiveObjects: 0,
   };
-
-  let exhausted = false;
+  const toEnqueue: SyncQueueItem[] = [];
+  /** Contacts to look for in the archive, and whether each came from the pending pass. */
+  const wanted = new Map<string, { from: number; to: number }>();
+  const fromPending = new Set<string>();
   let error: string | undefined;
-  while (counts.queried < request.maxRecords && (ports.hasTimeLeft?.() ?? true)) {
+
+  if (request.pendingBefore !== undefined && request.startAfter === undefined) {
+    let cursor: string | undefined;
+    try {
+      do {
+        const page = await withRetries(
+          () =>
+            ports.ledger.listPending({
+              before: request.pendingBefore as number,
+              limit: Math.min(100, request.maxRecords - counts.pending),
+              startAfter: cursor,
+            }),
+          sleep,
+        );
+        for (const item of page.items) {
+          counts.pending++;
+          const held = heldItem(item);
+          if (held) toEnqueue.push(held);
+          else if (item.claimed && item.skipped === undefined) {
+            wanted.set(item.contactId, archiveWindow(item, undefined, request, request.archiveLookupHours));
+            fromPending.add(item.contactId);
+          }
+        }
+        cursor = page.next;
+      } while (cursor && counts.pending < request.maxRecords && hasTimeLeft());
+    } catch (stepError) {
+      if (stepError instanceof PermanentError) throw stepError;
+      error = (stepError as Error).message;
+    }
+  }
+
+  let cursor = request.startAfter;
+  let exhausted = false;
+  while (error === undefined && counts.queried < request.maxRecords && hasTimeLeft()) {
     try {
       const query = buildUnsyncedVoiceCallQuery({
         from: request.from,
@@ -141,20 +330,51 @@ export async function sweepUnsyncedVoiceCalls(
         exhausted = true;
         break;
       }
-      const archived = await withRetries(() => ports.archive.get(row.VendorCallKey), sleep);
+      const item = await withRetries(() => ports.ledger.get(row.VendorCallKey), sleep);
       counts.queried++;
       cursor = row.VendorCallKey;
-      if (archived) pending.push(archived);
-      else counts.noArchive++;
+      if (item?.skipped !== undefined) {
+        counts.skipped++;
+        continue;
+      }
+      const held = item && heldItem(item);
+      if (held) toEnqueue.push(held);
+      else {
+        fromPending.delete(row.VendorCallKey);
+        wanted.set(
+          row.VendorCallKey,
+          archiveWindow(item, row.CreatedDate, request, request.archiveLookupHours),
+        );
+      }
     } catch (stepError) {
       if (stepError instanceof PermanentError) throw stepError;
       error = (stepError as Error).message;
-      break;
     }
-    if (pending.length === 10) await flush();
   }
-  await flush();
-  if (exhausted) return { counts, complete: true };
+
+  if (wanted.size > 0) {
+    try {
+      const { found, objectsRead } = await findInArchive(wanted, {
+        archive: ports.archive,
+        maxObjects: request.maxArchiveObjects,
+        sleep,
+      });
+      counts.archiveObjects = objectsRead;
+      for (const contactId of wanted.keys()) {
+        const record = found.get(contactId);
+        if (record) toEnqueue.push(record.item);
+        else if (fromPending.has(contactId)) counts.pendingNotFound++;
+        else counts.noRecord++;
+      }
+    } catch (stepError) {
+      if (stepError instanceof PermanentError) throw stepError;
+      error ??= (stepError as Error).message;
+    }
+  }
+
+  await ports.syncQueue.enqueue(toEnqueue);
+  counts.enqueued = toEnqueue.length;
+  if (exhausted && error === undefined) return { counts, complete: true };
   return {
     counts,
     complete: false,
@@ -197,16 +417,34 @@ export async function redriveDeadLetters(
 }
 
 /**
- * Resync one call now (START_CALL_PROCESSING): enqueue its archived contact
- * record with the given phone-number overrides. A call with no archived
- * record is counted, not retried.
+ * START_CALL_PROCESSING (AWS Live Call Analytics sends it for an in-progress
+ * call, before its contact record exists): hold the phone-number overrides in
+ * the ledger under the callId (= ContactId), so the updater applies them to
+ * every send of the contact's record. When a version is already claimed,
+ * resync it now: from the record the ledger holds, or the newest one in the
+ * archive; if neither has it yet, mark it pending, and the sweep resends it.
  */
-export async function resyncCall(
-  request: { contactId: string; fieldOverrides: FieldOverrides },
-  ports: { archive: ContactRecordArchive; syncQueue: SyncQueue },
-): Promise<{ counts: { enqueued: number; noArchive: number } }> {
-  const archived = await ports.archive.get(request.contactId);
-  if (!archived) return { counts: { enqueued: 0, noArchive: 1 } };
-  await ports.syncQueue.enqueue([{ ...archived, fieldOverrides: request.fieldOverrides }]);
-  return { counts: { enqueued: 1, noArchive: 0 } };
+export async function holdCallOverrides(
+  request: { contactId: string; fieldOverrides: FieldOverrides; at: number; archiveLookupHours: number; maxArchiveObjects: number },
+  ports: { ledger: SyncLedger; archive: ContactRecordArchive; syncQueue: SyncQueue },
+): Promise<{ counts: { held: number; enqueued: number; pending: number } }> {
+  const item = await ports.ledger.holdOverrides(request.contactId, request.fieldOverrides, request.at);
+  if (!item.claimed || item.skipped !== undefined) {
+    return { counts: { held: 1, enqueued: 0, pending: 0 } };
+  }
+  let resync = heldItem(item);
+  if (!resync) {
+    const window = archiveWindow(item, undefined, { from: '', to: '' }, request.archiveLookupHours);
+    const { found } = await findInArchive(new Map([[item.contactId, window]]), {
+      archive: ports.archive,
+      maxObjects: request.maxArchiveObjects,
+    });
+    resync = found.get(item.contactId)?.item;
+  }
+  if (resync) {
+    await ports.syncQueue.enqueue([resync]);
+    return { counts: { held: 1, enqueued: 1, pending: 0 } };
+  }
+  await ports.ledger.markPending(item.contactId, item.claimed, 0);
+  return { counts: { held: 1, enqueued: 0, pending: 1 } };
 }

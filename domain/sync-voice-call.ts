@@ -1,218 +1,283 @@
 /**
  * Use case: bring a VoiceCall up to date with one version of its contact record.
  */
-import { type ContactRecord, parseContactRecord } from './contact-record';
+import type { ContactRecord } from './contact-record';
 import { evaluateSyncEligibility, type SkipReason } from './eligibility';
-import { PermanentError, TransientError } from './errors';
-import type { ContactRecordArchive, FieldOverrides, TelephonyIntegration } from './ports';
-import { compareContactRecordVersions } from './versions';
+import { TransientError } from './errors';
+import type {
+  FieldOverrides,
+  HeldRecord,
+  LedgerItem,
+  SyncLedger,
+  TelephonyIntegration,
+} from './ports';
+import { contentDigest, versionKey } from './versions';
 import { toVoiceCallUpdate, type VoiceCallUpdate } from './voice-call';
 
-/** What {@link syncVoiceCall} did: synced (and which version ended on the VoiceCall), or why not. */
+/** What {@link syncVoiceCall} did: synced (the version that ended on the VoiceCall), or why not. */
 export type SyncOutcome =
   | {
       outcome: 'synced';
       update: VoiceCallUpdate;
-      lastUpdateTimestamp: string;
-      /** True when this sync stored its version in the archive (false: it was archived before). */
-      archived: boolean;
+      /** Version key of the last version sent. */
+      version: string;
+      /** `updateVoiceCall` calls beyond the first (a newer version or new overrides sent as well). */
+      repairs: number;
     }
-  | { outcome: 'superseded'; archivedVersion: string }
+  | { outcome: 'superseded'; claimedVersion: string }
   | { outcome: 'duplicate' }
   | { outcome: 'skipped'; reason: SkipReason };
 
-/** Repairs after a newer version showed up during a sync, before giving up with a TransientError. */
+/** One version of a contact record to sync. */
+export interface SyncRequest {
+  contactRecord: ContactRecord;
+  /** The record's JSON text in `JSON.stringify` form (its digest orders same-second versions). */
+  json: string;
+  /** What the ledger holds for a later send of this version: the JSON, or the reference it came by. */
+  held: HeldRecord;
+  /** When the message reached the sync queue (SQS SentTimestamp), ms since the epoch. */
+  receivedAt: number;
+  /** Unique to the message (its SQS message id): tells the ledger a retried claim is its own. */
+  claimToken: string;
+  /**
+   * Delivered before (SQS ApproximateReceiveCount > 1, or moved back from the
+   * DLQ): an earlier attempt may have claimed this version and failed, or been
+   * cut off while its `updateVoiceCall` was still running.
+   */
+  redelivered?: boolean;
+  /** A resync (the sweep, START_CALL_PROCESSING, a replay): send even a version already acknowledged. */
+  resync?: boolean;
+}
+
+/** The ports of {@link syncVoiceCall}. */
+export interface SyncPorts {
+  ledger: SyncLedger;
+  telephony: TelephonyIntegration;
+  /** Reads a held record (JSON inline, or the object a reference names). */
+  readHeld: (held: HeldRecord) => Promise<ContactRecord | undefined>;
+  /** Milliseconds since the epoch (injected for tests). */
+  now?: () => number;
+}
+
+/** Sends after the first within one sync (newer versions or new overrides) before a TransientError. */
 const MAX_REPAIRS = 3;
 
-function isOlder(version: string, than: string): boolean {
-  return (
-    compareContactRecordVersions({ LastUpdateTimestamp: version }, { LastUpdateTimestamp: than }) <
-    0
+function withOverrides(
+  record: ContactRecord,
+  overrides: FieldOverrides | undefined,
+): VoiceCallUpdate {
+  const update = toVoiceCallUpdate(record);
+  if (overrides?.toNumber) update.fieldValues.toNumber = overrides.toNumber;
+  if (overrides?.fromNumber) update.fieldValues.fromNumber = overrides.fromNumber;
+  return update;
+}
+
+/**
+ * Sync one contact record version to its VoiceCall: one `updateVoiceCall` per
+ * version newer than the claimed one, none for a duplicate or a superseded
+ * version, and the VoiceCall never ends on an older version than the newest
+ * one claimed.
+ *
+ * The sync ledger is the ordering authority and the record of what was
+ * claimed and acknowledged, because deliveries are duplicated and reordered
+ * and several updaters run at once. Versions are ordered by
+ * {@link versionKey}: LastUpdateTimestamp, then the content digest.
+ *
+ * Primary course (a first delivery of a new version; two ledger writes):
+ * 1. Claim the version: a conditional write that succeeds only when it is
+ *    newer than the claimed one. It returns the item as it was, with any
+ *    held START_CALL_PROCESSING overrides.
+ * 2. A record skipped on purpose (voicemail, NoSync, initiation method) is
+ *    claimed with its reason and not sent.
+ * 3. Invoke `updateVoiceCall` with the record's fieldValues and the overrides.
+ * 4. Mark it sent, on condition that it is still the claimed version and the
+ *    overrides are unchanged.
+ *
+ * Alternative courses:
+ * - The same version is claimed already: a duplicate, not sent, unless this
+ *   is a resync, or a redelivery or the claiming message itself (its claim's
+ *   answer was lost and the SDK retried it) and SCV has not acknowledged it.
+ * - A newer version is claimed: superseded, not sent. A redelivery repairs
+ *   (below): an earlier attempt may have been cut off while its older
+ *   `updateVoiceCall` still ran, and landed after the newer one.
+ * - Claimed while another version was claimed and not acknowledged (in
+ *   flight, or failed): the record is held in the ledger before it is sent,
+ *   so the updater of the older version, finding it claimed, can send it.
+ * - Marking sent fails because a newer version was claimed meanwhile: when
+ *   the ledger holds that version's record, send it as well (a repair);
+ *   when it was already acknowledged but is not held, mark it pending, and
+ *   the sweep resends it from the archive. When the overrides changed, send
+ *   again with the new ones.
+ * - A redelivery holds its record and marks the version pending as it
+ *   claims, and a failed send does so too: if the message is then lost (its
+ *   dead-letter copy expires), the sweep still finds the version pending.
+ *
+ * @throws TransientError when the version keeps changing during repairs;
+ *   whatever the ports throw otherwise (after marking the version pending
+ *   when the send failed). The caller reports the message as a batch item
+ *   failure, so SQS retries it.
+ */
+export async function syncVoiceCall(request: SyncRequest, ports: SyncPorts): Promise<SyncOutcome> {
+  const now = ports.now ?? Date.now;
+  const record = request.contactRecord;
+  const contactId = record.ContactId;
+  const version = versionKey(record.LastUpdateTimestamp, contentDigest(request.json));
+  const eligibility = evaluateSyncEligibility(record);
+  const skipped = eligibility.eligible ? undefined : eligibility.reason;
+
+  const claim = await ports.ledger.claim({
+    contactId,
+    version,
+    token: request.claimToken,
+    receivedAt: request.receivedAt,
+    ...(skipped ? { skipped } : {}),
+    ...(request.redelivered && !skipped ? { hold: request.held } : {}),
+  });
+  if (skipped) {
+    return claim.outcome === 'older'
+      ? { outcome: 'superseded', claimedVersion: claim.before.claimed ?? version }
+      : { outcome: 'skipped', reason: skipped };
+  }
+
+  if (claim.outcome === 'older') {
+    const item = claim.before;
+    if (request.redelivered) {
+      await repairNewer(item, { ...ports, now });
+    }
+    return { outcome: 'superseded', claimedVersion: item.claimed ?? version };
+  }
+
+  const before = claim.before;
+  if (claim.outcome === 'duplicate') {
+    const acknowledged = before?.sent === version;
+    // An unacknowledged version is sent again by a redelivery, and by the message that claimed
+    // it (its claim's answer was lost and retried): otherwise nobody would send it.
+    const again = request.redelivered || claim.own;
+    if (!request.resync && (acknowledged || !again)) return { outcome: 'duplicate' };
+    if (request.redelivered && !acknowledged && before?.pendingSince === undefined) {
+      // The claim did not write (the version was claimed): mark it pending and hold it now.
+      await ports.ledger.markPending(contactId, version, now(), request.held);
+    }
+  } else if (
+    !request.redelivered &&
+    before?.claimed !== undefined &&
+    before.claimed !== before.sent &&
+    before.skipped === undefined
+  ) {
+    // Another version is claimed and not acknowledged: hold this one, so its updater can send it.
+    if (!(await ports.ledger.markPending(contactId, version, now(), request.held))) {
+      const item = await ports.ledger.get(contactId);
+      return { outcome: 'superseded', claimedVersion: item?.claimed ?? version };
+    }
+  }
+
+  const update = withOverrides(record, before?.overrides);
+  try {
+    await ports.telephony.updateVoiceCall(update);
+  } catch (error) {
+    // Best effort: a lost message must not leave this version unsent for ever.
+    await ports.ledger.markPending(contactId, version, now(), request.held).catch(() => false);
+    throw error;
+  }
+  return settle(
+    { contactId, version, record, update, overridesAt: before?.overridesAt },
+    { ...ports, now },
   );
 }
 
 /**
- * What to sync: one version of a contact record, given inline, or (for a
- * record too large for an event) by its ContactId and LastUpdateTimestamp
- * (ISO-8601 UTC) only, in which case it is read from the archive.
+ * After a send: mark it sent, and while the ledger says the VoiceCall may not
+ * hold the newest claimed version with the current overrides, send that.
  */
-export type SyncRequest = { fieldOverrides?: FieldOverrides } & (
-  | {
-      contactRecord: ContactRecord;
-      /** The record's JSON text with every field it arrived with; archived as is (default: the parsed record re-serialized). */
-      contactRecordJson?: string;
-    }
-  | { contactId: string; lastUpdateTimestamp: string; contactRecord?: undefined }
-) & {
-    /**
-     * True when this request was delivered before (SQS ApproximateReceiveCount > 1, or moved
-     * back from the DLQ): an earlier attempt may have archived this version and then failed, so
-     * the archive holding it does not mean it was sent, and a superseded version sends the
-     * newest archived one again (see {@link syncVoiceCall}).
-     */
-    redelivered?: boolean;
-    /** True for a resync (the sweep, START_CALL_PROCESSING): send even the version the archive holds. */
-    resync?: boolean;
-  };
-
-/**
- * Sync one contact record version to its VoiceCall: one `updateVoiceCall`
- * per version newer than the archived one, none for a duplicate or a
- * superseded version, and the VoiceCall never ends on an older version than
- * the newest one archived.
- *
- * The archive (`ctr/{ContactId}.json`, newest version wins, written with
- * conditional writes) is the ordering authority and the record of what was
- * claimed for sending, because deliveries can be duplicated and reordered and
- * several updaters run at once.
- *
- * Primary course (an inline record, first delivery; three archive requests):
- * 1. Skip a record that is not eligible (it cannot normally reach the queue).
- * 2. Read the archived version (1 request):
- *    - newer than this one: superseded, nothing is sent (the newer version
- *      has its own message);
- *    - absent or older: archive this version with a conditional write on
- *      what was read (1 request). That write claims the version: if another
- *      updater stored the same version first, this delivery is a duplicate;
- *      if a newer one won, superseded;
- *    - equal: a duplicate delivery, nothing is sent, unless this is a
- *      redelivery, a resync, or a reference (see below).
- * 3. Transform to SCV `updateVoiceCall` fieldValues, apply any phone-number
- *    overrides, and invoke the telephony integration function.
- * 4. Read the archived version again (1 request). If a newer one arrived
- *    while this one was being sent, the VoiceCall may now hold the older one:
- *    send the newest archived version too (without overrides), and check again.
- *
- * Alternative courses:
- * - A redelivery (an earlier attempt may have archived the version and then
- *   failed to send it) or a resync sends the version the archive holds. A
- *   superseded redelivery sends the newest archived version: the earlier
- *   attempt may have been cut off while its `updateVoiceCall` still ran, and
- *   landed after the newer version's.
- * - A reference (no record in the request; the ingest function archived it
- *   before publishing) reads the record from the archive and sends it when
- *   the archive holds that version; it fails with a TransientError while the
- *   archive does not. A duplicate reference is sent again: the ingest
- *   function's write does not say whether a delivery was sent.
- *
- * @throws TransientError when the archive does not hold a referenced record,
- *   or keeps moving during repairs; whatever the ports throw otherwise. The caller reports the
- *   message as a batch item failure so SQS retries it.
- */
-export async function syncVoiceCall(
-  request: SyncRequest,
-  ports: { archive: ContactRecordArchive; telephony: TelephonyIntegration },
+async function settle(
+  sent: {
+    contactId: string;
+    version: string;
+    record: ContactRecord;
+    update: VoiceCallUpdate;
+    overridesAt: number | undefined;
+  },
+  ports: SyncPorts & { now: () => number },
 ): Promise<SyncOutcome> {
-  const { fieldOverrides } = request;
-  let contactRecord = request.contactRecord;
-  const [contactId, version] = request.contactRecord
-    ? [request.contactRecord.ContactId, request.contactRecord.LastUpdateTimestamp]
-    : [request.contactId, request.lastUpdateTimestamp];
-  if (contactRecord) {
-    const eligibility = evaluateSyncEligibility(contactRecord);
-    if (!eligibility.eligible) return { outcome: 'skipped', reason: eligibility.reason };
-  }
-
-  /** Send `update` of `sentVersion`, then send the newest archived version while a newer one appears. */
-  const sendAndSettle = async (update: VoiceCallUpdate, sentVersion: string) => {
-    await ports.telephony.updateVoiceCall(update);
-    for (let repairs = 0; ; repairs++) {
-      const latest = (await ports.archive.getVersion(contactId))?.lastUpdateTimestamp;
-      if (latest === undefined || !isOlder(sentVersion, latest)) break;
-      if (repairs === MAX_REPAIRS) {
-        throw new TransientError(
-          `ContactId ${contactId} kept changing while it was synced; retrying later`,
-        );
-      }
-      const archived = await ports.archive.get(contactId);
-      if (!archived) break;
-      const newest = parseArchived(contactId, archived.json);
-      update = toVoiceCallUpdate(newest);
-      await ports.telephony.updateVoiceCall(update);
-      sentVersion = newest.LastUpdateTimestamp;
-    }
-    return { outcome: 'synced' as const, update, lastUpdateTimestamp: sentVersion, archived };
-  };
-
-  /**
-   * This version is older than the archived one. On a first delivery nothing is sent. On a
-   * redelivery, an earlier attempt may have been cut off (timeout, crash) while its
-   * `updateVoiceCall` was still running, and that call may have landed after the newer
-   * version's: send the newest archived version again, so the VoiceCall ends on it.
-   */
-  const superseded = async (archivedVersion: string): Promise<SyncOutcome> => {
-    if (!request.redelivered) return { outcome: 'superseded', archivedVersion };
-    const archived = await ports.archive.get(contactId);
-    if (!archived) return { outcome: 'superseded', archivedVersion };
-    const newest = parseArchived(contactId, archived.json);
-    if (!evaluateSyncEligibility(newest).eligible)
-      return { outcome: 'superseded', archivedVersion };
-    return sendAndSettle(toVoiceCallUpdate(newest), newest.LastUpdateTimestamp);
-  };
-
-  let archived = false;
-  const current = await ports.archive.getVersion(contactId);
-  if (current === undefined || isOlder(current.lastUpdateTimestamp, version)) {
-    if (!contactRecord) {
+  let { version, record, update, overridesAt } = sent;
+  for (let repairs = 0; ; repairs++) {
+    const mark = await ports.ledger.markSent(sent.contactId, version, overridesAt);
+    if (mark.outcome === 'sent') return { outcome: 'synced', update, version, repairs };
+    const item = mark.item;
+    if (repairs === MAX_REPAIRS) {
       throw new TransientError(
-        `Archive does not hold ContactId ${contactId} at this version yet; retrying later`,
+        `ContactId ${sent.contactId} kept changing while it was synced; retrying later`,
       );
     }
-    // Archive this version (newest wins), conditional on what was just read: the write claims it.
-    const outcome = await ports.archive.putIfNewer(
-      {
-        contactId,
-        lastUpdateTimestamp: version,
-        json:
-          ('contactRecordJson' in request && request.contactRecordJson) ||
-          JSON.stringify(contactRecord),
-      },
-      current ?? null,
-    );
-    archived = outcome === 'stored';
-    if (outcome === 'older') {
-      return superseded(
-        (await ports.archive.getVersion(contactId))?.lastUpdateTimestamp ?? version,
-      );
+    if (item.claimed !== version) {
+      const newer = await heldRecordOf(item, ports);
+      if (!newer) {
+        await markNewerPendingIfAcknowledged(item, ports);
+        return { outcome: 'synced', update, version, repairs };
+      }
+      record = newer;
+      version = item.claimed as string;
     }
-    if (outcome === 'duplicate' && !request.redelivered && !request.resync) {
-      return { outcome: 'duplicate' };
-    }
-  } else if (isOlder(version, current.lastUpdateTimestamp)) {
-    return superseded(current.lastUpdateTimestamp);
-  } else if (contactRecord && !request.redelivered && !request.resync) {
-    return { outcome: 'duplicate' };
+    // The same version with new overrides, or the newer version held in the ledger.
+    update = withOverrides(record, item.overrides);
+    overridesAt = item.overridesAt;
+    await ports.telephony.updateVoiceCall(update);
   }
-  if (!contactRecord) {
-    const stored = await ports.archive.get(contactId);
-    if (!stored) {
-      throw new TransientError(`Archive no longer holds ContactId ${contactId}; retrying later`);
-    }
-    contactRecord = parseArchived(contactId, stored.json);
-    if (isOlder(version, contactRecord.LastUpdateTimestamp)) {
-      return superseded(contactRecord.LastUpdateTimestamp);
-    }
-    const eligibility = evaluateSyncEligibility(contactRecord);
-    if (!eligibility.eligible) return { outcome: 'skipped', reason: eligibility.reason };
-  }
-
-  const update = toVoiceCallUpdate(contactRecord);
-  if (fieldOverrides?.toNumber) update.fieldValues.toNumber = fieldOverrides.toNumber;
-  if (fieldOverrides?.fromNumber) update.fieldValues.fromNumber = fieldOverrides.fromNumber;
-  return sendAndSettle(update, contactRecord.LastUpdateTimestamp);
 }
 
 /**
- * An archived record's JSON text as a contact record.
- * @throws PermanentError when it is not JSON (without the parser's message, which quotes the input)
- *   or InvalidContactRecordError when it is not a valid contact record.
+ * An older version of this contact may have reached SCV after the newer,
+ * claimed one (a redelivery of a cut-off attempt): send the claimed version
+ * again if the ledger holds it, or leave it pending for the sweep.
  */
-function parseArchived(contactId: string, json: string): ContactRecord {
-  let value: unknown;
-  try {
-    value = JSON.parse(json);
-  } catch {
-    throw new PermanentError(`Archived contact record of ContactId ${contactId} is not JSON`);
+async function repairNewer(
+  item: LedgerItem,
+  ports: SyncPorts & { now: () => number },
+): Promise<void> {
+  if (item.skipped !== undefined || item.claimed === undefined) return;
+  const newer = await heldRecordOf(item, ports);
+  if (!newer) {
+    await markNewerPendingIfAcknowledged(item, ports);
+    return;
   }
-  return parseContactRecord(value);
+  const update = withOverrides(newer, item.overrides);
+  await ports.telephony.updateVoiceCall(update);
+  await settle(
+    {
+      contactId: item.contactId,
+      version: item.claimed,
+      record: newer,
+      update,
+      overridesAt: item.overridesAt,
+    },
+    ports,
+  );
+}
+
+/** The claimed version's record when the ledger holds it (and it is still that version's). */
+async function heldRecordOf(
+  item: LedgerItem,
+  ports: SyncPorts,
+): Promise<ContactRecord | undefined> {
+  if (!item.held || item.heldVersion !== item.claimed || item.skipped !== undefined) {
+    return undefined;
+  }
+  return ports.readHeld(item.held);
+}
+
+/**
+ * The claimed version was acknowledged before an older send landed: it needs
+ * sending again, and without its record at hand, the sweep resends it from
+ * the archive. (When it is not acknowledged yet, its own updater sends it
+ * after this point: it holds its record before sending, and no record was
+ * held when this was read.)
+ */
+async function markNewerPendingIfAcknowledged(
+  item: LedgerItem,
+  ports: SyncPorts & { now: () => number },
+): Promise<void> {
+  if (item.claimed === undefined || item.skipped !== undefined) return;
+  if (item.sent === item.claimed) {
+    await ports.ledger.markPending(item.contactId, item.claimed, ports.now());
+  }
 }

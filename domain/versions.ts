@@ -9,6 +9,7 @@
  * Source: Amazon Connect admin guide, "Data model for Amazon Connect contact
  * records" ("Important things to know").
  */
+import { createHash } from 'node:crypto';
 import { toEpochMilliseconds } from './contact-record';
 import { InvalidContactRecordError } from './errors';
 
@@ -101,16 +102,77 @@ function lastUpdateMilliseconds(version: ContactRecordVersion, role: string): nu
   return milliseconds;
 }
 
+/**
+ * Digest of a contact record's content: the first 16 hex digits of the SHA-256
+ * of its JSON text as `JSON.stringify` writes it after `JSON.parse` (so
+ * whitespace and number spelling do not count, key order does). It tells two
+ * records with the same LastUpdateTimestamp apart: Connect's timestamps have
+ * whole-second resolution, so two different records of one contact can share
+ * one, and they are two versions, not a duplicate.
+ *
+ * @param json - the record's JSON text, already in `JSON.stringify` form.
+ */
+export function contentDigest(json: string): string {
+  return createHash('sha256').update(json, 'utf8').digest('hex').slice(0, 16);
+}
+
+/**
+ * The version key of a contact record: its LastUpdateTimestamp as a
+ * fixed-width ISO-8601 UTC instant to the millisecond, `#`, and its
+ * {@link contentDigest}, e.g. `2022-04-08T15:00:12.000Z#3f1c9a0b7d2e4f61`.
+ * Comparing two keys as strings (as DynamoDB compares S values, byte by byte)
+ * orders versions: the later LastUpdateTimestamp first, and between records
+ * of the same instant, the larger digest. Every order of delivery therefore
+ * converges on the same version. Equal keys are the same record: a duplicate.
+ *
+ * @param lastUpdateTimestamp - ISO-8601 UTC (`YYYY-MM-DDThh:mm:ss[.sss]Z`).
+ * @param digest - the record's {@link contentDigest}.
+ * @throws {InvalidContactRecordError} reason `schema` when the timestamp is not ISO-8601 UTC.
+ */
+export function versionKey(lastUpdateTimestamp: string, digest: string): string {
+  const milliseconds = lastUpdateMilliseconds(
+    { LastUpdateTimestamp: lastUpdateTimestamp },
+    'keyed',
+  );
+  return `${new Date(milliseconds).toISOString()}#${digest}`;
+}
+
+/** The LastUpdateTimestamp part of a {@link versionKey}, ISO-8601 UTC with milliseconds. */
+export function timestampOfVersionKey(key: string): string {
+  return key.slice(0, key.indexOf('#'));
+}
+
 /** What {@link keepNewestDeliveries} needs of a delivery: its contact and its version. */
 export interface VersionedDelivery {
   contactId: string;
   /** ISO-8601 UTC. */
   lastUpdateTimestamp: string;
+  /**
+   * The record's {@link contentDigest}, asked for only when two deliveries of
+   * the contact share a LastUpdateTimestamp. Without it such deliveries are
+   * taken for the same version.
+   */
+  digest?: () => string;
+}
+
+/** -1, 0 or 1 as `a` is an older, the same or a newer version than `b` (timestamp, then digest). */
+function compareDeliveries(a: VersionedDelivery, b: VersionedDelivery): number {
+  const order = compareContactRecordVersions(
+    { LastUpdateTimestamp: a.lastUpdateTimestamp },
+    { LastUpdateTimestamp: b.lastUpdateTimestamp },
+  );
+  if (order !== 0 || !a.digest || !b.digest) return order;
+  const left = a.digest();
+  const right = b.digest();
+  if (left === right) return 0;
+  return left < right ? -1 : 1;
 }
 
 /**
  * Among deliveries in arrival order (one batch), keep one per ContactId: the
- * first delivery of its newest version. Deliveries whose `versionOf` is
+ * first delivery of its newest version (LastUpdateTimestamp, then the digest
+ * when timestamps tie and both deliveries offer one, as {@link versionKey}
+ * orders them). Deliveries whose `versionOf` is
  * `undefined` take no part, and are kept.
  *
  * @returns for each delivery not kept, `superseded` (the kept one is newer) or
@@ -121,19 +183,13 @@ export function keepNewestDeliveries<T>(
   deliveries: readonly T[],
   versionOf: (delivery: T) => VersionedDelivery | undefined,
 ): Map<T, { outcome: 'superseded' | 'duplicate'; keptBy: T }> {
-  const kept = new Map<string, { delivery: T; version: string }>();
+  const kept = new Map<string, { delivery: T; version: VersionedDelivery }>();
   for (const delivery of deliveries) {
     const versioned = versionOf(delivery);
     if (!versioned) continue;
     const current = kept.get(versioned.contactId);
-    if (
-      !current ||
-      compareContactRecordVersions(
-        { LastUpdateTimestamp: versioned.lastUpdateTimestamp },
-        { LastUpdateTimestamp: current.version },
-      ) > 0
-    ) {
-      kept.set(versioned.contactId, { delivery, version: versioned.lastUpdateTimestamp });
+    if (!current || compareDeliveries(versioned, current.version) > 0) {
+      kept.set(versioned.contactId, { delivery, version: versioned });
     }
   }
   const dropped = new Map<T, { outcome: 'superseded' | 'duplicate'; keptBy: T }>();
@@ -141,10 +197,7 @@ export function keepNewestDeliveries<T>(
     const versioned = versionOf(delivery);
     const keeper = versioned && kept.get(versioned.contactId);
     if (!versioned || !keeper || keeper.delivery === delivery) continue;
-    const order = compareContactRecordVersions(
-      { LastUpdateTimestamp: versioned.lastUpdateTimestamp },
-      { LastUpdateTimestamp: keeper.version },
-    );
+    const order = compareDeliveries(versioned, keeper.version);
     dropped.set(delivery, {
       outcome: order === 0 ? 'duplicate' : 'superseded',
       keptBy: keeper.delivery,

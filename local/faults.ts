@@ -12,7 +12,7 @@
  */
 
 /** A service whose calls the plan can fail. */
-export type FaultTarget = 'eventbridge' | 's3' | 'sqs' | 'telephony';
+export type FaultTarget = 'eventbridge' | 's3' | 'sqs' | 'telephony' | 'dynamodb' | 'firehose';
 
 /** A function of the pipeline whose process the plan can kill. */
 export type CrashFunction = 'ingest' | 'updater' | 'redrive';
@@ -25,7 +25,14 @@ export interface FaultSpec {
   crashes: { function: CrashFunction; invocation: number }[];
 }
 
-const FAULT_TARGETS: readonly FaultTarget[] = ['eventbridge', 's3', 'sqs', 'telephony'];
+const FAULT_TARGETS: readonly FaultTarget[] = [
+  'eventbridge',
+  's3',
+  'sqs',
+  'telephony',
+  'dynamodb',
+  'firehose',
+];
 const CRASH_FUNCTIONS: readonly CrashFunction[] = ['ingest', 'updater', 'redrive'];
 
 const RATE_PATTERN = /^(?:\d+(?:\.\d*)?|\.\d+)$/;
@@ -33,7 +40,7 @@ const POSITIVE_INTEGER_PATTERN = /^[1-9]\d*$/;
 
 /**
  * Parse a `--faults` spec: a comma-separated list of `target=rate` items
- * (target one of `eventbridge`, `s3`, `sqs`, `telephony`; rate a decimal
+ * (target one of `eventbridge`, `s3`, `sqs`, `telephony`, `dynamodb`, `firehose`; rate a decimal
  * number in [0, 1]) and `crash=<function>:<n>` items (function one of
  * `ingest`, `updater`, `redrive`; n a positive integer). Spaces
  * around items are ignored. Example:
@@ -111,6 +118,8 @@ export class FaultPlan {
     s3: 0,
     sqs: 0,
     telephony: 0,
+    dynamodb: 0,
+    firehose: 0,
   };
 
   private readonly rates: Record<FaultTarget, number>;
@@ -123,6 +132,8 @@ export class FaultPlan {
     s3: new Map(),
     sqs: new Map(),
     telephony: new Map(),
+    dynamodb: new Map(),
+    firehose: new Map(),
   };
 
   /**
@@ -132,7 +143,7 @@ export class FaultPlan {
    */
   constructor(spec: FaultSpec, seed: number) {
     if (!Number.isSafeInteger(seed)) throw new RangeError(`Fault seed must be an integer: ${seed}`);
-    this.rates = { eventbridge: 0, s3: 0, sqs: 0, telephony: 0 };
+    this.rates = { eventbridge: 0, s3: 0, sqs: 0, telephony: 0, dynamodb: 0, firehose: 0 };
     for (const target of FAULT_TARGETS) {
       const rate = spec.rates[target] ?? 0;
       if (!(rate >= 0 && rate <= 1)) {

@@ -63,9 +63,10 @@ subscribe('http.client.response.finish', (message) => {
     request: { method?: string; getHeader(name: string): unknown };
   };
   if (request.method === 'GET' || request.method === 'HEAD') return;
-  // SQS (AWS JSON 1.0) reads are POSTs too; they change nothing.
+  // SQS and DynamoDB (AWS JSON 1.0) reads are POSTs too; they change nothing.
   const target = String(request.getHeader('x-amz-target') ?? '');
   if (/^AmazonSQS\.(ReceiveMessage|GetQueueAttributes|GetQueueUrl)$/.test(target)) return;
+  if (/^DynamoDB_20120810\.(GetItem|Query)$/.test(target)) return;
   if (++writesDone >= CRASH_AFTER_WRITES) process.exit(CRASH_EXIT_CODE);
 });
 

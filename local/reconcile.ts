@@ -4,7 +4,8 @@
  *
  * The input is the truth. Each record is decoded with the domain's own rules;
  * valid records are grouped by ContactId and the newest version (by
- * LastUpdateTimestamp) decides what the contact's VoiceCall must hold: the
+ * LastUpdateTimestamp, then content digest: domain/versions.ts `versionKey`)
+ * decides what the contact's VoiceCall must hold: the
  * `updateVoiceCall` fieldValues of that version, or nothing when the version
  * is not synced (skipped, with its reason). A record that does not decode must
  * be in the quarantine with its exact bytes and a reason.
@@ -14,10 +15,10 @@
  * one, or none), and a malformed record missing from the quarantine.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { type ContactRecord, decodeContactRecord } from '../domain/contact-record';
+import { type ContactRecord, decodeContactRecordWithText } from '../domain/contact-record';
 import { evaluateSyncEligibility } from '../domain/eligibility';
 import { InvalidContactRecordError } from '../domain/errors';
-import { compareContactRecordVersions } from '../domain/versions';
+import { contentDigest, versionKey } from '../domain/versions';
 import { toVoiceCallUpdate } from '../domain/voice-call';
 import { contentKey } from './faults';
 import type { QuarantinedRecord } from './stack';
@@ -48,10 +49,11 @@ export interface Reconciliation {
   lost: number;
   /** Up to 20 ContactIds of lost contacts, to look into. */
   lostContactIds: string[];
-  /** Set by the local run: where each of `lostContactIds` stands (archived version, VoiceCall updates). */
+  /** Set by the local run: where each of `lostContactIds` stands (ledger versions, VoiceCall updates). */
   lostContacts?: {
     contactId: string;
-    archivedVersion: string | null;
+    claimedVersion: string | null;
+    sentVersion: string | null;
     voiceCallUpdates: number | null;
   }[];
 }
@@ -78,14 +80,15 @@ export function reconcile(
   voiceCalls: StoredFieldValues,
   quarantine: readonly QuarantinedRecord[],
 ): Reconciliation {
-  const versions = new Map<string, ContactRecord[]>();
+  const versions = new Map<string, { record: ContactRecord; version: string }[]>();
   const rejected: Record<string, number> = {};
   const malformed: Uint8Array[] = [];
   for (const { data } of input) {
     try {
-      const record = decodeContactRecord(data);
+      const { contactRecord: record, json } = decodeContactRecordWithText(data);
+      const digest = contentDigest(JSON.stringify(JSON.parse(json)));
       const list = versions.get(record.ContactId) ?? [];
-      list.push(record);
+      list.push({ record, version: versionKey(record.LastUpdateTimestamp, digest) });
       versions.set(record.ContactId, list);
     } catch (error) {
       if (!(error instanceof InvalidContactRecordError)) throw error;
@@ -105,8 +108,10 @@ export function reconcile(
   let synced = 0;
   let onOlderVersion = 0;
   let neverSynced = 0;
-  for (const [contactId, records] of versions) {
-    const ordered = [...records].sort(compareContactRecordVersions);
+  for (const [contactId, keyed] of versions) {
+    const ordered = [...keyed]
+      .sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0))
+      .map(({ record }) => record);
     const newest = ordered[ordered.length - 1] as ContactRecord;
     const eligibility = evaluateSyncEligibility(newest);
     if (!eligibility.eligible) {

@@ -330,6 +330,11 @@ class TokenCursor {
     }
   }
 
+  isSymbol(text: string): boolean {
+    const token = this.peek();
+    return token?.kind === 'symbol' && token.text === text;
+  }
+
   isKeyword(word: string): boolean {
     const token = this.peek();
     return token?.kind === 'word' && token.text.toUpperCase() === word.toUpperCase();
@@ -351,7 +356,7 @@ class TokenCursor {
  * Parses the only SOQL statement shape the stand-in's `queryRecord` runs:
  *
  * ```
- * SELECT Id, VendorCallKey FROM VoiceCall
+ * SELECT Id, VendorCallKey[, CreatedDate] FROM VoiceCall
  * WHERE CustomerHoldDuration = null
  *   [AND CreatedDate >= <dateTime>] [AND CreatedDate < <dateTime>]
  *   [AND VendorCallKey != null]
@@ -378,6 +383,11 @@ export function parseVoiceCallQuery(soql: string): VoiceCallQuery {
   cursor.keyword('Id');
   cursor.symbol(',');
   cursor.keyword('VendorCallKey');
+  // `CreatedDate` may be selected too (the sweep reads it to bound its archive lookup).
+  if (cursor.isSymbol(',')) {
+    cursor.symbol(',');
+    cursor.keyword('CreatedDate');
+  }
   cursor.keyword('FROM');
   cursor.keyword('VoiceCall');
   cursor.keyword('WHERE');
@@ -880,8 +890,10 @@ export async function startScvStandIn(options: ScvStandInOptions): Promise<ScvSt
         a.VendorCallKey < b.VendorCallKey ? -1 : a.VendorCallKey > b.VendorCallKey ? 1 : 0,
       );
     const first = rows[0];
-    // Flattening { Id, VendorCallKey } with `flat` leaves it unchanged.
-    return first ? { Id: first.Id, VendorCallKey: first.VendorCallKey } : {};
+    // Flattening { Id, VendorCallKey, CreatedDate } with `flat` leaves it unchanged.
+    return first
+      ? { Id: first.Id, VendorCallKey: first.VendorCallKey, CreatedDate: first.CreatedDate }
+      : {};
   }
 
   async function runFunction(functionName: string, event: unknown): Promise<FunctionOutcome> {

@@ -2,20 +2,22 @@
  * The local stack: the whole pipeline on this machine, with no AWS account.
  *
  * Kinesis (kinesis-local) -> ingest -> local EventBridge -> the sync queue
- * (SQS in fauxqs) -> updater (archive in S3 in fauxqs) -> the SCV stand-in
- * (Lambda Invoke API, VoiceCalls in a file); redrive on the bus. Functions
+ * (SQS in fauxqs) -> updater (sync ledger in DynamoDB: dynalite) -> the SCV
+ * stand-in (Lambda Invoke API, VoiceCalls in a file); the archive rule ->
+ * the Firehose stand-in -> GZIP objects in S3 (fauxqs); redrive on the bus. Functions
  * are the esbuild bundles `serverless package` would ship, each run in child
  * processes with its own environment; endpoints reach them through the SDK's
  * `AWS_ENDPOINT_URL_<SERVICE>` variables, never through code branches.
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { CreateTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { FirehoseClient, PutRecordCommand } from '@aws-sdk/client-firehose';
 import { PutRecordsCommand, UpdateMaxRecordSizeCommand } from '@aws-sdk/client-kinesis';
 import {
   CreateBucketCommand,
   GetObjectCommand,
-  HeadObjectCommand,
   ListObjectsV2Command,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -36,6 +38,11 @@ import {
   startKinesisLocal,
 } from './emulators';
 import { startKinesisEventSourceMapping } from './event-source-mappings/kinesis';
+import { type DynamoDbFault, startLocalDynamoDb } from './dynamodb/server';
+import { startLocalFirehose } from './firehose/server';
+import { toLedgerItem } from '../functions/shared/dynamodb-ledger';
+import { createS3ArchiveReader } from '../functions/shared/s3-archive';
+import type { LedgerItem } from '../domain/ports';
 import { startFaultProxy } from './fault-proxy';
 import { contentKey, FaultPlan } from './faults';
 import { startSqsEventSourceMapping } from './event-source-mappings/sqs';
@@ -56,9 +63,11 @@ import { AWS_REQUESTS_METRIC_PREFIX, RequestCounts } from '../functions/shared/r
 import { MetricsCollector } from './metrics-collector';
 import { type StandInFault, type StoredVoiceCall, startScvStandIn } from './scv-stand-in';
 import {
+  ARCHIVE_STREAM,
   ASYNC_INVOKE_ATTEMPTS,
   FUNCTION_TIMEOUTS,
   INGEST_MAPPING,
+  LEDGER_TABLE,
   RULES,
   SYNC_QUEUE,
   UPDATER_MAPPING,
@@ -68,6 +77,8 @@ const ACCOUNT = '000000000000';
 const STREAM_NAME = 'connect-contact-records';
 const BUS_NAME = 'ctr-sync-local';
 const BUCKET = 'ctr-sync-local-archive';
+const LEDGER_TABLE_NAME = 'ctr-sync-local-ledger';
+const DELIVERY_STREAM = 'ctr-sync-local-archive';
 const TELEPHONY_FUNCTION = 'InvokeTelephonyIntegrationApiFunction';
 const REST_API_FUNCTION = 'InvokeSalesforceRestApiFunction';
 const QUEUES = {
@@ -75,7 +86,16 @@ const QUEUES = {
   syncDlq: 'ctr-sync-local-sync-dlq',
   redriveDlq: 'ctr-sync-local-redrive-dlq',
   ingestFailures: 'ctr-sync-local-ingest-failures',
+  archiveDlq: 'ctr-sync-local-archive-dlq',
 } as const;
+
+/** What the DynamoDB proxy answers with when the fault plan picks a request. */
+const DYNAMODB_FAULTS: readonly NonNullable<DynamoDbFault>[] = [
+  { when: 'before', kind: 'throttling' },
+  { when: 'before', kind: 'provisioned-throughput' },
+  { when: 'before', kind: 'internal' },
+  { when: 'after' },
+];
 
 /** What the SCV stand-in answers with when the fault plan picks a telephony invocation. */
 const TELEPHONY_FAULTS: readonly StandInFault[] = [
@@ -129,8 +149,13 @@ export interface LocalStackSummary {
   /** Deliveries of a version already archived (claimed) by an earlier delivery: not sent again. */
   duplicate: number;
   failed: number;
-  /** Messages in each dead-letter queue (visible and in flight); `ingest` is the Kinesis on-failure queue. */
-  inDlq: { sync: number; redrive: number; ingest: number };
+  /**
+   * Messages in each dead-letter queue (visible and in flight); `ingest` is the Kinesis
+   * on-failure queue, `archive` the archive rule's dead-letter queue.
+   */
+  inDlq: { sync: number; redrive: number; ingest: number; archive: number };
+  /** The Firehose stand-in: records accepted and failed, archive objects written. */
+  archive: { accepted: number; failed: number; objects: number };
   /**
    * The Kinesis event source mapping: whether it read the shard up to the
    * stream's tip with nothing in flight (the shard is not stalled), and its
@@ -192,10 +217,12 @@ export interface LocalStack {
   voiceCalls(): Promise<Record<string, StoredVoiceCall>>;
   /** Every record under `quarantine/` in the archive bucket, with its raw bytes and reason. */
   quarantined(): Promise<QuarantinedRecord[]>;
-  /** The LastUpdateTimestamp of the archived version of a contact record, if any. */
-  archivedVersion(contactId: string): Promise<string | undefined>;
+  /** The sync ledger's item of a contact, if any. */
+  ledgerItem(contactId: string): Promise<LedgerItem | undefined>;
+  /** The JSON text of every record in every archive object, per object key. */
+  archivedRecords(): Promise<Map<string, string[]>>;
   /** Up to 10 message bodies of a dead-letter queue, left in it (received with visibility timeout 0). */
-  peekDeadLetters(queue: 'sync' | 'redrive' | 'ingest'): Promise<string[]>;
+  peekDeadLetters(queue: 'sync' | 'redrive' | 'ingest' | 'archive'): Promise<string[]>;
   /** Log files, one per function. */
   logDir: string;
   stop(): Promise<void>;
@@ -266,6 +293,37 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     stops.push(() => standIn.stop());
 
+    const faultsPlan = options.faults;
+    const dynamoDb = await startLocalDynamoDb({
+      fault: (operation, body) => {
+        const key = `${operation} ${contentKey(body)}`;
+        return faultsPlan?.decide('dynamodb', key)
+          ? faultsPlan.choose('dynamodb', key, DYNAMODB_FAULTS)
+          : undefined;
+      },
+    });
+    stops.push(() => dynamoDb.stop());
+    // The stack's own client goes to the proxy too (its requests are not faulted: CreateTable and
+    // reads are not in the fault plan's way, see the hook above) -- it uses no conditional writes.
+    const dynamo = new DynamoDBClient({
+      endpoint: dynamoDb.endpoint,
+      region: LOCAL_REGION,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    await dynamo.send(
+      new CreateTableCommand({
+        TableName: LEDGER_TABLE_NAME,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [...LEDGER_TABLE.AttributeDefinitions],
+        KeySchema: [...LEDGER_TABLE.KeySchema],
+        GlobalSecondaryIndexes: LEDGER_TABLE.GlobalSecondaryIndexes.map((index) => ({
+          IndexName: index.IndexName,
+          KeySchema: [...index.KeySchema],
+          Projection: { ...index.Projection },
+        })),
+      }),
+    );
+
     const kinesis = createKinesisClient(kinesisLocal.endpoint);
     const s3 = createS3Client(fauxqs.endpoint);
     await createStream(kinesis, STREAM_NAME, 1);
@@ -278,6 +336,22 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       }),
     );
     await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+    const firehose = await startLocalFirehose({
+      deliveryStreamName: DELIVERY_STREAM,
+      s3,
+      bucket: BUCKET,
+      prefix: ARCHIVE_STREAM.prefix,
+      bufferBytes: ARCHIVE_STREAM.bufferSizeMB * 1024 * 1024,
+      bufferIntervalMs: ARCHIVE_STREAM.localBufferIntervalSeconds * 1000,
+      fault: (scope, data) => faultsPlan?.decide('firehose', `${scope} ${contentKey(data)}`) ?? false,
+    });
+    stops.push(() => firehose.stop());
+    const firehoseClient = new FirehoseClient({
+      endpoint: firehose.endpoint,
+      region: LOCAL_REGION,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      maxAttempts: 1,
+    });
     const faults = options.faults;
     // Always in front of fauxqs: it enforces S3 conditional writes, and injects faults when asked.
     const proxy = await startFaultProxy({
@@ -299,6 +373,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const syncDlqUrl = await queueUrl(QUEUES.syncDlq);
     const redriveDlqUrl = await queueUrl(QUEUES.redriveDlq);
     const ingestFailuresUrl = await queueUrl(QUEUES.ingestFailures);
+    const archiveDlqUrl = await queueUrl(QUEUES.archiveDlq);
     const syncQueueUrl = await queueUrl(QUEUES.sync, {
       VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 10),
       MaximumMessageSize: String(262_144),
@@ -322,8 +397,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ingest: { EVENT_BUS_NAME: BUS_NAME },
       updater: {
         INVOKE_TELEPHONY_INTEGRATION_API_ARN: `arn:aws:lambda:${LOCAL_REGION}:${ACCOUNT}:function:${TELEPHONY_FUNCTION}`,
+        LEDGER_TABLE_NAME,
       },
       redrive: {
+        LEDGER_TABLE_NAME,
         EVENT_BUS_NAME: BUS_NAME,
         SYNC_QUEUE_URL: syncQueueUrl,
         SYNC_DLQ_URL: syncDlqUrl,
@@ -352,6 +429,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           AWS_ENDPOINT_URL_SQS: functionsEndpoint,
           AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridgeEndpoint,
           AWS_ENDPOINT_URL_LAMBDA: standIn.endpoint,
+          AWS_ENDPOINT_URL_DYNAMODB: dynamoDb.endpoint,
           AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
           AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
           S3_FORCE_PATH_STYLE: 'true',
@@ -388,6 +466,22 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         responsePayload: { errorType: error.name, errorMessage: error.message },
       });
     const targetOf = ({ name, target }: (typeof RULES)[number]): RuleTarget => {
+      if (target.kind === 'delivery-stream') {
+        return {
+          id: name,
+          inputPath: target.inputPath,
+          // EventBridge puts the selected input on the delivery stream as one record.
+          deliver: async (input) => {
+            await firehoseClient.send(
+              new PutRecordCommand({
+                DeliveryStreamName: DELIVERY_STREAM,
+                Record: { Data: Buffer.from(JSON.stringify(input)) },
+              }),
+            );
+          },
+          deadLetter: (event) => sendTo(archiveDlqUrl)(JSON.stringify(event)),
+        };
+      }
       if (target.kind === 'queue') {
         return {
           id: name,
@@ -464,7 +558,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const quiet = async () => {
       const sync = await queueDepth(sqs, syncQueueUrl);
       const busy = Object.values(functions).some((fn) => fn.pending > 0);
-      return sync.visible === 0 && sync.inFlight === 0 && !busy;
+      return sync.visible === 0 && sync.inFlight === 0 && !busy && firehose.buffered === 0;
     };
 
     return {
@@ -565,7 +659,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
             sync: await depth(syncDlqUrl),
             redrive: await depth(redriveDlqUrl),
             ingest: await depth(ingestFailuresUrl),
+            archive: await depth(archiveDlqUrl),
           },
+          archive: { ...firehose.stats },
           kinesis: {
             reachedTip: await kinesisMapping.waitUntilIdle({ timeoutMs: 10_000 }).then(
               () => true,
@@ -601,21 +697,34 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       },
       voiceCalls: () => standIn.readVoiceCalls(),
       quarantined: () => listQuarantine(s3),
-      async archivedVersion(contactId) {
-        try {
-          const head = await s3.send(
-            new HeadObjectCommand({ Bucket: BUCKET, Key: `ctr/${contactId}.json` }),
-          );
-          return head.Metadata?.['last-update-timestamp'];
-        } catch {
-          return undefined;
-        }
+      async ledgerItem(contactId) {
+        const result = await dynamo.send(
+          new GetItemCommand({
+            TableName: LEDGER_TABLE_NAME,
+            Key: { contactId: { S: contactId } },
+            ConsistentRead: true,
+          }),
+        );
+        return result.Item ? toLedgerItem(result.Item) : undefined;
+      },
+      async archivedRecords() {
+        const reader = createS3ArchiveReader({ client: s3, bucket: BUCKET });
+        const records = new Map<string, string[]>();
+        const window = { from: '2000-01-01T00:00:00Z', to: '2100-01-01T00:00:00Z' };
+        let cursor: string | undefined;
+        do {
+          const page = await reader.listObjects(window, cursor);
+          for (const key of page.keys) records.set(key, await reader.readObject(key));
+          cursor = page.next;
+        } while (cursor);
+        return records;
       },
       async peekDeadLetters(queue) {
         const url = {
           sync: syncDlqUrl,
           redrive: redriveDlqUrl,
           ingest: ingestFailuresUrl,
+          archive: archiveDlqUrl,
         }[queue];
         const result = await sqs.send(
           new ReceiveMessageCommand({

@@ -117,12 +117,14 @@ export async function runLocal(
     const stored = await stack.voiceCalls();
     const voiceCalls = fieldValuesOf(stored);
     const reconciliation = reconcile(records, stored, await stack.quarantined());
-    // Where each lost contact stands, to look into: its archived version and its VoiceCall's updates.
+    // Where each lost contact stands, to look into: its ledger item and its VoiceCall's updates.
     const lostContacts = [];
     for (const contactId of reconciliation.lostContactIds) {
+      const item = await stack.ledgerItem(contactId);
       lostContacts.push({
         contactId,
-        archivedVersion: (await stack.archivedVersion(contactId)) ?? null,
+        claimedVersion: item?.claimed ?? null,
+        sentVersion: item?.sent ?? null,
         voiceCallUpdates: stored[contactId]?.updateCount ?? null,
       });
     }

@@ -12,7 +12,8 @@ import type { FunctionName } from './lambda-runtime';
 /** Where a rule delivers. */
 export type RuleTargetSpec =
   | { kind: 'function'; function: FunctionName }
-  | { kind: 'queue'; queue: 'sync'; inputPath: '$.detail' };
+  | { kind: 'queue'; queue: 'sync'; inputPath: '$.detail' }
+  | { kind: 'delivery-stream'; inputPath: '$.detail.contactRecord' };
 
 /** The rules on the ctr-sync bus, by the names the README uses. */
 export const RULES: { name: string; eventPattern: EventPattern; target: RuleTargetSpec }[] = [
@@ -20,6 +21,11 @@ export const RULES: { name: string; eventPattern: EventPattern; target: RuleTarg
     name: 'sync',
     eventPattern: patterns.ctrReceived,
     target: { kind: 'queue', queue: 'sync', inputPath: '$.detail' },
+  },
+  {
+    name: 'archive',
+    eventPattern: patterns.ctrReceivedInline,
+    target: { kind: 'delivery-stream', inputPath: '$.detail.contactRecord' },
   },
   {
     name: 'redrive-requested',
@@ -61,3 +67,40 @@ export const FUNCTION_TIMEOUTS: Record<FunctionName, number> = {
 
 /** Async invocation attempts of an EventBridge-invoked function: the first and `maximumRetryAttempts: 2`. */
 export const ASYNC_INVOKE_ATTEMPTS = 3;
+
+/**
+ * The sync ledger table (serverless.yml `SyncLedgerTable`): key, attribute
+ * definitions and the sparse pending index, as CreateTable takes them.
+ */
+export const LEDGER_TABLE = {
+  AttributeDefinitions: [
+    { AttributeName: 'contactId', AttributeType: 'S' },
+    { AttributeName: 'pending', AttributeType: 'S' },
+    { AttributeName: 'pendingSince', AttributeType: 'N' },
+  ],
+  KeySchema: [{ AttributeName: 'contactId', KeyType: 'HASH' }],
+  GlobalSecondaryIndexes: [
+    {
+      IndexName: 'pending',
+      KeySchema: [
+        { AttributeName: 'pending', KeyType: 'HASH' },
+        { AttributeName: 'pendingSince', KeyType: 'RANGE' },
+      ],
+      Projection: { ProjectionType: 'KEYS_ONLY' },
+    },
+  ],
+} as const;
+
+/**
+ * The archive delivery stream (serverless.yml `ArchiveDeliveryStream`): its
+ * prefix before the hour, compression and record delimiter. Buffering is the
+ * template's default size; the interval is shorter locally (1 s instead of
+ * 300 s) so a local run's archive is complete moments after it drains.
+ */
+export const ARCHIVE_STREAM = {
+  prefix: 'archive/',
+  timestampPrefix: 'archive/!{timestamp:yyyy/MM/dd/HH}/',
+  compressionFormat: 'GZIP',
+  bufferSizeMB: 5,
+  localBufferIntervalSeconds: 1,
+} as const;

@@ -2,15 +2,17 @@
  * ingest: Kinesis consumer of Amazon Connect contact records.
  *
  * Per record: base64-decode, UTF-8 decode, parse and validate; skip records
- * that are not for SCV (counted by reason); quarantine records that cannot be
+ * of other channels than VOICE (counted by reason; a voice record skipped for
+ * another reason is published, so the updater records the reason in the sync
+ * ledger and the sweep can tell it from a missing one); quarantine records that cannot be
  * parsed or validated (raw bytes and reason under `quarantine/` in the
  * archive bucket, not retried, the shard moves on); publish `CtrReceived` for
  * the rest, one per ContactId and batch: only the first delivery of the
  * newest version in the batch is published, the others are counted as
  * superseded or duplicate (see {@link decideBatch}). A record too large for
  * an event entry, or holding a character
- * SQS rejects (U+FFFE, U+FFFF), is archived first (`ctr/{ContactId}.json`,
- * newest version wins) and published with a `contactRecordRef` instead of
+ * SQS rejects (U+FFFE, U+FFFF), is stored first (`large/{ContactId}/{version}.json`,
+ * one object per version) and published with a `contactRecordRef` instead of
  * its body. PutEvents requests carry up to 10
  * entries; a record whose entry still fails after retries is reported in
  * `batchItemFailures` by sequence number, so Lambda retries from the lowest
@@ -27,8 +29,8 @@ import * as z from 'zod';
 import { decodeContactRecordWithText } from '../../domain/contact-record';
 import { evaluateSyncEligibility, type SkipReason } from '../../domain/eligibility';
 import { InvalidContactRecordError, PermanentError } from '../../domain/errors';
-import type { ContactRecordArchive, QuarantineStore } from '../../domain/ports';
-import { keepNewestDeliveries } from '../../domain/versions';
+import type { QuarantineStore, RecordReferenceStore } from '../../domain/ports';
+import { contentDigest, keepNewestDeliveries, versionKey } from '../../domain/versions';
 import {
   buildCtrReceivedDetail,
   buildCtrReceivedReferenceDetail,
@@ -69,29 +71,26 @@ const processor = new BatchProcessor(EventType.KinesisDataStreams);
 
 interface S3Stores {
   quarantine: QuarantineStore;
-  archive: ContactRecordArchive;
-  /** The archive key of a ContactId (`ctr/{ContactId}.json`). */
-  archiveKey(contactId: string): string;
+  references: RecordReferenceStore;
 }
 
 let s3Stores: Promise<S3Stores> | undefined;
 /**
- * The quarantine and the archive, over an S3 client created on first use:
+ * The quarantine and the reference store, over an S3 client created on first use:
  * both are rare (bad records, records too large for an event), so the common
  * path does not construct it. (esbuild inlines the dynamic import into the
  * single bundle; only its evaluation is deferred.)
  */
 function s3(): Promise<S3Stores> {
   s3Stores ??= import('../shared/s3-archive').then(
-    ({ S3Client, createS3Quarantine, createS3Archive, archiveKey }) => {
+    ({ S3Client, createS3Quarantine, createS3ReferenceStore }) => {
       const client = requests.instrument(
         new S3Client({ forcePathStyle: config.S3_FORCE_PATH_STYLE }),
       );
       const bucket = config.ARCHIVE_BUCKET_NAME;
       return {
         quarantine: createS3Quarantine({ client, bucket }),
-        archive: createS3Archive({ client, bucket }),
-        archiveKey,
+        references: createS3ReferenceStore({ client, bucket }),
       };
     },
   );
@@ -139,15 +138,23 @@ async function quarantineRecord(record: KinesisStreamRecord, error: PermanentErr
 
 /**
  * What ingest does with one record's bytes, decided without I/O:
- * - `publish`: a `CtrReceived` entry with the record embedded in its Detail;
- * - `archive-first`: the record is valid and eligible but cannot travel in an
- *   event entry (too large, or holding U+FFFE / U+FFFF, which the sync rule
- *   could not deliver to SQS nor to its DLQ): archive it, publish a reference;
- * - `skip`: valid but not synced, with the {@link SkipReason};
+ * - `publish`: a `CtrReceived` entry with the record embedded in its Detail
+ *   (`json`: the record's text as received);
+ * - `archive-first`: the record is valid but cannot travel in an event entry
+ *   (too large, or holding U+FFFE / U+FFFF, which the sync rule could not
+ *   deliver to SQS nor to its DLQ): store it, publish a reference;
+ * - `skip`: valid but of another channel than VOICE (no VoiceCall), with the
+ *   {@link SkipReason}; voice records skipped for other reasons are published;
  * - `invalid`: the bytes are not a valid contact record; quarantine them.
  */
 export type IngestDecision =
-  | { action: 'publish'; contactId: string; lastUpdateTimestamp: string; entry: EventEntry }
+  | {
+      action: 'publish';
+      contactId: string;
+      lastUpdateTimestamp: string;
+      entry: EventEntry;
+      json: string;
+    }
   | { action: 'archive-first'; contactId: string; lastUpdateTimestamp: string; json: string }
   | { action: 'skip'; contactId: string; reason: SkipReason }
   | { action: 'invalid'; error: InvalidContactRecordError };
@@ -173,7 +180,9 @@ export function toCtrReceivedEntry(data: Uint8Array): IngestDecision {
   const { contactRecord, json } = decoded;
   const { ContactId: contactId, LastUpdateTimestamp: lastUpdateTimestamp } = contactRecord;
   const eligibility = evaluateSyncEligibility(contactRecord);
-  if (!eligibility.eligible) return { action: 'skip', contactId, reason: eligibility.reason };
+  if (!eligibility.eligible && eligibility.reason === 'channel-not-voice') {
+    return { action: 'skip', contactId, reason: eligibility.reason };
+  }
   const entry: EventEntry = {
     Source: CtrReceived.source,
     DetailType: CtrReceived.detailType,
@@ -186,7 +195,7 @@ export function toCtrReceivedEntry(data: Uint8Array): IngestDecision {
   if ((mayBeTooLarge && entrySize(entry) >= MAX_REQUEST_BYTES) || hasCharactersSqsRejects(json)) {
     return { action: 'archive-first', contactId, lastUpdateTimestamp, json };
   }
-  return { action: 'publish', contactId, lastUpdateTimestamp, entry };
+  return { action: 'publish', contactId, lastUpdateTimestamp, entry, json };
 }
 
 /**
@@ -199,7 +208,8 @@ export type InBatchOutcome = 'superseded' | 'duplicate';
 
 /**
  * Decide every record of a batch, and keep one record per ContactId: the
- * first delivery of its newest version (LastUpdateTimestamp). Amazon Connect
+ * first delivery of its newest version (LastUpdateTimestamp, then the content
+ * digest when two records share one, as the updater orders them). Amazon Connect
  * publishes a contact's versions and redeliveries close together on its
  * shard, so a batch often holds several; publishing only the newest spares
  * an event, a sync message, archive requests and an `updateVoiceCall` per
@@ -221,10 +231,16 @@ export function decideBatch(
   );
   const dropped = keepNewestDeliveries(records, (record) => {
     const decision = decisions.get(record);
-    return typeof decision === 'object' &&
-      (decision.action === 'publish' || decision.action === 'archive-first')
-      ? decision
-      : undefined;
+    if (
+      typeof decision !== 'object' ||
+      (decision.action !== 'publish' && decision.action !== 'archive-first')
+    ) {
+      return undefined;
+    }
+    const { contactId, lastUpdateTimestamp, json } = decision;
+    // Asked for only when two records of a contact share a LastUpdateTimestamp.
+    const digest = () => contentDigest(JSON.stringify(JSON.parse(json)));
+    return { contactId, lastUpdateTimestamp, digest };
   });
   for (const [record, { outcome }] of dropped) decisions.set(record, outcome);
   return decisions;
@@ -285,29 +301,24 @@ async function handleRecord(
 }
 
 /**
- * Archive a record that cannot travel in the event (over 256 KB, or holding
- * a character SQS rejects) and return the `CtrReceived` detail that refers
- * to it. The archive keeps the newest
- * version: when it already holds a newer one, this version is superseded and
- * the reference still tells the updater so.
+ * Store a record that cannot travel in the event (over 256 KB, or holding a
+ * character SQS rejects) as its own object, one per version, and return the
+ * `CtrReceived` detail that refers to it.
  */
 async function archiveFirst(
   contactId: string,
   lastUpdateTimestamp: string,
   json: string,
 ): Promise<string> {
-  const { archive, archiveKey } = await s3();
-  const outcome = await archive.putIfNewer({ contactId, lastUpdateTimestamp, json });
-  if (outcome === 'stored') counters.add('Archived');
-  logger.info('Contact record archived before publishing a reference', {
+  const { references } = await s3();
+  const version = versionKey(lastUpdateTimestamp, contentDigest(JSON.stringify(JSON.parse(json))));
+  const ref = await references.put(contactId, version, json);
+  counters.add('Archived');
+  logger.info('Contact record stored before publishing a reference', {
     contactId,
     lastUpdateTimestamp,
-    outcome,
   });
-  return buildCtrReceivedReferenceDetail(contactId, lastUpdateTimestamp, {
-    bucket: config.ARCHIVE_BUCKET_NAME,
-    key: archiveKey(contactId),
-  });
+  return buildCtrReceivedReferenceDetail(contactId, lastUpdateTimestamp, ref);
 }
 
 /** Lambda entry point: a Kinesis batch in, `{ batchItemFailures }` out. */

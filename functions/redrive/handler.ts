@@ -1,21 +1,24 @@
 /**
  * redrive: the repair paths of the pipeline, triggered by events on the bus.
  *
- * - `SweepRequested` (schedule or operator): re-enqueue, from the archive,
- *   VoiceCalls still missing hold-duration data in a time window. A run
+ * - `SweepRequested` (schedule or operator): re-enqueue, from the sync ledger
+ *   or the archive, the records of VoiceCalls still missing hold-duration
+ *   data in a time window, and of syncs the ledger has pending. A run
  *   stopped by its count or time limit publishes a `SweepRequested` that
  *   continues after its cursor, so a window is always swept to its end in
  *   bounded runs.
  * - `DlqRedriveRequested` (operator): move messages from the sync DLQ back to
  *   the sync queue, bodies unchanged.
- * - `START_CALL_PROCESSING` (AWS Live Call Analytics): resync that call now,
- *   with its toNumber/fromNumber overrides.
+ * - `START_CALL_PROCESSING` (AWS Live Call Analytics): hold the call's
+ *   toNumber/fromNumber overrides in the ledger for its record's syncs, and
+ *   resync it now when a version is already claimed.
  *
  * Each run logs its counts and publishes them as `RedriveCompleted`. An event
  * that is not one of these (unknown detail-type, invalid detail) fails with a
  * PermanentError naming the problem: after Lambda's async retries it lands in
  * the function's on-failure destination, nothing is dropped silently.
  */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -25,7 +28,11 @@ import * as z from 'zod';
 import { formatPath } from '../../domain/contact-record';
 import { PermanentError } from '../../domain/errors';
 import { TransientError } from '../../domain/errors';
-import { redriveDeadLetters, resyncCall, sweepUnsyncedVoiceCalls } from '../../domain/redrive';
+import {
+  holdCallOverrides,
+  redriveDeadLetters,
+  sweepUnsyncedVoiceCalls,
+} from '../../domain/redrive';
 import {
   DlqRedriveRequested,
   DlqRedriveRequestedDetailSchema,
@@ -43,7 +50,8 @@ import { createEventPublisher, publishError } from '../shared/event-publisher';
 import { redactDeep } from '../shared/log-redaction';
 import { createObservability, InvocationCounters } from '../shared/observability';
 import { RequestCounts } from '../shared/request-metrics';
-import { createS3Archive } from '../shared/s3-archive';
+import { createDynamoDbLedger } from '../shared/dynamodb-ledger';
+import { createS3ArchiveReader, createS3ReferenceStore } from '../shared/s3-archive';
 import { createSalesforceRestApi } from '../shared/scv-functions';
 import { createSqsDeadLetterQueue, createSqsSyncQueue } from '../shared/sqs-queues';
 
@@ -51,12 +59,20 @@ const config = readConfig(
   z.object({
     EVENT_BUS_NAME: requiredString,
     ARCHIVE_BUCKET_NAME: requiredString,
+    LEDGER_TABLE_NAME: requiredString,
+    LEDGER_TTL_DAYS: positiveInt(730),
     SYNC_QUEUE_URL: requiredString,
     SYNC_DLQ_URL: requiredString,
     INVOKE_SALESFORCE_REST_API_ARN: requiredString,
     SWEEP_LOOKBACK_HOURS: positiveInt(24),
     SWEEP_MAX_RECORDS: positiveInt(500),
     DLQ_REDRIVE_MAX_MESSAGES: positiveInt(1000),
+    /** A sync pending (unacknowledged after a failure) for longer than this is resent by the sweep (minutes). */
+    PENDING_RESEND_AFTER_MINUTES: positiveInt(15),
+    /** Hours of archive objects read for one contact, from its record's LastUpdateTimestamp or its VoiceCall's CreatedDate. */
+    ARCHIVE_LOOKUP_HOURS: positiveInt(6),
+    /** Archive objects one run reads at most. */
+    MAX_ARCHIVE_OBJECTS: positiveInt(2000),
     S3_FORCE_PATH_STYLE: booleanFlag(false),
   }),
 );
@@ -64,14 +80,17 @@ const { logger, metrics } = createObservability('redrive');
 const counters = new InvocationCounters();
 const requests = new RequestCounts();
 const sqs = requests.instrument(new SQSClient({}));
-const archive = createS3Archive({
-  client: requests.instrument(new S3Client({ forcePathStyle: config.S3_FORCE_PATH_STYLE })),
-  bucket: config.ARCHIVE_BUCKET_NAME,
+const s3 = requests.instrument(new S3Client({ forcePathStyle: config.S3_FORCE_PATH_STYLE }));
+const archive = createS3ArchiveReader({ client: s3, bucket: config.ARCHIVE_BUCKET_NAME });
+const ledger = createDynamoDbLedger({
+  client: requests.instrument(new DynamoDBClient({})),
+  tableName: config.LEDGER_TABLE_NAME,
+  ttlDays: config.LEDGER_TTL_DAYS,
 });
 const syncQueue = createSqsSyncQueue({
   client: sqs,
   queueUrl: config.SYNC_QUEUE_URL,
-  archiveBucket: config.ARCHIVE_BUCKET_NAME,
+  references: createS3ReferenceStore({ client: s3, bucket: config.ARCHIVE_BUCKET_NAME }),
 });
 const deadLetters = createSqsDeadLetterQueue({ client: sqs, queueUrl: config.SYNC_DLQ_URL });
 const restApi = createSalesforceRestApi({
@@ -168,8 +187,16 @@ export async function handler(
           ).toISOString();
         const maxRecords = detail.maxRecords ?? config.SWEEP_MAX_RECORDS;
         const result = await sweepUnsyncedVoiceCalls(
-          { from, to, startAfter: detail.startAfter, maxRecords },
-          { restApi, archive, syncQueue, hasTimeLeft },
+          {
+            from,
+            to,
+            startAfter: detail.startAfter,
+            maxRecords,
+            pendingBefore: Date.now() - config.PENDING_RESEND_AFTER_MINUTES * 60_000,
+            archiveLookupHours: config.ARCHIVE_LOOKUP_HOURS,
+            maxArchiveObjects: config.MAX_ARCHIVE_OBJECTS,
+          },
+          { restApi, ledger, archive, syncQueue, hasTimeLeft },
         );
         report = { schemaVersion: '1', operation: 'sweep', ...result };
         // Continue in a new run where this one stopped; a run that made no progress does not
@@ -203,9 +230,15 @@ export async function handler(
       }
       case 'START_CALL_PROCESSING': {
         const { callId, toNumber, fromNumber } = trigger.detail;
-        const result = await resyncCall(
-          { contactId: callId, fieldOverrides: { toNumber, fromNumber } },
-          { archive, syncQueue },
+        const result = await holdCallOverrides(
+          {
+            contactId: callId,
+            fieldOverrides: { toNumber, fromNumber },
+            at: Date.now(),
+            archiveLookupHours: config.ARCHIVE_LOOKUP_HOURS,
+            maxArchiveObjects: config.MAX_ARCHIVE_OBJECTS,
+          },
+          { ledger, archive, syncQueue },
         );
         report = { schemaVersion: '1', operation: 'start-call-processing', counts: result.counts };
         break;

@@ -15,7 +15,8 @@ export const METRICS_NAMESPACE = 'CtrSync';
 /**
  * Metric names, counts per invocation:
  * Received, Skipped (dimension Reason), Quarantined, Published, Archived,
- * Synced, Superseded, Failed, Redriven (dimension Operation).
+ * Synced, Repaired (sends beyond the first in one sync), Superseded, Duplicate, Failed,
+ * Redriven (dimension Operation).
  */
 export type MetricName =
   | 'Received'
@@ -24,6 +25,7 @@ export type MetricName =
   | 'Published'
   | 'Archived'
   | 'Synced'
+  | 'Repaired'
   | 'Superseded'
   | 'Duplicate'
   | 'Failed'

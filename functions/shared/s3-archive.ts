@@ -1,32 +1,32 @@
 /**
- * The contact record archive and the quarantine, in one S3 bucket.
+ * The contact record archive, records sent by reference, and the quarantine,
+ * in one S3 bucket.
  *
- * - Archive: `ctr/{ContactId}.json`, the newest version of each contact
- *   record, its LastUpdateTimestamp in the object metadata
- *   `last-update-timestamp`. Writes are conditional (`If-None-Match: *` to
- *   create, `If-Match: <ETag>` to replace) so two concurrent writers cannot
- *   replace a newer version with an older one: the loser gets 412 Precondition
- *   Failed (or 409 ConditionalRequestConflict), re-reads and decides again.
- *   Source: Amazon S3 User Guide, "Add preconditions to S3 operations with
- *   conditional requests".
+ * - Archive: `archive/{yyyy}/{MM}/{dd}/{HH}/...`, the objects the Firehose
+ *   delivery stream writes (every version as received, newline-delimited
+ *   JSON, GZIP); the hour is the UTC arrival time of the oldest record in the
+ *   object (Amazon Data Firehose Developer Guide, "Custom prefixes for Amazon
+ *   S3 objects", timestamp namespace). The reader also takes plain or
+ *   concatenated JSON, as Amazon Connect's own data streaming writes it.
+ * - References: `large/{ContactId}/{version}.json`, one immutable object per
+ *   version of a record too large for an event (or holding a character SQS
+ *   rejects), written before it is published with a `contactRecordRef`.
  * - Quarantine: `quarantine/{id}`, the raw bytes of a record that could not be
  *   parsed or validated, with metadata `reason` and `message`.
  */
+import { gunzipSync } from 'node:zlib';
 import {
   GetObjectCommand,
-  HeadObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { TransientError } from '../../domain/errors';
 import type {
-  ArchivedContactRecord,
-  ArchivedVersion,
-  ArchivePutOutcome,
+  ArchiveWindow,
   ContactRecordArchive,
   QuarantineStore,
+  RecordReferenceStore,
 } from '../../domain/ports';
-import { compareContactRecordVersions } from '../../domain/versions';
 
 /**
  * The S3 client, for a handler that loads this module on first use (ingest):
@@ -35,111 +35,133 @@ import { compareContactRecordVersions } from '../../domain/versions';
  */
 export { S3Client };
 
-/** Key prefix of archived contact records. */
-export const ARCHIVE_PREFIX = 'ctr/';
+/** Key prefix of the archive (the delivery stream's prefix). */
+export const ARCHIVE_PREFIX = 'archive/';
+/** Key prefix of records sent by reference. */
+export const REFERENCE_PREFIX = 'large/';
 /** Key prefix of quarantined records. */
 export const QUARANTINE_PREFIX = 'quarantine/';
-const VERSION_METADATA = 'last-update-timestamp';
 
-/** The archive key of a ContactId: `ctr/{ContactId}.json`. */
-export function archiveKey(contactId: string): string {
-  return `${ARCHIVE_PREFIX}${contactId}.json`;
+/** The reference key of one version: `large/{ContactId}/{version}.json`, `:` and `#` as `_`. */
+export function referenceKey(contactId: string, version: string): string {
+  return `${REFERENCE_PREFIX}${contactId}/${version.replace(/[:#]/g, '_')}.json`;
 }
 
-function httpStatus(error: unknown): number | undefined {
-  return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+/** The hourly prefix of an instant: `archive/yyyy/MM/dd/HH/` (UTC). */
+export function hourPrefix(milliseconds: number, prefix = ARCHIVE_PREFIX): string {
+  const iso = new Date(milliseconds).toISOString();
+  return `${prefix}${iso.slice(0, 4)}/${iso.slice(5, 7)}/${iso.slice(8, 10)}/${iso.slice(11, 13)}/`;
 }
 
 function isNotFound(error: unknown): boolean {
   const name = (error as { name?: string })?.name;
-  return name === 'NotFound' || name === 'NoSuchKey' || httpStatus(error) === 404;
+  const status = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+  return name === 'NotFound' || name === 'NoSuchKey' || status === 404;
 }
 
-function isConditionFailed(error: unknown): boolean {
-  const status = httpStatus(error);
-  return status === 412 || status === 409;
-}
-
-/** Options of {@link createS3Archive}. */
-export interface S3ArchiveOptions {
-  client: S3Client;
-  bucket: string;
-  /** Conditional-write rounds before giving up with a TransientError (default 5). */
-  maxConditionalAttempts?: number;
-}
-
-/** The archive port over S3; see the module comment for the layout. */
-export function createS3Archive(options: S3ArchiveOptions): ContactRecordArchive {
-  const { client, bucket } = options;
-  const maxAttempts = options.maxConditionalAttempts ?? 5;
-
-  async function head(contactId: string): Promise<ArchivedVersion | undefined> {
-    try {
-      const result = await client.send(
-        new HeadObjectCommand({ Bucket: bucket, Key: archiveKey(contactId) }),
-      );
-      return {
-        lastUpdateTimestamp: result.Metadata?.[VERSION_METADATA] ?? '',
-        revision: result.ETag ?? '',
-      };
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
+/**
+ * The JSON texts of a run of JSON objects, each on its own line or written
+ * back to back (`{...}{...}`), as a delivery stream concatenates records.
+ * Text outside objects (whitespace, newlines) is skipped; braces inside
+ * strings do not count. An unterminated last object is returned as is, so
+ * the caller's parse reports it.
+ */
+export function splitJsonObjects(text: string): string[] {
+  const objects: string[] = [];
+  let depth = 0;
+  let start = -1;
+  let inString = false;
+  for (let index = 0; index < text.length; index++) {
+    const char = text.charCodeAt(index);
+    if (inString) {
+      if (char === 0x5c) index++;
+      else if (char === 0x22) inString = false;
+      continue;
+    }
+    if (char === 0x22) inString = true;
+    else if (char === 0x7b) {
+      if (depth === 0) start = index;
+      depth++;
+    } else if (char === 0x7d && depth > 0) {
+      depth--;
+      if (depth === 0) objects.push(text.slice(start, index + 1));
     }
   }
+  if (depth > 0 && start >= 0) objects.push(text.slice(start));
+  return objects;
+}
 
+/**
+ * The archive reader over S3. `listObjects` lists the keys under `prefix`
+ * (default {@link ARCHIVE_PREFIX}) from the window's first hour to its last,
+ * in key order (which is time order), 1,000 per page.
+ */
+export function createS3ArchiveReader(options: {
+  client: S3Client;
+  bucket: string;
+  prefix?: string;
+}): ContactRecordArchive {
+  const { client, bucket } = options;
+  const prefix = options.prefix ?? ARCHIVE_PREFIX;
   return {
-    getVersion: head,
+    async listObjects(window: ArchiveWindow, startAfter?: string) {
+      const first = hourPrefix(Date.parse(window.from), prefix);
+      // Every key of the last hour sorts before the next hour's prefix.
+      const end = hourPrefix(Date.parse(window.to) + 3_600_000 - 1, prefix);
+      const after = startAfter && startAfter > first ? startAfter : undefined;
+      const result = await client.send(
+        new ListObjectsV2Command({
+          Bucket: bucket,
+          Prefix: prefix,
+          ...(after ? { StartAfter: after } : { StartAfter: first.slice(0, -1) }),
+          MaxKeys: 1000,
+        }),
+      );
+      const keys: string[] = [];
+      let done = !result.IsTruncated;
+      for (const object of result.Contents ?? []) {
+        if (!object.Key) continue;
+        if (object.Key >= end) {
+          done = true;
+          break;
+        }
+        if (object.Key >= first) keys.push(object.Key);
+      }
+      const last = result.Contents?.at(-1)?.Key;
+      return done || !last ? { keys } : { keys, next: last };
+    },
 
-    async get(contactId) {
+    async readObject(key) {
+      const result = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      const bytes = Buffer.from((await result.Body?.transformToByteArray()) ?? []);
+      const gzip = bytes[0] === 0x1f && bytes[1] === 0x8b;
+      return splitJsonObjects((gzip ? gunzipSync(bytes) : bytes).toString('utf8'));
+    },
+  };
+}
+
+/** Records sent by reference, over S3; see the module comment for the keys. */
+export function createS3ReferenceStore(options: {
+  client: S3Client;
+  bucket: string;
+}): RecordReferenceStore {
+  const { client, bucket } = options;
+  return {
+    async put(contactId, version, json) {
+      const key = referenceKey(contactId, version);
+      await client.send(
+        new PutObjectCommand({ Bucket: bucket, Key: key, Body: json, ContentType: 'application/json' }),
+      );
+      return { bucket, key };
+    },
+    async get(ref) {
       try {
-        const result = await client.send(
-          new GetObjectCommand({ Bucket: bucket, Key: archiveKey(contactId) }),
-        );
-        const json = (await result.Body?.transformToString('utf-8')) ?? '';
-        const lastUpdateTimestamp = result.Metadata?.[VERSION_METADATA] ?? '';
-        return { contactId, lastUpdateTimestamp, json } satisfies ArchivedContactRecord;
+        const result = await client.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+        return (await result.Body?.transformToString('utf-8')) ?? '';
       } catch (error) {
         if (isNotFound(error)) return undefined;
         throw error;
       }
-    },
-
-    async putIfNewer(record, known): Promise<ArchivePutOutcome> {
-      for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-        // The caller's read stands in for the first one: if it is stale, the write below fails
-        // its precondition and the next round reads the archive.
-        const current =
-          attempt === 1 && known !== undefined
-            ? (known ?? undefined)
-            : await head(record.contactId);
-        if (current?.lastUpdateTimestamp) {
-          const order = compareContactRecordVersions(
-            { LastUpdateTimestamp: record.lastUpdateTimestamp },
-            { LastUpdateTimestamp: current.lastUpdateTimestamp },
-          );
-          if (order === 0) return 'duplicate';
-          if (order < 0) return 'older';
-        }
-        try {
-          await client.send(
-            new PutObjectCommand({
-              Bucket: bucket,
-              Key: archiveKey(record.contactId),
-              Body: record.json,
-              ContentType: 'application/json',
-              Metadata: { [VERSION_METADATA]: record.lastUpdateTimestamp },
-              ...(current ? { IfMatch: current.revision } : { IfNoneMatch: '*' }),
-            }),
-          );
-          return 'stored';
-        } catch (error) {
-          if (!isConditionFailed(error)) throw error;
-        }
-      }
-      throw new TransientError(
-        `Archive of ContactId ${record.contactId} lost ${maxAttempts} conditional-write races`,
-      );
     },
   };
 }

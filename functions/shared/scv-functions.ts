@@ -95,7 +95,11 @@ export function createSalesforceRestApi(options: {
       if (payload === undefined || payload === null) return undefined;
       const row = payload as Partial<Record<keyof VoiceCallRow, unknown>>;
       if (typeof row.Id === 'string' && typeof row.VendorCallKey === 'string') {
-        return { Id: row.Id, VendorCallKey: row.VendorCallKey };
+        return {
+          Id: row.Id,
+          VendorCallKey: row.VendorCallKey,
+          ...(typeof row.CreatedDate === 'string' ? { CreatedDate: row.CreatedDate } : {}),
+        };
       }
       if (typeof payload === 'object' && Object.keys(payload).length === 0) return undefined;
       throw new TransientError('queryRecord: unexpected result shape (no Id and VendorCallKey)');

@@ -11,13 +11,19 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { TransientError } from '../../domain/errors';
-import type { DeadLetter, DeadLetterQueue, SyncQueue, SyncQueueItem } from '../../domain/ports';
+import type {
+  DeadLetter,
+  DeadLetterQueue,
+  RecordReferenceStore,
+  SyncQueue,
+  SyncQueueItem,
+} from '../../domain/ports';
+import { contentDigest, versionKey } from '../../domain/versions';
 import {
   buildCtrReceivedDetail,
   buildCtrReceivedReferenceDetail,
   hasCharactersSqsRejects,
 } from '../../events/ctr-received';
-import { archiveKey } from './s3-archive';
 import { REDRIVE_RUN_ATTRIBUTE, RESYNC_ATTRIBUTE } from './sync-message-attributes';
 
 export { REDRIVE_RUN_ATTRIBUTE, RESYNC_ATTRIBUTE };
@@ -63,9 +69,9 @@ const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(reso
 
 /**
  * The sync queue. `enqueue` sends each item as a `CtrReceived` detail (the
- * same body the sync rule delivers; a record that does not fit a message, by
- * size or by a character SQS rejects, as a `contactRecordRef` to the
- * archive) marked with {@link RESYNC_ATTRIBUTE}; `sendRaw` sends bodies
+ * same body the sync rule delivers; a record held by reference, or one that
+ * does not fit a message by size or by a character SQS rejects, as a
+ * `contactRecordRef`, storing it first) marked with {@link RESYNC_ATTRIBUTE}; `sendRaw` sends bodies
  * unchanged, marked with {@link REDRIVE_RUN_ATTRIBUTE} when given a run id. Both send in batches of at most
  * 10 messages and 256 KiB, resend only the entries SendMessageBatch reported
  * as failed (up to 4 rounds, with backoff), and throw a TransientError if any
@@ -74,8 +80,8 @@ const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(reso
 export function createSqsSyncQueue(options: {
   client: SQSClient;
   queueUrl: string;
-  /** Bucket of the archive, named in `contactRecordRef` of large records. */
-  archiveBucket: string;
+  /** Where a record that does not fit a message is stored, to travel as a `contactRecordRef`. */
+  references: RecordReferenceStore;
   /** Injected for tests. */
   sleep?: (ms: number) => Promise<void>;
 }): SyncQueue {
@@ -136,22 +142,21 @@ export function createSqsSyncQueue(options: {
         : undefined,
     );
   const resync = { [RESYNC_ATTRIBUTE]: { DataType: 'String', StringValue: 'true' } };
-  const bodyOf = (item: SyncQueueItem): string => {
-    const body = buildCtrReceivedDetail(
-      item.json,
-      item.contactId,
-      item.lastUpdateTimestamp,
-      item.fieldOverrides,
-    );
-    if (fitsSqsMessage(body, attributeSize(resync))) return body;
-    return buildCtrReceivedReferenceDetail(
-      item.contactId,
-      item.lastUpdateTimestamp,
-      { bucket: options.archiveBucket, key: archiveKey(item.contactId) },
-      item.fieldOverrides,
-    );
+  const bodyOf = async (item: SyncQueueItem): Promise<string> => {
+    const { contactId, lastUpdateTimestamp, record } = item;
+    if ('json' in record) {
+      const body = buildCtrReceivedDetail(record.json, contactId, lastUpdateTimestamp);
+      if (fitsSqsMessage(body, attributeSize(resync))) return body;
+      const version = versionKey(lastUpdateTimestamp, contentDigest(record.json));
+      const ref = await options.references.put(contactId, version, record.json);
+      return buildCtrReceivedReferenceDetail(contactId, lastUpdateTimestamp, ref);
+    }
+    return buildCtrReceivedReferenceDetail(contactId, lastUpdateTimestamp, record.ref);
   };
-  return { sendRaw, enqueue: (items) => send(items.map(bodyOf), resync) };
+  return {
+    sendRaw,
+    enqueue: async (items) => send(await Promise.all(items.map(bodyOf)), resync),
+  };
 }
 
 /**

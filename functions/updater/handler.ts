@@ -6,14 +6,14 @@
  * whole `CtrReceived` event (dead-lettered by the sync rule, then redriven).
  * Messages of one ContactId in a batch are synced once, from the newest
  * version (see {@link planBatch}). Per message (see
- * domain/sync-voice-call.ts): skip a version older than the archived one
- * (superseded; on a redelivery, send the newest archived version again) or
- * the same as the archived one (a duplicate, unless redelivered or a
- * resync); archive a newer version with a newest-wins conditional write, which
- * claims it; read a record sent by reference (`contactRecordRef`) from the
- * archive; transform to `updateVoiceCall` fieldValues and invoke SCV's
- * telephony integration function synchronously; read the archived version
- * again to catch a newer one that arrived meanwhile.
+ * domain/sync-voice-call.ts): read a record sent by reference
+ * (`contactRecordRef`) from its S3 object; claim its version in the sync
+ * ledger (a DynamoDB conditional write: newest version wins); skip a
+ * superseded or duplicate version, or a record skipped on purpose (its reason
+ * stays in the ledger); transform to `updateVoiceCall` fieldValues with any
+ * held START_CALL_PROCESSING overrides, invoke SCV's telephony integration
+ * function synchronously, and mark the version sent (a conditional write
+ * that also tells when a newer version was claimed meanwhile).
  * A failed invoke (FunctionError, non-2xx, `success: false`, throttling)
  * fails that message only; SQS makes it visible again and, after
  * maxReceiveCount receives, moves it to the sync DLQ (redrive policy). A body
@@ -24,29 +24,34 @@
  */
 
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import * as z from 'zod';
-import { formatPath } from '../../domain/contact-record';
-import { PermanentError } from '../../domain/errors';
+import { formatPath, parseContactRecordText } from '../../domain/contact-record';
+import { PermanentError, TransientError } from '../../domain/errors';
+import type { HeldRecord } from '../../domain/ports';
 import { syncVoiceCall } from '../../domain/sync-voice-call';
-import { keepNewestDeliveries } from '../../domain/versions';
+import { contentDigest, keepNewestDeliveries } from '../../domain/versions';
 import {
   CtrReceived,
   type CtrReceivedDetail,
   CtrReceivedDetailSchema,
 } from '../../events/ctr-received';
-import { booleanFlag, readConfig, requiredString } from '../shared/config';
+import { booleanFlag, positiveInt, readConfig, requiredString } from '../shared/config';
+import { createDynamoDbLedger } from '../shared/dynamodb-ledger';
 import { createObservability, InvocationCounters } from '../shared/observability';
 import { RequestCounts } from '../shared/request-metrics';
-import { createS3Archive } from '../shared/s3-archive';
+import { createS3ReferenceStore } from '../shared/s3-archive';
 import { createTelephonyIntegration } from '../shared/scv-functions';
 import { REDRIVE_RUN_ATTRIBUTE, RESYNC_ATTRIBUTE } from '../shared/sync-message-attributes';
 
 const config = readConfig(
   z.object({
     ARCHIVE_BUCKET_NAME: requiredString,
+    LEDGER_TABLE_NAME: requiredString,
+    LEDGER_TTL_DAYS: positiveInt(730),
     INVOKE_TELEPHONY_INTEGRATION_API_ARN: requiredString,
     S3_FORCE_PATH_STYLE: booleanFlag(false),
   }),
@@ -54,15 +59,39 @@ const config = readConfig(
 const { logger, metrics } = createObservability('updater');
 const counters = new InvocationCounters();
 const requests = new RequestCounts();
+const references = createS3ReferenceStore({
+  client: requests.instrument(new S3Client({ forcePathStyle: config.S3_FORCE_PATH_STYLE })),
+  bucket: config.ARCHIVE_BUCKET_NAME,
+});
+
+/**
+ * The JSON text of a held record: inline, or read from the object its
+ * reference names (only in the archive bucket).
+ * @throws PermanentError for a reference to another bucket; TransientError when the object is missing.
+ */
+async function heldText(held: HeldRecord): Promise<string> {
+  if ('json' in held) return held.json;
+  if (held.ref.bucket !== config.ARCHIVE_BUCKET_NAME) {
+    throw new PermanentError('contactRecordRef names a bucket other than the archive bucket');
+  }
+  const text = await references.get(held.ref);
+  if (text === undefined) {
+    throw new TransientError(`Referenced contact record ${held.ref.key} does not exist (yet)`);
+  }
+  return text;
+}
+
 const ports = {
-  archive: createS3Archive({
-    client: requests.instrument(new S3Client({ forcePathStyle: config.S3_FORCE_PATH_STYLE })),
-    bucket: config.ARCHIVE_BUCKET_NAME,
+  ledger: createDynamoDbLedger({
+    client: requests.instrument(new DynamoDBClient({})),
+    tableName: config.LEDGER_TABLE_NAME,
+    ttlDays: config.LEDGER_TTL_DAYS,
   }),
   telephony: createTelephonyIntegration({
     client: requests.instrument(new LambdaClient({})),
     functionName: config.INVOKE_TELEPHONY_INTEGRATION_API_ARN,
   }),
+  readHeld: async (held: HeldRecord) => parseContactRecordText(await heldText(held)).contactRecord,
 };
 const processor = new BatchProcessor(EventType.SQS);
 
@@ -115,8 +144,8 @@ export type MessagePlan =
 
 /**
  * Parse every message of a batch and keep one sync per ContactId among the
- * messages that carry their record inline without phone-number overrides:
- * the first message of the newest version (LastUpdateTimestamp). The others
+ * messages that carry their record inline: the first message of the newest
+ * version (LastUpdateTimestamp, then the content digest). The others
  * are `in-batch`, superseded or duplicate, and are done without a request:
  * if the kept message fails, it is retried itself. The kept message is
  * treated as a redelivery or a resync when any message it stands for is one
@@ -147,11 +176,16 @@ export function planBatch(records: readonly SQSRecord[]): Map<SQSRecord, Message
   const dropped = keepNewestDeliveries(records, (record) => {
     const plan = plans.get(record);
     if (plan?.kind !== 'sync') return undefined;
-    const { contactId, contactRecord, fieldOverrides } = plan.detail;
-    // The record's own LastUpdateTimestamp, which its schema checked (ISO-8601 UTC), as the
-    // sync does.
-    return contactRecord && !fieldOverrides
-      ? { contactId, lastUpdateTimestamp: contactRecord.LastUpdateTimestamp }
+    const { contactId, contactRecord } = plan.detail;
+    const json = plan.contactRecordJson;
+    // The record's own LastUpdateTimestamp, which its schema checked (ISO-8601 UTC), and its
+    // digest when two versions share it, as the sync orders them.
+    return contactRecord && json !== undefined
+      ? {
+          contactId,
+          lastUpdateTimestamp: contactRecord.LastUpdateTimestamp,
+          digest: () => contentDigest(json),
+        }
       : undefined;
   });
   for (const [record, { outcome, keptBy }] of dropped) {
@@ -186,17 +220,34 @@ async function handleMessage(record: SQSRecord, plan: MessagePlan): Promise<void
     return;
   }
   const { detail, contactRecordJson, redelivered, resync } = plan;
-  const { contactId, lastUpdateTimestamp, contactRecord, fieldOverrides } = detail;
+  const { contactId, lastUpdateTimestamp, contactRecord, contactRecordRef } = detail;
+  const receivedAt = Number(record.attributes.SentTimestamp) || Date.now();
+  const claimToken = record.messageId;
   try {
-    const result = await syncVoiceCall(
-      contactRecord
-        ? { contactRecord, contactRecordJson, fieldOverrides, redelivered, resync }
-        : { contactId, lastUpdateTimestamp, fieldOverrides, redelivered, resync },
-      ports,
-    );
+    let request: Parameters<typeof syncVoiceCall>[0];
+    if (contactRecord && contactRecordJson !== undefined) {
+      const held = { json: contactRecordJson };
+      request = {
+        contactRecord,
+        json: contactRecordJson,
+        held,
+        receivedAt,
+        claimToken,
+        redelivered,
+        resync,
+      };
+    } else {
+      const ref = contactRecordRef as NonNullable<typeof contactRecordRef>;
+      const parsed = parseContactRecordText(await heldText({ ref }));
+      if (parsed.contactRecord.ContactId !== contactId) {
+        throw new PermanentError(`contactRecordRef of ContactId ${contactId} holds another contact`);
+      }
+      request = { ...parsed, held: { ref }, receivedAt, claimToken, redelivered, resync };
+    }
+    const result = await syncVoiceCall(request, ports);
     if (result.outcome === 'synced') {
       counters.add('Synced');
-      if (result.archived) counters.add('Archived');
+      if (result.repairs > 0) counters.add('Repaired', result.repairs);
     } else if (result.outcome === 'superseded') counters.add('Superseded');
     else if (result.outcome === 'duplicate') counters.add('Duplicate');
     else counters.addWithDimension('Skipped', 'Reason', result.reason);

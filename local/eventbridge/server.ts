@@ -35,8 +35,12 @@ export interface EventBridgeEvent {
 /** A rule target: receives the event (or the part `inputPath` selects). Throwing means the delivery failed. */
 export interface RuleTarget {
   id: string;
-  /** Only `$.detail` or `$` (the whole event) are supported, as the stack needs no more. */
-  inputPath?: '$' | '$.detail';
+  /**
+   * A JSONPath of dot-separated names from `$` (`$`, `$.detail`,
+   * `$.detail.contactRecord`), as the stack needs no more; an event where it
+   * selects nothing is not delivered to the target.
+   */
+  inputPath?: string;
   deliver(input: unknown): Promise<void>;
   /** Called with the event when every delivery attempt failed (the target's DLQ). */
   deadLetter?(event: EventBridgeEvent, error: Error): Promise<void>;
@@ -96,6 +100,16 @@ interface PutEventsRequestEntry {
   EventBusName?: unknown;
   Resources?: unknown;
   Time?: unknown;
+}
+
+/** The value at a JSONPath of dot-separated names (`$.detail.contactRecord`), or undefined. */
+function selectPath(event: EventBridgeEvent, path: string): unknown {
+  let value: unknown = event;
+  for (const name of path.split('.').slice(1)) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<string, unknown>)[name];
+  }
+  return value;
 }
 
 function busNameOf(value: unknown): string {
@@ -162,7 +176,8 @@ export async function startLocalEventBridge(
   let idleWaiters: (() => void)[] = [];
 
   async function deliver(target: RuleTarget, event: EventBridgeEvent): Promise<void> {
-    const input = target.inputPath === '$.detail' ? event.detail : event;
+    const input = selectPath(event, target.inputPath ?? '$');
+    if (input === undefined) return;
     const maxAttempts = target.maxAttempts ?? 3;
     let lastError: Error = new Error('not attempted');
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
