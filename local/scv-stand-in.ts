@@ -172,6 +172,8 @@ export interface VoiceCallQuery {
   createdDateBefore?: string;
   /** `VendorCallKey > '<literal>'`, unescaped. */
   vendorCallKeyAfter?: string;
+  /** True when `CreatedDate` is selected too (the row then carries it). */
+  selectsCreatedDate?: boolean;
 }
 
 /** A SOQL statement outside the subset {@link parseVoiceCallQuery} accepts. */
@@ -384,9 +386,11 @@ export function parseVoiceCallQuery(soql: string): VoiceCallQuery {
   cursor.symbol(',');
   cursor.keyword('VendorCallKey');
   // `CreatedDate` may be selected too (the sweep reads it to bound its archive lookup).
+  const query: VoiceCallQuery = {};
   if (cursor.isSymbol(',')) {
     cursor.symbol(',');
     cursor.keyword('CreatedDate');
+    query.selectsCreatedDate = true;
   }
   cursor.keyword('FROM');
   cursor.keyword('VoiceCall');
@@ -395,7 +399,6 @@ export function parseVoiceCallQuery(soql: string): VoiceCallQuery {
   cursor.symbol('=');
   cursor.keyword('null');
 
-  const query: VoiceCallQuery = {};
   while (cursor.isKeyword('AND')) {
     cursor.keyword('AND');
     const field = cursor.next('a condition');
@@ -891,9 +894,9 @@ export async function startScvStandIn(options: ScvStandInOptions): Promise<ScvSt
       );
     const first = rows[0];
     // Flattening { Id, VendorCallKey, CreatedDate } with `flat` leaves it unchanged.
-    return first
-      ? { Id: first.Id, VendorCallKey: first.VendorCallKey, CreatedDate: first.CreatedDate }
-      : {};
+    if (!first) return {};
+    const row = { Id: first.Id, VendorCallKey: first.VendorCallKey };
+    return query.selectsCreatedDate ? { ...row, CreatedDate: first.CreatedDate } : row;
   }
 
   async function runFunction(functionName: string, event: unknown): Promise<FunctionOutcome> {

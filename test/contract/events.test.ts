@@ -55,25 +55,31 @@ interface Contract {
   source: string;
   detailType: string;
   schema: z.ZodType;
-  routedBy: PatternName;
+  /** The rule patterns that route it: its subscribers. */
+  routedBy: PatternName[];
 }
 
 const CONTRACTS = {
-  ctrReceived: { ...CtrReceived, schema: CtrReceivedDetailSchema, routedBy: 'ctrReceived' },
+  // Two subscribers: the sync queue, and the archive (a record carried inline).
+  ctrReceived: {
+    ...CtrReceived,
+    schema: CtrReceivedDetailSchema,
+    routedBy: ['ctrReceived', 'ctrReceivedInline'],
+  },
   sweepRequested: {
     ...SweepRequested,
     schema: SweepRequestedDetailSchema,
-    routedBy: 'redriveRequested',
+    routedBy: ['redriveRequested'],
   },
   dlqRedriveRequested: {
     ...DlqRedriveRequested,
     schema: DlqRedriveRequestedDetailSchema,
-    routedBy: 'redriveRequested',
+    routedBy: ['redriveRequested'],
   },
   startCallProcessing: {
     ...StartCallProcessing,
     schema: StartCallProcessingDetailSchema,
-    routedBy: 'startCallProcessing',
+    routedBy: ['startCallProcessing'],
   },
 } satisfies Record<string, Contract>;
 
@@ -154,13 +160,13 @@ describe('example PutEvents entries (events/examples)', () => {
       }
     });
 
-    it('matches the rule pattern that routes it and no other rule pattern', () => {
+    it('matches the rule patterns that route it and no other rule pattern', () => {
       for (const entry of readExampleEntries(file)) {
         const event = toEvent(entry);
         const matched = PATTERN_NAMES.filter((name) =>
           matchesEventPattern(patterns[name] as EventPattern, event),
         );
-        expect(matched).toEqual([contract?.routedBy]);
+        expect(matched).toEqual(contract?.routedBy);
       }
     });
   });
@@ -304,5 +310,29 @@ describe('detail schemas', () => {
     expect(issuesOf(DlqRedriveRequestedDetailSchema, detail)).toEqual([
       expect.objectContaining({ code: 'unrecognized_keys', keys: ['max'] }),
     ]);
+  });
+});
+
+describe('the archive rule pattern (ctrReceivedInline)', () => {
+  it('routes a CtrReceived carrying its record inline, and not one sent by reference', () => {
+    const [entry] = readExampleEntries('ctr-received.json');
+    const inline = JSON.parse(entry?.Detail ?? '{}') as Record<string, unknown>;
+    const { contactRecord: _record, ...head } = inline;
+    const byReference = {
+      ...head,
+      contactRecordRef: { bucket: 'archive-bucket', key: 'large/x/y.json' },
+    };
+    const eventOf = (detail: object) =>
+      toEvent({ ...(entry as PutEventsEntry), Detail: JSON.stringify(detail) });
+
+    expect(matchesEventPattern(patterns.ctrReceivedInline as EventPattern, eventOf(inline))).toBe(
+      true,
+    );
+    expect(
+      matchesEventPattern(patterns.ctrReceivedInline as EventPattern, eventOf(byReference)),
+    ).toBe(false);
+    expect(matchesEventPattern(patterns.ctrReceived as EventPattern, eventOf(byReference))).toBe(
+      true,
+    );
   });
 });

@@ -1,20 +1,29 @@
 /**
  * The SDK adapters of functions/shared against the local emulators, over the
- * real wire protocols: S3 and SQS in fauxqs, PutEvents in the local EventBridge.
+ * real wire protocols: S3 and SQS in fauxqs, PutEvents in the local
+ * EventBridge, PutRecord in the local Firehose stand-in. (The DynamoDB ledger
+ * has its own: test/local/ledger-contract.test.ts.)
  */
 import { randomUUID } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import { FirehoseClient, PutRecordBatchCommand } from '@aws-sdk/client-firehose';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import {
   CreateBucketCommand,
   GetObjectCommand,
-  HeadObjectCommand,
+  PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CtrReceivedDetailSchema } from '../../events/ctr-received';
 import { createEventPublisher } from '../../functions/shared/event-publisher';
-import { createS3Archive, createS3Quarantine } from '../../functions/shared/s3-archive';
+import {
+  createS3ArchiveReader,
+  createS3Quarantine,
+  createS3ReferenceStore,
+} from '../../functions/shared/s3-archive';
+import { startLocalFirehose } from '../../local/firehose/server';
 import { createSqsDeadLetterQueue, createSqsSyncQueue } from '../../functions/shared/sqs-queues';
 import { startFaultProxy } from '../../local/fault-proxy';
 import { FaultPlan } from '../../local/faults';
@@ -49,125 +58,95 @@ afterAll(async () => {
   await fauxqs?.stop();
 });
 
-function version(contactId: string, lastUpdateTimestamp: string) {
-  return {
-    contactId,
-    lastUpdateTimestamp,
-    json: JSON.stringify({ ContactId: contactId, LastUpdateTimestamp: lastUpdateTimestamp }),
-  };
-}
+describe('S3 archive reader against fauxqs', () => {
+  it("lists the objects of the window's hours in time order and reads GZIP and plain objects", async () => {
+    const prefix = `archive-${randomUUID()}/`;
+    const put = (key: string, body: Buffer | string) =>
+      s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}${key}`, Body: body }));
+    await put('2024/05/01/09/a.gz', gzipSync('{"ContactId":"early"}\n'));
+    await put('2024/05/01/10/b.gz', gzipSync('{"ContactId":"x","A":"}{"}\n{"ContactId":"y"}\n'));
+    await put('2024/05/01/11/c', '{"ContactId":"z"}{"ContactId":"w"}');
+    await put('2024/05/01/13/d.gz', gzipSync('{"ContactId":"late"}\n'));
+    const reader = createS3ArchiveReader({ client: s3, bucket, prefix });
 
-describe('S3 archive against fauxqs', () => {
-  it('stores the first version at ctr/{ContactId}.json with its version in the metadata', async () => {
-    const archive = createS3Archive({ client: s3, bucket });
-    const contactId = randomUUID();
-
-    const outcome = await archive.putIfNewer(version(contactId, '2022-01-05T17:48:35Z'));
-
-    const head = await s3.send(
-      new HeadObjectCommand({ Bucket: bucket, Key: `ctr/${contactId}.json` }),
-    );
-    expect(outcome).toBe('stored');
-    expect(head.Metadata?.['last-update-timestamp']).toBe('2022-01-05T17:48:35Z');
-    expect((await archive.getVersion(contactId))?.lastUpdateTimestamp).toBe('2022-01-05T17:48:35Z');
-  });
-
-  it('keeps the newest version whatever order the versions arrive in', async () => {
-    const archive = createS3Archive({ client: s3, bucket });
-    const contactId = randomUUID();
-
-    const outcomes = [
-      await archive.putIfNewer(version(contactId, '2022-01-11T03:41:32Z')),
-      await archive.putIfNewer(version(contactId, '2022-01-11T04:09:47Z')),
-      await archive.putIfNewer(version(contactId, '2022-01-05T17:48:35Z')),
-      await archive.putIfNewer(version(contactId, '2022-01-11T04:09:47Z')),
-    ];
-
-    expect(outcomes).toEqual(['stored', 'stored', 'older', 'duplicate']);
-    expect(JSON.parse((await archive.get(contactId))?.json ?? '{}').LastUpdateTimestamp).toBe(
-      '2022-01-11T04:09:47Z',
-    );
-  });
-
-  it('keeps the newest of 20 versions written concurrently in random order, with S3 conditional writes enforced', async () => {
-    // fauxqs ignores If-Match / If-None-Match; the local stack's proxy enforces them as S3 does.
-    const proxy = await startFaultProxy({
-      upstream: fauxqs.endpoint,
-      plan: new FaultPlan({ rates: {}, crashes: [] }, 0),
+    const { keys, next } = await reader.listObjects({
+      from: '2024-05-01T10:30:00Z',
+      to: '2024-05-01T11:59:59Z',
     });
-    const client = createS3Client(proxy.endpoint);
+
+    expect(next).toBeUndefined();
+    expect(keys).toEqual([`${prefix}2024/05/01/10/b.gz`, `${prefix}2024/05/01/11/c`]);
+    expect(await reader.readObject(keys[0] as string)).toEqual([
+      '{"ContactId":"x","A":"}{"}',
+      '{"ContactId":"y"}',
+    ]);
+    expect(await reader.readObject(keys[1] as string)).toEqual([
+      '{"ContactId":"z"}',
+      '{"ContactId":"w"}',
+    ]);
+  });
+});
+
+describe('Firehose stand-in against fauxqs', () => {
+  it('writes buffered records as one GZIP object of newline-delimited records under the hour of arrival', async () => {
+    const prefix = `stream-${randomUUID()}/`;
+    const firehose = await startLocalFirehose({
+      deliveryStreamName: 'archive',
+      s3,
+      bucket,
+      prefix,
+      bufferBytes: 1024 * 1024,
+      bufferIntervalMs: 60_000,
+    });
+    const client = new FirehoseClient({
+      endpoint: firehose.endpoint,
+      region: LOCAL_REGION,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
     try {
-      const archive = createS3Archive({ client, bucket, maxConditionalAttempts: 50 });
-      const contactId = randomUUID();
-      const versions = Array.from(
-        { length: 20 },
-        (_, index) => `2022-01-11T04:${String(10 + index).padStart(2, '0')}:00Z`,
+      const result = await client.send(
+        new PutRecordBatchCommand({
+          DeliveryStreamName: 'archive',
+          Records: [
+            { Data: Buffer.from('{"ContactId":"a"}') },
+            { Data: Buffer.from('{"ContactId":"b"}') },
+          ],
+        }),
       );
-      const shuffled = [...versions].sort(() => Math.random() - 0.5);
+      await firehose.flush();
+      const reader = createS3ArchiveReader({ client: s3, bucket, prefix });
+      const now = new Date().toISOString();
+      const { keys } = await reader.listObjects({ from: now, to: now });
 
-      const outcomes = await Promise.all(
-        shuffled.map((timestamp) => archive.putIfNewer(version(contactId, timestamp))),
-      );
-
-      expect(outcomes).toContain('stored');
-      expect((await archive.getVersion(contactId))?.lastUpdateTimestamp).toBe(versions.at(-1));
-      expect(JSON.parse((await archive.get(contactId))?.json ?? '{}').LastUpdateTimestamp).toBe(
-        versions.at(-1),
-      );
+      expect(result.FailedPutCount).toBe(0);
+      expect(keys).toHaveLength(1);
+      expect(keys[0]).toMatch(/\/archive-1-\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-[0-9a-f-]{36}\.gz$/);
+      const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: keys[0] }));
+      const bytes = Buffer.from((await object.Body?.transformToByteArray()) ?? []);
+      expect([bytes[0], bytes[1]]).toEqual([0x1f, 0x8b]);
+      expect(await reader.readObject(keys[0] as string)).toEqual([
+        '{"ContactId":"a"}',
+        '{"ContactId":"b"}',
+      ]);
     } finally {
       client.destroy();
-      await proxy.stop();
+      await firehose.stop();
     }
   });
+});
 
-  it('writes on the caller’s read without reading again, and reads again when that read is stale', async () => {
-    const proxy = await startFaultProxy({
-      upstream: fauxqs.endpoint,
-      plan: new FaultPlan({ rates: {}, crashes: [] }, 0),
+describe('S3 reference store and quarantine against fauxqs', () => {
+  it('stores a record by reference under large/ and reads it back; a missing one is undefined', async () => {
+    const store = createS3ReferenceStore({ client: s3, bucket });
+
+    const ref = await store.put('c-1', '2022-01-05T17:48:35.000Z#0123456789abcdef', '{"a":1}');
+
+    expect(ref).toEqual({
+      bucket,
+      key: 'large/c-1/2022-01-05T17_48_35.000Z_0123456789abcdef.json',
     });
-    const client = createS3Client(proxy.endpoint);
-    const heads: string[] = [];
-    client.middlewareStack.add(
-      (next, context) => (args) => {
-        if (context.commandName === 'HeadObjectCommand') heads.push(context.commandName);
-        return next(args);
-      },
-      { step: 'initialize', name: 'countHeads' },
-    );
-    try {
-      const archive = createS3Archive({ client, bucket });
-      const contactId = randomUUID();
-
-      // Fresh read of an empty key: one conditional PUT, no HEAD.
-      expect(await archive.putIfNewer(version(contactId, '2022-01-05T17:48:35Z'), null)).toBe(
-        'stored',
-      );
-      expect(heads).toHaveLength(0);
-      const read = await archive.getVersion(contactId);
-      // Another writer stores a newer version after that read.
-      await archive.putIfNewer(version(contactId, '2022-01-11T04:09:47Z'));
-      heads.length = 0;
-
-      // Stale reads: the PUT fails its precondition, the archive is read again and decides.
-      const older = await archive.putIfNewer(version(contactId, '2022-01-11T03:41:32Z'), read);
-      const twin = await archive.putIfNewer(version(contactId, '2022-01-11T04:09:47Z'), null);
-
-      expect([older, twin]).toEqual(['older', 'duplicate']);
-      expect(heads).toHaveLength(2);
-      expect((await archive.getVersion(contactId))?.lastUpdateTimestamp).toBe(
-        '2022-01-11T04:09:47Z',
-      );
-    } finally {
-      client.destroy();
-      await proxy.stop();
-    }
-  });
-
-  it('answers undefined for a ContactId that was never archived', async () => {
-    const archive = createS3Archive({ client: s3, bucket });
-
-    expect(await archive.get(randomUUID())).toBeUndefined();
-    expect(await archive.getVersion(randomUUID())).toBeUndefined();
+    expect(await store.get(ref)).toBe('{"a":1}');
+    expect(await store.get({ bucket, key: 'large/none.json' })).toBeUndefined();
   });
 
   it('quarantines the raw bytes with the reason in the metadata', async () => {
@@ -198,13 +177,14 @@ describe('SQS queues against fauxqs', () => {
       .QueueUrl as string;
     const dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `dlq-${randomUUID()}` })))
       .QueueUrl as string;
-    const syncQueue = createSqsSyncQueue({ client: sqs, queueUrl, archiveBucket: 'archive' });
+    const references = createS3ReferenceStore({ client: s3, bucket });
+    const syncQueue = createSqsSyncQueue({ client: sqs, queueUrl, references });
     const contactRecord = {
       ContactId: 'c-1',
       LastUpdateTimestamp: '2022-01-05T17:48:35Z',
       Channel: 'VOICE',
     };
-    await createSqsSyncQueue({ client: sqs, queueUrl: dlqUrl, archiveBucket: 'archive' }).sendRaw([
+    await createSqsSyncQueue({ client: sqs, queueUrl: dlqUrl, references }).sendRaw([
       '{"dead":1}',
       '{"dead":2}',
     ]);
@@ -213,8 +193,7 @@ describe('SQS queues against fauxqs', () => {
       {
         contactId: 'c-1',
         lastUpdateTimestamp: '2022-01-05T17:48:35Z',
-        json: JSON.stringify(contactRecord),
-        fieldOverrides: { toNumber: '+15550100000' },
+        record: { json: JSON.stringify(contactRecord) },
       },
     ]);
     const deadLetters = createSqsDeadLetterQueue({ client: sqs, queueUrl: dlqUrl });
@@ -233,11 +212,7 @@ describe('SQS queues against fauxqs', () => {
     const detail = CtrReceivedDetailSchema.parse(
       JSON.parse(bodies.find((body) => body.includes('schemaVersion')) ?? '{}'),
     );
-    expect(detail).toMatchObject({
-      contactId: 'c-1',
-      fieldOverrides: { toNumber: '+15550100000' },
-      contactRecord,
-    });
+    expect(detail).toMatchObject({ contactId: 'c-1', contactRecord });
     expect(bodies.filter((body) => body.includes('dead')).sort()).toEqual([
       '{"dead":1}',
       '{"dead":2}',
@@ -263,12 +238,13 @@ describe('DLQ redrive stamp against fauxqs', () => {
         }),
       )
     ).QueueUrl as string;
-    await createSqsSyncQueue({ client: sqs, queueUrl, archiveBucket: bucket }).sendRaw(
-      ['{"x":1}'],
-      {
-        redriveRun: 'run-7',
-      },
-    );
+    await createSqsSyncQueue({
+      client: sqs,
+      queueUrl,
+      references: createS3ReferenceStore({ client: s3, bucket }),
+    }).sendRaw(['{"x":1}'], {
+      redriveRun: 'run-7',
+    });
 
     // One receive without a delete uses up maxReceiveCount; the next receive moves it to the DLQ.
     for (let receive = 0; receive < 2; receive++) {

@@ -287,6 +287,20 @@ describe('queryRecord', () => {
     expect(Object.keys(row).sort()).toEqual(['Id', 'VendorCallKey']);
   });
 
+  it('returns the CreatedDate of the row when the query selects it, as the sweep does', async () => {
+    const standIn = await start();
+    await standIn.createVoiceCall('c-1', '2022-01-05T03:04:05Z');
+    const soql =
+      'SELECT Id, VendorCallKey, CreatedDate FROM VoiceCall WHERE CustomerHoldDuration = null ' +
+      'ORDER BY VendorCallKey ASC LIMIT 1';
+
+    const row = payloadOf(
+      await invoke(clientFor(standIn), REST_API, { methodName: 'queryRecord', soql }),
+    );
+
+    expect(row).toMatchObject({ VendorCallKey: 'c-1', CreatedDate: '2022-01-05T03:04:05.000Z' });
+  });
+
   it('answers SOQL outside the supported subset with a function error', async () => {
     const standIn = await start();
     const output = await invoke(clientFor(standIn), REST_API, {

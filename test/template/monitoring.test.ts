@@ -70,7 +70,7 @@ type FullTemplate = Template & {
   Resources: Record<string, { Condition?: string }>;
 };
 
-const DEAD_LETTER_QUEUES = ['SyncDlq', 'RedriveDlq', 'IngestFailureQueue'];
+const DEAD_LETTER_QUEUES = ['SyncDlq', 'RedriveDlq', 'IngestFailureQueue', 'ArchiveDlq'];
 const TOPIC = { Ref: 'AlarmTopic' };
 
 /** Thresholds and periods the prod package sets, all unlike their defaults. */
@@ -85,6 +85,7 @@ const PROD_PARAMS = {
   functionThrottlesAlarmThreshold: 4,
   ruleFailedInvocationsAlarmThreshold: 5,
   quarantinedAlarmThreshold: 6,
+  archiveFreshnessAlarmSeconds: 1200,
 };
 
 let dev: Packaged;
@@ -311,7 +312,7 @@ describe('monitoring (stage dev, default parameters)', () => {
   it('alarms on failed invocations of every EventBridge rule, by its name and bus', () => {
     const rules = resourcesOfType<RuleProperties>(dev.template, 'AWS::Events::Rule');
 
-    expect(rules).toHaveLength(4);
+    expect(rules).toHaveLength(5);
     for (const [id, rule] of rules) {
       const onCustomBus = rule.EventBusName !== undefined;
       if (onCustomBus) {
@@ -328,6 +329,14 @@ describe('monitoring (stage dev, default parameters)', () => {
       const alarm = alarmOn(dev.template, 'AWS/Events', 'FailedInvocations', dimensions);
       expectAbove(alarm, 0, 'Sum');
     }
+  });
+
+  it('alarms when the archive delivery stream holds a record older than 900 seconds', () => {
+    const alarm = alarmOn(dev.template, 'AWS/Firehose', 'DeliveryToS3.DataFreshness', [
+      { Name: 'DeliveryStreamName', Value: { Ref: 'ArchiveDeliveryStream' } },
+    ]);
+
+    expectAbove(alarm, 900, 'Maximum');
   });
 
   it('alarms on records quarantined by ingest (CtrSync, dimension service)', () => {
@@ -348,8 +357,9 @@ describe('monitoring (stage dev, default parameters)', () => {
     const rules = resourcesOfType(dev.template, 'AWS::Events::Rule').length;
     const names = all.map(([, alarm]) => alarm.AlarmName);
 
-    // DLQs, oldest sync message, iterator age, errors and throttles, rules, quarantine.
-    expect(all).toHaveLength(DEAD_LETTER_QUEUES.length + 1 + 1 + 2 * functions + rules + 1);
+    // DLQs, oldest sync message, iterator age, errors and throttles, rules, quarantine, archive
+    // freshness.
+    expect(all).toHaveLength(DEAD_LETTER_QUEUES.length + 1 + 1 + 2 * functions + rules + 1 + 1);
     expect(new Set(names).size).toBe(names.length);
     for (const [id, alarm] of all) {
       expect([id, alarm.AlarmName]).toEqual([id, expect.stringMatching(/^ctr-sync-dev-[a-z-]+$/)]);
@@ -518,8 +528,11 @@ describe('monitoring (--stage prod, thresholds, periods and alarmEmail set)', ()
       Array(3).fill(PROD_PARAMS.functionThrottlesAlarmThreshold),
     );
     expect(threshold('AWS/Events', 'FailedInvocations')).toEqual(
-      Array(4).fill(PROD_PARAMS.ruleFailedInvocationsAlarmThreshold),
+      Array(5).fill(PROD_PARAMS.ruleFailedInvocationsAlarmThreshold),
     );
+    expect(threshold('AWS/Firehose', 'DeliveryToS3.DataFreshness')).toEqual([
+      PROD_PARAMS.archiveFreshnessAlarmSeconds,
+    ]);
     expect(threshold(METRICS_NAMESPACE, 'Quarantined')).toEqual([
       PROD_PARAMS.quarantinedAlarmThreshold,
     ]);

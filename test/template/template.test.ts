@@ -19,9 +19,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import patterns from '../../events/patterns.json';
 import { BUNDLE_OPTIONS, FUNCTION_ENTRIES, type FunctionName } from '../../local/lambda-runtime';
 import {
+  ARCHIVE_STREAM,
   ASYNC_INVOKE_ATTEMPTS,
   FUNCTION_TIMEOUTS,
   INGEST_MAPPING,
+  LEDGER_TABLE,
   RULES,
   SYNC_QUEUE,
   UPDATER_MAPPING,
@@ -42,6 +44,7 @@ const FUNCTION_NAMES = Object.keys(FUNCTION_ENTRIES) as FunctionName[];
 /** The pattern of `events/patterns.json` each rule of local/topology.ts must carry. */
 const PATTERN_OF_RULE: Record<string, keyof typeof patterns> = {
   sync: 'ctrReceived',
+  archive: 'ctrReceivedInline',
   'redrive-requested': 'redriveRequested',
   'start-call-processing': 'startCallProcessing',
 };
@@ -242,6 +245,15 @@ describe('serverless package (stage dev, default parameters)', () => {
         expect(targets).toContainEqual(
           expect.objectContaining({ Arn: getAtt(functionLogicalId(spec.target.function)) }),
         );
+      } else if (spec.target.kind === 'delivery-stream') {
+        expect(targets).toContainEqual(
+          expect.objectContaining({
+            Arn: getAtt('ArchiveDeliveryStream'),
+            RoleArn: getAtt('ArchiveRuleRole'),
+            InputPath: spec.target.inputPath,
+            DeadLetterConfig: { Arn: getAtt('ArchiveDlq') },
+          }),
+        );
       } else {
         expect(targets).toContainEqual(
           expect.objectContaining({
@@ -428,7 +440,11 @@ describe('serverless package (stage dev, default parameters)', () => {
 
     const grant = (action: string, target: unknown) => `${action} ${JSON.stringify(target)}`;
     // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub syntax.
-    const archiveKeys = { 'Fn::Sub': '${ArchiveBucket.Arn}/ctr/*' };
+    const referenceKeys = { 'Fn::Sub': '${ArchiveBucket.Arn}/large/*' };
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub syntax.
+    const archiveObjects = { 'Fn::Sub': '${ArchiveBucket.Arn}/archive/*' };
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub syntax.
+    const pendingIndex = { 'Fn::Sub': '${SyncLedgerTable.Arn}/index/pending' };
     // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub syntax.
     const quarantineKeys = { 'Fn::Sub': '${ArchiveBucket.Arn}/quarantine/*' };
     const logs = (name: FunctionName) => ({
@@ -437,13 +453,15 @@ describe('serverless package (stage dev, default parameters)', () => {
 
     it('gives every function a role of its own, and no role is shared or left over', () => {
       const roles = FUNCTION_NAMES.map(roleOf);
+      // The delivery stream's role, and the archive rule's role to put records on it.
+      const serviceRoles = ['ArchiveDeliveryRole', 'ArchiveRuleRole'];
 
       expect(new Set(roles).size).toBe(FUNCTION_NAMES.length);
       expect(
         resourcesOfType(dev.template, 'AWS::IAM::Role')
           .map(([id]) => id)
           .sort(),
-      ).toEqual([...roles].sort());
+      ).toEqual([...roles, ...serviceRoles].sort());
     });
 
     it('has no wildcard action and no "*" resource in any policy statement of any role', () => {
@@ -477,9 +495,7 @@ describe('serverless package (stage dev, default parameters)', () => {
         () => [
           grant('events:PutEvents', getAtt('EventBus')),
           grant('s3:PutObject', quarantineKeys),
-          grant('s3:GetObject', archiveKeys),
-          grant('s3:PutObject', archiveKeys),
-          grant('s3:ListBucket', getAtt('ArchiveBucket')),
+          grant('s3:PutObject', referenceKeys),
           grant('sqs:SendMessage', getAtt('IngestFailureQueue')),
         ],
       ],
@@ -487,8 +503,9 @@ describe('serverless package (stage dev, default parameters)', () => {
         'updater',
         () => [
           grant('lambda:InvokeFunction', telephonyArn()),
-          grant('s3:GetObject', archiveKeys),
-          grant('s3:PutObject', archiveKeys),
+          grant('dynamodb:UpdateItem', getAtt('SyncLedgerTable')),
+          grant('dynamodb:GetItem', getAtt('SyncLedgerTable')),
+          grant('s3:GetObject', referenceKeys),
           grant('s3:ListBucket', getAtt('ArchiveBucket')),
           grant('sqs:ReceiveMessage', getAtt('SyncQueue')),
           grant('sqs:DeleteMessage', getAtt('SyncQueue')),
@@ -499,8 +516,13 @@ describe('serverless package (stage dev, default parameters)', () => {
         'redrive',
         () => [
           grant('lambda:InvokeFunction', restApiArn()),
-          grant('s3:GetObject', archiveKeys),
+          grant('s3:GetObject', archiveObjects),
+          grant('s3:GetObject', referenceKeys),
+          grant('s3:PutObject', referenceKeys),
           grant('s3:ListBucket', getAtt('ArchiveBucket')),
+          grant('dynamodb:GetItem', getAtt('SyncLedgerTable')),
+          grant('dynamodb:UpdateItem', getAtt('SyncLedgerTable')),
+          grant('dynamodb:Query', pendingIndex),
           grant('sqs:SendMessage', getAtt('SyncQueue')),
           grant('sqs:ReceiveMessage', getAtt('SyncDlq')),
           grant('sqs:DeleteMessage', getAtt('SyncDlq')),
@@ -513,8 +535,9 @@ describe('serverless package (stage dev, default parameters)', () => {
       const kinesis = [...granted].filter((pair) => pair.startsWith('kinesis:'));
       const rest = [...granted].filter((pair) => !pair.startsWith('kinesis:'));
 
-      // The archive key, only used with SSE-KMS (archiveKmsKeyArn; 'none' by default).
-      const kms = name === 'redrive' ? ['kms:Decrypt'] : ['kms:Decrypt', 'kms:GenerateDataKey'];
+      // The archive key, only used with SSE-KMS (archiveKmsKeyArn; 'none' by default): the
+      // updater only reads the bucket.
+      const kms = name === 'updater' ? ['kms:Decrypt'] : ['kms:Decrypt', 'kms:GenerateDataKey'];
       expect(rest.sort()).toEqual(
         [
           ...expected(),
@@ -619,6 +642,7 @@ describe('data protection (stage dev, default parameters)', () => {
     );
 
     expect(queues.map(([id]) => id).sort()).toEqual([
+      'ArchiveDlq',
       'IngestFailureQueue',
       'RedriveDlq',
       'SyncDlq',
@@ -637,6 +661,107 @@ describe('data protection (stage dev, default parameters)', () => {
     expect(policy?.PolicyDocument.Statement).toHaveLength(1);
     expect(policy?.PolicyDocument.Statement[0]?.Condition?.ArnEquals?.['aws:SourceArn']).toEqual(
       getAtt('SyncRule'),
+    );
+  });
+
+  it('keeps the sync ledger on demand, encrypted, recoverable, expiring by TTL, and when the stack is removed', () => {
+    const table = dev.template.Resources.SyncLedgerTable as {
+      Type: string;
+      DeletionPolicy?: string;
+      UpdateReplacePolicy?: string;
+      Properties: Record<string, unknown>;
+    };
+
+    expect(table.Type).toBe('AWS::DynamoDB::Table');
+    expect(table.DeletionPolicy).toBe('Retain');
+    expect(table.UpdateReplacePolicy).toBe('Retain');
+    expect(table.Properties).toMatchObject({
+      TableName: 'ctr-sync-dev-ledger',
+      BillingMode: 'PAY_PER_REQUEST',
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true },
+    });
+  });
+
+  it('gives the ledger the key, attributes and sparse pending index the local stack creates (LEDGER_TABLE)', () => {
+    const properties = resource<Record<string, unknown>>(
+      dev.template,
+      'SyncLedgerTable',
+      'AWS::DynamoDB::Table',
+    );
+
+    expect(properties.KeySchema).toEqual(LEDGER_TABLE.KeySchema);
+    expect(properties.AttributeDefinitions).toEqual(LEDGER_TABLE.AttributeDefinitions);
+    expect(properties.GlobalSecondaryIndexes).toEqual(LEDGER_TABLE.GlobalSecondaryIndexes);
+  });
+
+  it('archives through a delivery stream writing GZIP objects under hourly prefixes, as the local stand-in does (ARCHIVE_STREAM)', () => {
+    const stream = resource<{
+      DeliveryStreamType: string;
+      DeliveryStreamEncryptionConfigurationInput?: { KeyType?: string };
+      ExtendedS3DestinationConfiguration: {
+        BucketARN: unknown;
+        RoleARN: unknown;
+        Prefix: string;
+        ErrorOutputPrefix?: string;
+        CompressionFormat: string;
+        BufferingHints: { SizeInMBs: unknown; IntervalInSeconds: unknown };
+        EncryptionConfiguration?: unknown;
+        ProcessingConfiguration?: { Enabled: boolean; Processors: { Type: string }[] };
+      };
+    }>(dev.template, 'ArchiveDeliveryStream', 'AWS::KinesisFirehose::DeliveryStream');
+    const destination = stream.ExtendedS3DestinationConfiguration;
+
+    expect(stream.DeliveryStreamType).toBe('DirectPut');
+    expect(stream.DeliveryStreamEncryptionConfigurationInput?.KeyType).toBe('AWS_OWNED_CMK');
+    expect(destination.BucketARN).toEqual(getAtt('ArchiveBucket'));
+    expect(destination.RoleARN).toEqual(getAtt('ArchiveDeliveryRole'));
+    expect(destination.Prefix).toBe(ARCHIVE_STREAM.timestampPrefix);
+    expect(destination.ErrorOutputPrefix).toMatch(/^archive-errors\/!\{firehose:error-output-type\}\//);
+    expect(destination.CompressionFormat).toBe(ARCHIVE_STREAM.compressionFormat);
+    expect(Number(destination.BufferingHints.SizeInMBs)).toBe(ARCHIVE_STREAM.bufferSizeMB);
+    expect(Number(destination.BufferingHints.IntervalInSeconds)).toBe(300);
+    expect(destination.EncryptionConfiguration).toBeDefined();
+    expect(destination.ProcessingConfiguration).toEqual({
+      Enabled: true,
+      Processors: [{ Type: 'AppendDelimiterToRecord' }],
+    });
+  });
+
+  it('lets the delivery stream write only the archive and its error prefix, and the archive rule only put records on it', () => {
+    const statements = (id: string) =>
+      resource<RoleProperties>(dev.template, id, 'AWS::IAM::Role').Policies.flatMap(
+        (policy) => policy.PolicyDocument.Statement,
+      );
+    const writes = statements('ArchiveDeliveryRole').filter((statement) =>
+      [statement.Action].flat().includes('s3:PutObject'),
+    );
+
+    expect(writes).toHaveLength(1);
+    expect(writes[0]?.Resource).toEqual([
+      { 'Fn::Sub': '${ArchiveBucket.Arn}/archive/*' },
+      { 'Fn::Sub': '${ArchiveBucket.Arn}/archive-errors/*' },
+    ]);
+    expect(statements('ArchiveRuleRole')).toEqual([
+      expect.objectContaining({
+        Effect: 'Allow',
+        Action: ['firehose:PutRecord', 'firehose:PutRecordBatch'],
+        Resource: getAtt('ArchiveDeliveryStream'),
+      }),
+    ]);
+  });
+
+  it('lets only the archive rule send to the archive DLQ', () => {
+    const [, policy] =
+      resourcesOfType<{ Queues: unknown[]; PolicyDocument: { Statement: PolicyStatement[] } }>(
+        dev.template,
+        'AWS::SQS::QueuePolicy',
+      ).find(([, candidate]) => JSON.stringify(candidate.Queues).includes('"ArchiveDlq"')) ?? [];
+
+    expect(policy?.PolicyDocument.Statement).toHaveLength(1);
+    expect(policy?.PolicyDocument.Statement[0]?.Condition?.ArnEquals?.['aws:SourceArn']).toEqual(
+      getAtt('ArchiveRule'),
     );
   });
 

@@ -1,22 +1,27 @@
 import { describe, expect, it } from 'vitest';
 import { PermanentError, TransientError } from '../../domain/errors';
-import type { ArchivedContactRecord, VoiceCallRow } from '../../domain/ports';
+import type { LedgerItem, VoiceCallRow } from '../../domain/ports';
 import {
   buildUnsyncedVoiceCallQuery,
+  findInArchive,
+  holdCallOverrides,
   redriveDeadLetters,
-  resyncCall,
   soqlDateTime,
   soqlString,
+  type SweepRequest,
   sweepUnsyncedVoiceCalls,
 } from '../../domain/redrive';
+import { contentDigest, versionKey } from '../../domain/versions';
 import {
   FakeArchive,
   FakeDeadLetterQueue,
+  FakeLedger,
   FakeSalesforceRestApi,
   FakeSyncQueue,
 } from '../fixtures/fakes';
 
 const WINDOW = { from: '2024-05-01T00:00:00Z', to: '2024-05-02T00:00:00Z' };
+const CREATED = '2024-05-01T10:00:00.000Z';
 
 /** VendorCallKeys (ContactIds) that sort in index order. */
 function contactId(index: number): string {
@@ -27,104 +32,259 @@ function voiceCallRows(count: number): VoiceCallRow[] {
   return Array.from({ length: count }, (_, index) => ({
     Id: `0LQ${String(index).padStart(15, '0')}`,
     VendorCallKey: contactId(index),
+    CreatedDate: CREATED,
   }));
 }
 
-function archivedRecord(id: string): ArchivedContactRecord {
-  return {
-    contactId: id,
-    lastUpdateTimestamp: '2024-05-01T10:00:00Z',
-    json: JSON.stringify({ ContactId: id, LastUpdateTimestamp: '2024-05-01T10:00:00Z' }),
-  };
+/** A minimal valid contact record's JSON (as JSON.stringify writes it). */
+function recordJson(id: string, lastUpdateTimestamp = '2024-05-01T10:05:00Z', queue = 'Q'): string {
+  return JSON.stringify({
+    ContactId: id,
+    LastUpdateTimestamp: lastUpdateTimestamp,
+    Channel: 'VOICE',
+    InitiationMethod: 'INBOUND',
+    Queue: { Name: queue },
+  });
 }
 
-function archiveOf(rows: VoiceCallRow[]): FakeArchive {
-  return new FakeArchive(rows.map((row) => archivedRecord(row.VendorCallKey)));
+function keyOf(json: string): string {
+  const { LastUpdateTimestamp } = JSON.parse(json) as { LastUpdateTimestamp: string };
+  return versionKey(LastUpdateTimestamp, contentDigest(json));
 }
+
+/** An archive holding one object (arrived just after the calls were created) with a record per row. */
+function archiveOf(rows: VoiceCallRow[]): FakeArchive {
+  const archive = new FakeArchive();
+  if (rows.length > 0)
+    archive.add(
+      '2024-05-01T10:06:00Z',
+      rows.map((row) => recordJson(row.VendorCallKey)),
+    );
+  return archive;
+}
+
+function sweepRequest(extra: Partial<SweepRequest> = {}): SweepRequest {
+  return { ...WINDOW, maxRecords: 100, archiveLookupHours: 6, maxArchiveObjects: 100, ...extra };
+}
+
+const noWait = async () => {};
 
 describe('sweepUnsyncedVoiceCalls', () => {
   it('pages one row per query with a keyset on VendorCallKey inside the CreatedDate window', async () => {
     const rows = voiceCallRows(3);
     const restApi = new FakeSalesforceRestApi(rows);
 
-    await sweepUnsyncedVoiceCalls(
-      { ...WINDOW, maxRecords: 100 },
-      { restApi, archive: archiveOf(rows), syncQueue: new FakeSyncQueue() },
-    );
+    await sweepUnsyncedVoiceCalls(sweepRequest(), {
+      restApi,
+      ledger: new FakeLedger(),
+      archive: archiveOf(rows),
+      syncQueue: new FakeSyncQueue(),
+    });
 
     expect(restApi.queries).toHaveLength(4);
     for (const soql of restApi.queries) {
-      expect(soql).toMatch(/^SELECT Id, VendorCallKey FROM VoiceCall WHERE /);
+      expect(soql).toMatch(/^SELECT Id, VendorCallKey, CreatedDate FROM VoiceCall WHERE /);
       expect(soql).toContain('CustomerHoldDuration = null');
+      expect(soql).toContain('VendorCallKey != null');
       expect(soql).toContain('CreatedDate >= 2024-05-01T00:00:00Z');
       expect(soql).toContain('CreatedDate < 2024-05-02T00:00:00Z');
       expect(soql).toMatch(/ORDER BY VendorCallKey ASC LIMIT 1$/);
     }
     expect(restApi.queries[0]).not.toContain('VendorCallKey >');
     expect(restApi.queries[1]).toContain(`VendorCallKey > '${contactId(0)}'`);
-    expect(restApi.queries[2]).toContain(`VendorCallKey > '${contactId(1)}'`);
     expect(restApi.queries[3]).toContain(`VendorCallKey > '${contactId(2)}'`);
   });
 
-  it('enqueues the archived record of every row and reports the window done', async () => {
+  it('replays the archived record of every VoiceCall the ledger does not know, from the archive objects after its CreatedDate', async () => {
     const rows = voiceCallRows(3);
+    const syncQueue = new FakeSyncQueue();
+
+    const result = await sweepUnsyncedVoiceCalls(sweepRequest(), {
+      restApi: new FakeSalesforceRestApi(rows),
+      ledger: new FakeLedger(),
+      archive: archiveOf(rows),
+      syncQueue,
+    });
+
+    expect(result).toMatchObject({
+      complete: true,
+      counts: { queried: 3, enqueued: 3, noRecord: 0 },
+    });
+    expect(syncQueue.enqueued).toEqual(
+      rows.map((row) => ({
+        contactId: row.VendorCallKey,
+        lastUpdateTimestamp: '2024-05-01T10:05:00Z',
+        record: { json: recordJson(row.VendorCallKey) },
+      })),
+    );
+  });
+
+  it('takes the newest version in the archive when it holds several', async () => {
+    const rows = voiceCallRows(1);
+    const archive = new FakeArchive();
+    const id = contactId(0);
+    archive.add('2024-05-01T10:06:00Z', [recordJson(id, '2024-05-01T10:05:00Z', 'old')]);
+    archive.add('2024-05-01T11:06:00Z', [
+      recordJson(id, '2024-05-01T11:05:00Z', 'new'),
+      recordJson(contactId(9), '2024-05-01T11:05:00Z'),
+    ]);
+    archive.add('2024-05-01T12:06:00Z', [recordJson(id, '2024-05-01T10:30:00Z', 'middle')]);
+    const syncQueue = new FakeSyncQueue();
+
+    await sweepUnsyncedVoiceCalls(sweepRequest(), {
+      restApi: new FakeSalesforceRestApi(rows),
+      ledger: new FakeLedger(),
+      archive,
+      syncQueue,
+    });
+
+    expect(
+      syncQueue.enqueued.map(
+        (item) => JSON.parse((item.record as { json: string }).json).Queue.Name,
+      ),
+    ).toEqual(['new']);
+  });
+
+  it('counts a VoiceCall whose record is skipped on purpose as skipped, without looking in the archive', async () => {
+    const rows = voiceCallRows(2);
+    const ledger = new FakeLedger([
+      { contactId: contactId(0), claimed: keyOf(recordJson(contactId(0))), skipped: 'voicemail' },
+    ]);
     const archive = archiveOf(rows);
     const syncQueue = new FakeSyncQueue();
 
-    const result = await sweepUnsyncedVoiceCalls(
-      { ...WINDOW, maxRecords: 100 },
-      { restApi: new FakeSalesforceRestApi(rows), archive, syncQueue },
-    );
+    const result = await sweepUnsyncedVoiceCalls(sweepRequest(), {
+      restApi: new FakeSalesforceRestApi(rows),
+      ledger,
+      archive,
+      syncQueue,
+    });
 
-    expect(result).toEqual({ counts: { queried: 3, enqueued: 3, noArchive: 0 }, complete: true });
-    expect(syncQueue.enqueued.map((item) => item.contactId)).toEqual(
-      rows.map((row) => row.VendorCallKey),
-    );
-    expect(syncQueue.enqueued[0]?.json).toBe(archivedRecord(contactId(0)).json);
+    expect(result.counts).toMatchObject({ queried: 2, skipped: 1, enqueued: 1, noRecord: 0 });
+    expect(syncQueue.enqueued.map((item) => item.contactId)).toEqual([contactId(1)]);
   });
 
-  it('starts after startAfter when one is given', async () => {
-    const rows = voiceCallRows(4);
+  it('resends the record the ledger holds for the claimed version, without reading the archive', async () => {
+    const rows = voiceCallRows(1);
+    const json = recordJson(contactId(0));
+    const ledger = new FakeLedger([
+      { contactId: contactId(0), claimed: keyOf(json), heldVersion: keyOf(json), held: { json } },
+    ]);
+    const archive = archiveOf(rows);
+    const syncQueue = new FakeSyncQueue();
+
+    await sweepUnsyncedVoiceCalls(sweepRequest(), {
+      restApi: new FakeSalesforceRestApi(rows),
+      ledger,
+      archive,
+      syncQueue,
+    });
+
+    expect(syncQueue.enqueued).toEqual([
+      {
+        contactId: contactId(0),
+        lastUpdateTimestamp: '2024-05-01T10:05:00.000Z',
+        record: { json },
+      },
+    ]);
+    expect(archive.reads).toEqual([]);
+  });
+
+  it('counts a VoiceCall found neither in the ledger nor in its archive window as noRecord and moves past it', async () => {
+    const rows = voiceCallRows(3);
+    const archive = archiveOf([rows[0] as VoiceCallRow, rows[2] as VoiceCallRow]);
     const restApi = new FakeSalesforceRestApi(rows);
     const syncQueue = new FakeSyncQueue();
 
-    const result = await sweepUnsyncedVoiceCalls(
-      { ...WINDOW, startAfter: contactId(1), maxRecords: 100 },
-      { restApi, archive: archiveOf(rows), syncQueue },
-    );
+    const result = await sweepUnsyncedVoiceCalls(sweepRequest(), {
+      restApi,
+      ledger: new FakeLedger(),
+      archive,
+      syncQueue,
+    });
 
-    expect(restApi.queries[0]).toContain(`VendorCallKey > '${contactId(1)}'`);
-    expect(result.counts.queried).toBe(2);
-    expect(syncQueue.enqueued.map((item) => item.contactId)).toEqual([contactId(2), contactId(3)]);
+    expect(result.counts).toMatchObject({ queried: 3, enqueued: 2, noRecord: 1 });
+    expect(syncQueue.enqueued.map((item) => item.contactId)).toEqual([contactId(0), contactId(2)]);
   });
 
-  it('writes the window bounds as whole-second SOQL dateTime literals in UTC', async () => {
-    const restApi = new FakeSalesforceRestApi([]);
+  it('does not read archive objects outside the window after CreatedDate', async () => {
+    const rows = voiceCallRows(1);
+    const archive = new FakeArchive();
+    archive.add('2024-05-01T08:00:00Z', [recordJson(contactId(0))], 'before');
+    archive.add('2024-05-01T17:00:00Z', [recordJson(contactId(0))], 'after');
 
-    await sweepUnsyncedVoiceCalls(
-      { from: '2024-05-01T02:00:00.250+02:00', to: '2024-05-02T00:00:00.000Z', maxRecords: 1 },
-      { restApi, archive: new FakeArchive(), syncQueue: new FakeSyncQueue() },
+    const result = await sweepUnsyncedVoiceCalls(sweepRequest({ archiveLookupHours: 6 }), {
+      restApi: new FakeSalesforceRestApi(rows),
+      ledger: new FakeLedger(),
+      archive,
+      syncQueue: new FakeSyncQueue(),
+    });
+
+    expect(archive.reads).toEqual([]);
+    expect(result.counts.noRecord).toBe(1);
+  });
+
+  it('resends pending ledger items older than pendingBefore, from the archive around when they were received', async () => {
+    const json = recordJson(contactId(5));
+    const receivedAt = Date.parse('2024-05-01T10:06:30Z');
+    const ledger = new FakeLedger([
+      { contactId: contactId(5), claimed: keyOf(json), receivedAt, pendingSince: 100 },
+      {
+        contactId: contactId(6),
+        claimed: keyOf(recordJson(contactId(6))),
+        receivedAt,
+        pendingSince: 900,
+      },
+    ]);
+    const archive = new FakeArchive();
+    archive.add('2024-05-01T10:06:00Z', [json, recordJson(contactId(6))]);
+    const syncQueue = new FakeSyncQueue();
+
+    const result = await sweepUnsyncedVoiceCalls(sweepRequest({ pendingBefore: 500 }), {
+      restApi: new FakeSalesforceRestApi([]),
+      ledger,
+      archive,
+      syncQueue,
+    });
+
+    expect(result.counts).toMatchObject({ pending: 1, pendingNotFound: 0, enqueued: 1 });
+    expect(syncQueue.enqueued.map((item) => item.contactId)).toEqual([contactId(5)]);
+  });
+
+  it('lists pending items only on the first run of a window, not on its continuations', async () => {
+    const ledger = new FakeLedger([
+      { contactId: contactId(5), claimed: keyOf(recordJson(contactId(5))), pendingSince: 1 },
+    ]);
+
+    const result = await sweepUnsyncedVoiceCalls(
+      sweepRequest({ pendingBefore: 500, startAfter: contactId(0) }),
+      {
+        restApi: new FakeSalesforceRestApi([]),
+        ledger,
+        archive: new FakeArchive(),
+        syncQueue: new FakeSyncQueue(),
+      },
     );
 
-    expect(restApi.queries[0]).toContain('CreatedDate >= 2024-05-01T00:00:00Z');
-    expect(restApi.queries[0]).toContain('CreatedDate < 2024-05-02T00:00:00Z');
+    expect(result.counts.pending).toBe(0);
   });
 
   it('stops after maxRecords rows and returns the cursor to resume from', async () => {
     const rows = voiceCallRows(5);
     const restApi = new FakeSalesforceRestApi(rows);
-    const syncQueue = new FakeSyncQueue();
 
-    const result = await sweepUnsyncedVoiceCalls(
-      { ...WINDOW, maxRecords: 2 },
-      { restApi, archive: archiveOf(rows), syncQueue },
-    );
+    const result = await sweepUnsyncedVoiceCalls(sweepRequest({ maxRecords: 2 }), {
+      restApi,
+      ledger: new FakeLedger(),
+      archive: archiveOf(rows),
+      syncQueue: new FakeSyncQueue(),
+    });
 
     expect(restApi.queries).toHaveLength(2);
-    expect(result).toEqual({
-      counts: { queried: 2, enqueued: 2, noArchive: 0 },
+    expect(result).toMatchObject({
       complete: false,
       nextStartAfter: contactId(1),
+      counts: { queried: 2, enqueued: 2 },
     });
   });
 
@@ -133,14 +293,12 @@ describe('sweepUnsyncedVoiceCalls', () => {
     const restApi = new FakeSalesforceRestApi(rows);
     const archive = archiveOf(rows);
     const syncQueue = new FakeSyncQueue();
+    const ports = { restApi, ledger: new FakeLedger(), archive, syncQueue };
 
-    const first = await sweepUnsyncedVoiceCalls(
-      { ...WINDOW, maxRecords: 3 },
-      { restApi, archive, syncQueue },
-    );
+    const first = await sweepUnsyncedVoiceCalls(sweepRequest({ maxRecords: 3 }), ports);
     const second = await sweepUnsyncedVoiceCalls(
-      { ...WINDOW, startAfter: first.nextStartAfter, maxRecords: 3 },
-      { restApi, archive, syncQueue },
+      sweepRequest({ startAfter: first.nextStartAfter, maxRecords: 3 }),
+      ports,
     );
 
     expect(syncQueue.enqueued.map((item) => item.contactId)).toEqual(
@@ -150,81 +308,75 @@ describe('sweepUnsyncedVoiceCalls', () => {
     expect(second.complete).toBe(true);
   });
 
-  it('counts rows without an archived record and moves past them', async () => {
-    const rows = voiceCallRows(3);
-    const archive = new FakeArchive([archivedRecord(contactId(0)), archivedRecord(contactId(2))]);
-    const restApi = new FakeSalesforceRestApi(rows);
-    const syncQueue = new FakeSyncQueue();
-
-    const result = await sweepUnsyncedVoiceCalls(
-      { ...WINDOW, maxRecords: 100 },
-      { restApi, archive, syncQueue },
-    );
-
-    expect(result.counts).toEqual({ queried: 3, enqueued: 2, noArchive: 1 });
-    expect(restApi.queries[2]).toContain(`VendorCallKey > '${contactId(1)}'`);
-    expect(syncQueue.enqueued.map((item) => item.contactId)).toEqual([contactId(0), contactId(2)]);
-  });
-
   it('stops when hasTimeLeft() turns false and returns the cursor', async () => {
     const rows = voiceCallRows(5);
     const restApi = new FakeSalesforceRestApi(rows);
-    const syncQueue = new FakeSyncQueue();
     let checks = 0;
-    const hasTimeLeft = () => ++checks <= 2;
 
-    const result = await sweepUnsyncedVoiceCalls(
-      { ...WINDOW, maxRecords: 100 },
-      { restApi, archive: archiveOf(rows), syncQueue, hasTimeLeft },
-    );
+    const result = await sweepUnsyncedVoiceCalls(sweepRequest(), {
+      restApi,
+      ledger: new FakeLedger(),
+      archive: archiveOf(rows),
+      syncQueue: new FakeSyncQueue(),
+      hasTimeLeft: () => ++checks <= 2,
+    });
 
     expect(restApi.queries).toHaveLength(2);
-    expect(result).toEqual({
-      counts: { queried: 2, enqueued: 2, noArchive: 0 },
-      complete: false,
-      nextStartAfter: contactId(1),
-    });
+    expect(result).toMatchObject({ complete: false, nextStartAfter: contactId(1) });
   });
 
-  it('reports an incomplete window when it had no time to query at all', async () => {
-    const rows = voiceCallRows(2);
-    const restApi = new FakeSalesforceRestApi(rows);
+  it('reads at most maxArchiveObjects archive objects in a run', async () => {
+    const rows = voiceCallRows(1);
+    const archive = new FakeArchive();
+    for (let index = 0; index < 5; index++)
+      archive.add('2024-05-01T11:00:00Z', [recordJson(contactId(9))], `o${index}`);
 
-    const result = await sweepUnsyncedVoiceCalls(
-      { ...WINDOW, maxRecords: 100 },
+    const result = await sweepUnsyncedVoiceCalls(sweepRequest({ maxArchiveObjects: 3 }), {
+      restApi: new FakeSalesforceRestApi(rows),
+      ledger: new FakeLedger(),
+      archive,
+      syncQueue: new FakeSyncQueue(),
+    });
+
+    expect(archive.reads).toHaveLength(3);
+    expect(result.counts).toMatchObject({ archiveObjects: 3, noRecord: 1 });
+  });
+
+  it('writes the window bounds as whole-second SOQL dateTime literals in UTC', async () => {
+    const restApi = new FakeSalesforceRestApi([]);
+
+    await sweepUnsyncedVoiceCalls(
+      sweepRequest({ from: '2024-05-01T02:00:00.250+02:00', to: '2024-05-02T00:00:00.000Z' }),
       {
         restApi,
-        archive: archiveOf(rows),
+        ledger: new FakeLedger(),
+        archive: new FakeArchive(),
         syncQueue: new FakeSyncQueue(),
-        hasTimeLeft: () => false,
       },
     );
 
-    expect(result).toEqual({ counts: { queried: 0, enqueued: 0, noArchive: 0 }, complete: false });
+    expect(restApi.queries[0]).toContain('CreatedDate >= 2024-05-01T00:00:00Z');
+    expect(restApi.queries[0]).toContain('CreatedDate < 2024-05-02T00:00:00Z');
   });
+});
 
-  it('leaves out VoiceCalls without a VendorCallKey', async () => {
-    const restApi = new FakeSalesforceRestApi(voiceCallRows(1));
+describe('findInArchive', () => {
+  it('reads overlapping windows once and passes over records that do not parse', async () => {
+    const archive = new FakeArchive();
+    archive.add('2024-05-01T10:00:00Z', ['{"ContactId":"a", truncated', recordJson('b')]);
+    const wanted = new Map([
+      ['a', { from: Date.parse('2024-05-01T09:00:00Z'), to: Date.parse('2024-05-01T11:00:00Z') }],
+      ['b', { from: Date.parse('2024-05-01T10:00:00Z'), to: Date.parse('2024-05-01T12:00:00Z') }],
+    ]);
 
-    await sweepUnsyncedVoiceCalls(
-      { ...WINDOW, maxRecords: 1 },
-      { restApi, archive: archiveOf([]), syncQueue: new FakeSyncQueue() },
-    );
+    const { found, objectsRead } = await findInArchive(wanted, {
+      archive,
+      maxObjects: 10,
+      sleep: noWait,
+    });
 
-    expect(restApi.queries[0]).toContain('VendorCallKey != null');
-  });
-
-  it('enqueues in batches of at most 10', async () => {
-    const rows = voiceCallRows(23);
-    const syncQueue = new FakeSyncQueue();
-
-    const result = await sweepUnsyncedVoiceCalls(
-      { ...WINDOW, maxRecords: 100 },
-      { restApi: new FakeSalesforceRestApi(rows), archive: archiveOf(rows), syncQueue },
-    );
-
-    expect(syncQueue.enqueueCalls.map((call) => call.length)).toEqual([10, 10, 3]);
-    expect(result.counts.enqueued).toBe(23);
+    expect(objectsRead).toBe(1);
+    expect([...found.keys()]).toEqual(['b']);
   });
 });
 
@@ -266,25 +418,29 @@ class FlakyRestApi extends FakeSalesforceRestApi {
   }
 }
 
-const noWait = async () => {};
-
 describe('sweepUnsyncedVoiceCalls under failures', () => {
+  const portsFor = (rows: VoiceCallRow[]) => ({
+    ledger: new FakeLedger(),
+    archive: archiveOf(rows),
+    syncQueue: new FakeSyncQueue(),
+    sleep: noWait,
+  });
+
   it('retries a failed query and finishes the window', async () => {
     const rows = voiceCallRows(3);
-    const syncQueue = new FakeSyncQueue();
 
-    const result = await sweepUnsyncedVoiceCalls(
-      { ...WINDOW, maxRecords: 100 },
-      { restApi: new FlakyRestApi(rows, 2), archive: archiveOf(rows), syncQueue, sleep: noWait },
-    );
+    const result = await sweepUnsyncedVoiceCalls(sweepRequest(), {
+      ...portsFor(rows),
+      restApi: new FlakyRestApi(rows, 2),
+    });
 
-    expect(result).toEqual({ counts: { queried: 3, enqueued: 3, noArchive: 0 }, complete: true });
+    expect(result).toMatchObject({ complete: true, counts: { queried: 3, enqueued: 3 } });
   });
 
   it('stops at a query that keeps failing, enqueues what it found, and reports the error and the cursor', async () => {
     const rows = voiceCallRows(3);
     const restApi = new FlakyRestApi(rows, 0);
-    const syncQueue = new FakeSyncQueue();
+    const ports = portsFor(rows);
     let calls = 0;
     restApi.queryRecord = async function (this: FlakyRestApi, soql: string) {
       calls++;
@@ -292,19 +448,19 @@ describe('sweepUnsyncedVoiceCalls under failures', () => {
       return FakeSalesforceRestApi.prototype.queryRecord.call(this, soql);
     };
 
-    const result = await sweepUnsyncedVoiceCalls(
-      { ...WINDOW, maxRecords: 100 },
-      { restApi, archive: archiveOf(rows), syncQueue, sleep: noWait },
-    );
+    const result = await sweepUnsyncedVoiceCalls(sweepRequest(), { ...ports, restApi });
 
-    expect(result).toEqual({
-      counts: { queried: 2, enqueued: 2, noArchive: 0 },
+    expect(result).toMatchObject({
+      counts: { queried: 2, enqueued: 2, noRecord: 0 },
       complete: false,
       nextStartAfter: contactId(1),
       error: 'queryRecord: function error (Unhandled, Error)',
     });
     expect(calls).toBe(5);
-    expect(syncQueue.enqueued.map((item) => item.contactId)).toEqual([contactId(0), contactId(1)]);
+    expect(ports.syncQueue.enqueued.map((item) => item.contactId)).toEqual([
+      contactId(0),
+      contactId(1),
+    ]);
   });
 
   it('throws a PermanentError from a port instead of retrying it', async () => {
@@ -313,25 +469,23 @@ describe('sweepUnsyncedVoiceCalls under failures', () => {
       throw new PermanentError('bad query');
     };
 
-    const sweep = sweepUnsyncedVoiceCalls(
-      { ...WINDOW, maxRecords: 100 },
-      { restApi, archive: new FakeArchive(), syncQueue: new FakeSyncQueue(), sleep: noWait },
-    );
+    const sweep = sweepUnsyncedVoiceCalls(sweepRequest(), { ...portsFor([]), restApi });
 
     await expect(sweep).rejects.toThrow('bad query');
   });
 
-  it('terminates: runs of maxRecords that continue from their cursor visit every unsynced VoiceCall once, counting those without an archive', async () => {
+  it('terminates: runs of maxRecords that continue from their cursor visit every unsynced VoiceCall once, counting those without a record', async () => {
     const rows = voiceCallRows(25);
-    const archive = archiveOf(rows.filter((_, index) => index % 5 !== 0));
-    const restApi = new FakeSalesforceRestApi(rows);
-    const syncQueue = new FakeSyncQueue();
+    const ports = {
+      ...portsFor(rows.filter((_, index) => index % 5 !== 0)),
+      restApi: new FakeSalesforceRestApi(rows),
+    };
     const runs = [];
     let startAfter: string | undefined;
     for (let run = 0; run < 10; run++) {
       const result = await sweepUnsyncedVoiceCalls(
-        { ...WINDOW, startAfter, maxRecords: 10 },
-        { restApi, archive, syncQueue },
+        sweepRequest({ startAfter, maxRecords: 10 }),
+        ports,
       );
       runs.push(result);
       if (result.complete) break;
@@ -340,8 +494,8 @@ describe('sweepUnsyncedVoiceCalls under failures', () => {
 
     expect(runs.map((run) => run.counts.queried)).toEqual([10, 10, 5]);
     expect(runs.map((run) => run.complete)).toEqual([false, false, true]);
-    expect(runs.reduce((sum, run) => sum + run.counts.noArchive, 0)).toBe(5);
-    expect(syncQueue.enqueued.map((item) => item.contactId)).toEqual(
+    expect(runs.reduce((sum, run) => sum + run.counts.noRecord, 0)).toBe(5);
+    expect(ports.syncQueue.enqueued.map((item) => item.contactId)).toEqual(
       rows.filter((_, index) => index % 5 !== 0).map((row) => row.VendorCallKey),
     );
   });
@@ -410,32 +564,91 @@ describe('redriveDeadLetters', () => {
   });
 });
 
-describe('resyncCall', () => {
-  it('enqueues the archived record with the field overrides', async () => {
-    const archive = new FakeArchive([archivedRecord(contactId(7))]);
-    const syncQueue = new FakeSyncQueue();
-
-    const result = await resyncCall(
-      { contactId: contactId(7), fieldOverrides: { toNumber: '+15550109999' } },
-      { archive, syncQueue },
-    );
-
-    expect(result).toEqual({ counts: { enqueued: 1, noArchive: 0 } });
-    expect(syncQueue.enqueued).toEqual([
-      { ...archivedRecord(contactId(7)), fieldOverrides: { toNumber: '+15550109999' } },
-    ]);
+describe('holdCallOverrides', () => {
+  const request = (id: string) => ({
+    contactId: id,
+    fieldOverrides: { toNumber: '+15550109999', fromNumber: '+15550108888' },
+    at: 1_000,
+    archiveLookupHours: 6,
+    maxArchiveObjects: 10,
   });
 
-  it('counts noArchive and enqueues nothing when the call has no archived record', async () => {
+  it('holds the overrides of a call whose record has not arrived, and enqueues nothing', async () => {
+    const ledger = new FakeLedger();
     const syncQueue = new FakeSyncQueue();
 
-    const result = await resyncCall(
-      { contactId: contactId(7), fieldOverrides: {} },
-      { archive: new FakeArchive(), syncQueue },
-    );
+    const result = await holdCallOverrides(request(contactId(7)), {
+      ledger,
+      archive: new FakeArchive(),
+      syncQueue,
+    });
 
-    expect(result).toEqual({ counts: { enqueued: 0, noArchive: 1 } });
+    expect(result).toEqual({ counts: { held: 1, enqueued: 0, pending: 0 } });
+    expect(ledger.items.get(contactId(7))).toEqual({
+      contactId: contactId(7),
+      overrides: { toNumber: '+15550109999', fromNumber: '+15550108888' },
+      overridesAt: 1_000,
+    });
     expect(syncQueue.enqueueCalls).toHaveLength(0);
+  });
+
+  it('resyncs a call whose record is already claimed, from the archive', async () => {
+    const json = recordJson(contactId(7));
+    const ledger = new FakeLedger([
+      {
+        contactId: contactId(7),
+        claimed: keyOf(json),
+        sent: keyOf(json),
+        receivedAt: Date.parse('2024-05-01T10:06:00Z'),
+      },
+    ]);
+    const archive = new FakeArchive();
+    archive.add('2024-05-01T10:06:00Z', [json]);
+    const syncQueue = new FakeSyncQueue();
+
+    const result = await holdCallOverrides(request(contactId(7)), { ledger, archive, syncQueue });
+
+    expect(result.counts).toEqual({ held: 1, enqueued: 1, pending: 0 });
+    expect(syncQueue.enqueued[0]?.record).toEqual({ json });
+  });
+
+  it('marks a claimed record pending when neither the ledger nor the archive has it yet', async () => {
+    const json = recordJson(contactId(7));
+    const ledger = new FakeLedger([
+      {
+        contactId: contactId(7),
+        claimed: keyOf(json),
+        sent: keyOf(json),
+        receivedAt: Date.parse('2024-05-01T10:06:00Z'),
+      },
+    ]);
+
+    const result = await holdCallOverrides(request(contactId(7)), {
+      ledger,
+      archive: new FakeArchive(),
+      syncQueue: new FakeSyncQueue(),
+    });
+
+    expect(result.counts).toEqual({ held: 1, enqueued: 0, pending: 1 });
+    expect(ledger.items.get(contactId(7))?.pendingSince).toBe(0);
+  });
+
+  it('does not resync a call whose record is skipped on purpose', async () => {
+    const ledger = new FakeLedger([
+      {
+        contactId: contactId(7),
+        claimed: keyOf(recordJson(contactId(7))),
+        skipped: 'no-sync-attribute',
+      } as LedgerItem,
+    ]);
+
+    const result = await holdCallOverrides(request(contactId(7)), {
+      ledger,
+      archive: new FakeArchive(),
+      syncQueue: new FakeSyncQueue(),
+    });
+
+    expect(result.counts).toEqual({ held: 1, enqueued: 0, pending: 0 });
   });
 });
 

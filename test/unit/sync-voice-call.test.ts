@@ -1,345 +1,381 @@
 import { describe, expect, it } from 'vitest';
+import { type ContactRecord, parseContactRecordText } from '../../domain/contact-record';
 import { TransientError } from '../../domain/errors';
-import { syncVoiceCall } from '../../domain/sync-voice-call';
+import type { HeldRecord } from '../../domain/ports';
+import { type SyncRequest, syncVoiceCall } from '../../domain/sync-voice-call';
+import { contentDigest, versionKey } from '../../domain/versions';
 import { toVoiceCallUpdate } from '../../domain/voice-call';
-import { loadContactRecord } from '../fixtures/factories';
-import { FakeArchive, FakeTelephony } from '../fixtures/fakes';
+import { buildContactRecord, loadContactRecord } from '../fixtures/factories';
+import { FakeLedger, FakeTelephony } from '../fixtures/fakes';
 
 /** The inbound-answered sample: LastUpdateTimestamp 2022-04-08T15:03:02Z. */
 const CONTACT_ID = '15a5cf14-3212-45a1-9f86-a8e97db8afaf';
 
-function archived(lastUpdateTimestamp: string) {
-  return { contactId: CONTACT_ID, lastUpdateTimestamp, json: '{}' };
+/** A sync request for `record`, as the updater builds it from an inline message. */
+function requestOf(record: ContactRecord, extra: Partial<SyncRequest> = {}): SyncRequest {
+  const json = JSON.stringify(record);
+  return {
+    contactRecord: record,
+    json,
+    held: { json },
+    receivedAt: 1_700_000_000_000,
+    claimToken: `message-${record.LastUpdateTimestamp}-${contentDigest(json)}`,
+    ...extra,
+  };
+}
+
+function keyOf(record: ContactRecord): string {
+  return versionKey(record.LastUpdateTimestamp, contentDigest(JSON.stringify(record)));
+}
+
+/** A version of the sample that differs where the VoiceCall shows it (the queue). */
+function version(lastUpdateTimestamp: string, queue: string): ContactRecord {
+  return buildContactRecord({
+    LastUpdateTimestamp: lastUpdateTimestamp,
+    Queue: { ...loadContactRecord('inbound-answered').Queue, Name: queue },
+  });
+}
+
+const readHeld = async (held: HeldRecord) =>
+  'json' in held ? parseContactRecordText(held.json).contactRecord : undefined;
+
+function portsOf(ledger: FakeLedger, telephony = new FakeTelephony()) {
+  return { ledger, telephony, readHeld, now: () => 5_000 };
 }
 
 describe('syncVoiceCall', () => {
-  it('archives a new version, sends the transformed fieldValues, and checks the archive again: three archive requests', async () => {
-    const contactRecord = loadContactRecord('inbound-answered');
-    const archive = new FakeArchive();
+  it('claims a new version, sends its fieldValues and marks it sent: two ledger writes, no read', async () => {
+    const record = loadContactRecord('inbound-answered');
+    const ledger = new FakeLedger();
     const telephony = new FakeTelephony();
 
-    const result = await syncVoiceCall({ contactRecord }, { archive, telephony });
+    const result = await syncVoiceCall(requestOf(record), portsOf(ledger, telephony));
 
-    expect(result.outcome).toBe('synced');
+    expect(result).toMatchObject({ outcome: 'synced', version: keyOf(record), repairs: 0 });
     expect(telephony.updates).toEqual([toVoiceCallUpdate(loadContactRecord('inbound-answered'))]);
-    expect(telephony.updates[0]?.contactId).toBe(CONTACT_ID);
-    expect(archive.requests).toEqual({ reads: 2, writes: 1 });
-    expect((await archive.getVersion(CONTACT_ID))?.lastUpdateTimestamp).toBe(
-      '2022-04-08T15:03:02Z',
-    );
-    expect(JSON.parse((await archive.get(CONTACT_ID))?.json ?? '')).toEqual(contactRecord);
+    expect(ledger.requests).toEqual({ writes: 2, reads: 0 });
+    const item = ledger.items.get(CONTACT_ID);
+    expect(item).toMatchObject({ claimed: keyOf(record), sent: keyOf(record) });
+    expect(item?.pendingSince).toBeUndefined();
+    expect(item?.held).toBeUndefined();
   });
 
-  it('archives the JSON text as received when the request carries it', async () => {
-    const contactRecord = loadContactRecord('inbound-answered');
-    const contactRecordJson = JSON.stringify({ ...contactRecord, Extra: { kept: true } });
-    const archive = new FakeArchive();
-
-    await syncVoiceCall(
-      { contactRecord, contactRecordJson },
-      { archive, telephony: new FakeTelephony() },
-    );
-
-    expect((await archive.get(CONTACT_ID))?.json).toBe(contactRecordJson);
-  });
-
-  it('sends nothing for a duplicate (the archive holds this version), with one archive read', async () => {
-    const contactRecord = loadContactRecord('inbound-answered');
-    const archive = new FakeArchive([archived('2022-04-08T15:03:02Z')]);
+  it('sends nothing for a duplicate delivery of an acknowledged version: one conditional write', async () => {
+    const record = loadContactRecord('inbound-answered');
+    const ledger = new FakeLedger();
+    await syncVoiceCall(requestOf(record, { claimToken: 'first' }), portsOf(ledger));
     const telephony = new FakeTelephony();
+    const writesBefore = ledger.requests.writes;
 
-    const result = await syncVoiceCall({ contactRecord }, { archive, telephony });
+    const result = await syncVoiceCall(
+      requestOf(record, { claimToken: 'second' }),
+      portsOf(ledger, telephony),
+    );
 
     expect(result).toEqual({ outcome: 'duplicate' });
     expect(telephony.updates).toHaveLength(0);
-    expect(archive.requests).toEqual({ reads: 1, writes: 0 });
+    expect(ledger.requests.writes - writesBefore).toBe(1);
   });
 
-  it('sends nothing for a duplicate whose twin archived the same version between the read and the write', async () => {
-    const contactRecord = loadContactRecord('inbound-answered');
-    const archive = new FakeArchive();
-    const telephony = new FakeTelephony();
-    const putIfNewer = archive.putIfNewer.bind(archive);
-    archive.putIfNewer = async (record, known) => {
-      await putIfNewer(record);
-      return putIfNewer(record, known);
-    };
-
-    const result = await syncVoiceCall({ contactRecord }, { archive, telephony });
-
-    expect(result).toEqual({ outcome: 'duplicate' });
-    expect(telephony.updates).toHaveLength(0);
-  });
-
-  it.each([
-    [
-      'a redelivery (an earlier attempt may have archived it and failed to send)',
-      { redelivered: true },
-    ],
-    ['a resync', { resync: true }],
-  ])('sends the version the archive holds for %s', async (_, flags) => {
-    const contactRecord = loadContactRecord('inbound-answered');
-    const archive = new FakeArchive([archived('2022-04-08T15:03:02Z')]);
-    const telephony = new FakeTelephony();
-
-    const result = await syncVoiceCall({ contactRecord, ...flags }, { archive, telephony });
-
-    expect(result.outcome).toBe('synced');
-    expect(telephony.updates).toEqual([toVoiceCallUpdate(contactRecord)]);
-  });
-
-  it('sends the newest archived version too when it was archived during the sync', async () => {
-    const contactRecord = loadContactRecord('inbound-answered');
-    const archive = new FakeArchive();
-    const newer = {
-      ...contactRecord,
-      LastUpdateTimestamp: '2022-04-08T16:00:00Z',
-      Queue: { Name: 'Newer' },
-    };
-    const telephony = new FakeTelephony();
-    telephony.duringUpdate = async () => {
-      await archive.putIfNewer({
-        contactId: CONTACT_ID,
-        lastUpdateTimestamp: '2022-04-08T16:00:00Z',
-        json: JSON.stringify(newer),
-      });
-    };
-
-    const result = await syncVoiceCall({ contactRecord }, { archive, telephony });
-
-    expect(telephony.updates.map((update) => update.fieldValues.queue)).toEqual([
-      'BasicQueue',
-      'Newer',
-    ]);
-    expect(result).toMatchObject({
-      outcome: 'synced',
-      lastUpdateTimestamp: '2022-04-08T16:00:00Z',
-    });
-  });
-
-  it('reports superseded and sends nothing when the archive holds a newer version', async () => {
-    const contactRecord = loadContactRecord('inbound-answered');
-    const archive = new FakeArchive([archived('2022-04-08T15:03:02.001Z')]);
-    const telephony = new FakeTelephony();
-
-    const result = await syncVoiceCall({ contactRecord }, { archive, telephony });
-
-    expect(result).toEqual({ outcome: 'superseded', archivedVersion: '2022-04-08T15:03:02.001Z' });
-    expect(telephony.updates).toHaveLength(0);
-  });
-
-  it('takes the same version written differently for a duplicate', async () => {
-    const contactRecord = loadContactRecord('inbound-answered');
-    const archive = new FakeArchive([archived('2022-04-08T15:03:02.000Z')]);
-    const telephony = new FakeTelephony();
-
-    const result = await syncVoiceCall({ contactRecord }, { archive, telephony });
-
-    expect(result.outcome).toBe('duplicate');
-    expect(telephony.updates).toHaveLength(0);
-  });
-
-  it('replaces an older archived version with this one and sends it', async () => {
-    const contactRecord = loadContactRecord('inbound-answered');
-    const archive = new FakeArchive([archived('2022-04-08T15:00:00Z')]);
-    const telephony = new FakeTelephony();
-
-    const result = await syncVoiceCall({ contactRecord }, { archive, telephony });
-
-    expect(result.outcome).toBe('synced');
-    expect((await archive.getVersion(CONTACT_ID))?.lastUpdateTimestamp).toBe(
-      '2022-04-08T15:03:02Z',
-    );
-    expect(telephony.updates).toHaveLength(1);
-  });
-
-  it('is superseded when a newer version is archived between its read and its write', async () => {
-    const contactRecord = loadContactRecord('inbound-answered');
-    const archive = new FakeArchive();
-    const telephony = new FakeTelephony();
-    const putIfNewer = archive.putIfNewer.bind(archive);
-    archive.putIfNewer = async (record) => {
-      await putIfNewer({ ...record, lastUpdateTimestamp: '2022-04-09T00:00:00Z' });
-      return putIfNewer(record);
-    };
-
-    const result = await syncVoiceCall({ contactRecord }, { archive, telephony });
-
-    expect(result).toEqual({ outcome: 'superseded', archivedVersion: '2022-04-09T00:00:00Z' });
-    expect(telephony.updates).toHaveLength(0);
-  });
-
-  it('applies toNumber and fromNumber overrides to the fieldValues sent', async () => {
-    const contactRecord = loadContactRecord('inbound-answered');
-    const telephony = new FakeTelephony();
-
-    await syncVoiceCall(
-      { contactRecord, fieldOverrides: { toNumber: '+15550109999', fromNumber: '+15550108888' } },
-      { archive: new FakeArchive(), telephony },
-    );
-
-    const fieldValues = telephony.updates[0]?.fieldValues;
-    expect(fieldValues?.toNumber).toBe('+15550109999');
-    expect(fieldValues?.fromNumber).toBe('+15550108888');
-    expect(fieldValues?.queue).toBe('BasicQueue');
-  });
-
-  it('keeps the record phone number that has no override', async () => {
-    const contactRecord = loadContactRecord('inbound-answered');
-    const telephony = new FakeTelephony();
-
-    await syncVoiceCall(
-      { contactRecord, fieldOverrides: { toNumber: '+15550109999' } },
-      { archive: new FakeArchive(), telephony },
-    );
-
-    expect(telephony.updates[0]?.fieldValues.toNumber).toBe('+15550109999');
-    expect(telephony.updates[0]?.fieldValues.fromNumber).toBe('+17208401003');
-  });
-
-  it.each([
-    ['chat', 'channel-not-voice'],
-    ['voicemail', 'voicemail'],
-    ['no-sync', 'no-sync-attribute'],
-  ] as const)('skips a %s record without sending it', async (fixture, reason) => {
-    const contactRecord = loadContactRecord(fixture);
+  it('sends nothing for a delivery older than the claimed version', async () => {
+    const ledger = new FakeLedger();
+    await syncVoiceCall(requestOf(version('2022-04-09T00:00:00Z', 'Newer')), portsOf(ledger));
     const telephony = new FakeTelephony();
 
     const result = await syncVoiceCall(
-      { contactRecord },
-      { archive: new FakeArchive(), telephony },
+      requestOf(version('2022-04-08T15:03:02Z', 'Older')),
+      portsOf(ledger, telephony),
     );
 
-    expect(result).toEqual({ outcome: 'skipped', reason });
+    expect(result.outcome).toBe('superseded');
     expect(telephony.updates).toHaveLength(0);
   });
 
-  it('lets a failed invoke propagate so the message is retried', async () => {
-    const contactRecord = loadContactRecord('inbound-answered');
+  it('treats two different records of the same second as two versions, and every order ends on the same one', async () => {
+    const a = version('2022-04-08T15:03:02Z', 'Queue A');
+    const b = version('2022-04-08T15:03:02Z', 'Queue B');
+    const expected = keyOf(a) > keyOf(b) ? 'Queue A' : 'Queue B';
+
+    const finals: unknown[] = [];
+    for (const order of [
+      [a, b],
+      [b, a],
+    ]) {
+      const ledger = new FakeLedger();
+      const telephony = new FakeTelephony();
+      for (const record of order)
+        await syncVoiceCall(requestOf(record), portsOf(ledger, telephony));
+      finals.push(telephony.updates.at(-1)?.fieldValues.queue);
+    }
+
+    expect(keyOf(a)).not.toBe(keyOf(b));
+    expect(finals).toEqual([expected, expected]);
+  });
+
+  it('applies the overrides held in the ledger to the fieldValues sent, and marks them sent', async () => {
+    const record = loadContactRecord('inbound-answered');
+    const ledger = new FakeLedger([
+      {
+        contactId: CONTACT_ID,
+        overrides: { toNumber: '+15550109999', fromNumber: '+15550108888' },
+        overridesAt: 42,
+      },
+    ]);
+    const telephony = new FakeTelephony();
+
+    const result = await syncVoiceCall(requestOf(record), portsOf(ledger, telephony));
+
+    expect(result.outcome).toBe('synced');
+    expect(telephony.updates[0]?.fieldValues).toMatchObject({
+      toNumber: '+15550109999',
+      fromNumber: '+15550108888',
+      queue: 'BasicQueue',
+    });
+    expect(ledger.items.get(CONTACT_ID)?.sent).toBe(keyOf(record));
+  });
+
+  it.each([
+    ['voicemail', 'voicemail'],
+    ['no-sync', 'no-sync-attribute'],
+  ] as const)(
+    'claims a %s record with its skip reason and sends nothing',
+    async (fixture, reason) => {
+      const record = loadContactRecord(fixture);
+      const ledger = new FakeLedger();
+      const telephony = new FakeTelephony();
+
+      const result = await syncVoiceCall(requestOf(record), portsOf(ledger, telephony));
+
+      expect(result).toEqual({ outcome: 'skipped', reason });
+      expect(telephony.updates).toHaveLength(0);
+      expect(ledger.items.get(record.ContactId)).toMatchObject({
+        claimed: keyOf(record),
+        skipped: reason,
+      });
+    },
+  );
+
+  it('marks the version pending with its record held when the send fails, and lets the failure propagate', async () => {
+    const record = loadContactRecord('inbound-answered');
+    const ledger = new FakeLedger();
     const telephony = new FakeTelephony();
     telephony.failWith = new TransientError('throttled');
 
-    const sync = syncVoiceCall({ contactRecord }, { archive: new FakeArchive(), telephony });
+    const sync = syncVoiceCall(requestOf(record), portsOf(ledger, telephony));
 
     await expect(sync).rejects.toBeInstanceOf(TransientError);
+    const item = ledger.items.get(CONTACT_ID);
+    expect(item).toMatchObject({ claimed: keyOf(record), pendingSince: 5_000 });
+    expect(item?.sent).toBeUndefined();
+    expect(item?.heldVersion).toBe(keyOf(record));
+    expect(item?.held).toEqual({ json: JSON.stringify(record) });
   });
 
-  it('sends the newest archived version again when a superseded version is a redelivery', async () => {
-    const contactRecord = loadContactRecord('inbound-answered');
-    const newer = {
-      ...contactRecord,
-      LastUpdateTimestamp: '2022-04-09T00:00:00Z',
-      Queue: { Name: 'Newer' },
+  it('sends a redelivered version that was claimed but never acknowledged', async () => {
+    const record = loadContactRecord('inbound-answered');
+    const ledger = new FakeLedger();
+    const failing = new FakeTelephony();
+    failing.failWith = new TransientError('timeout');
+    await syncVoiceCall(requestOf(record, { claimToken: 'm1' }), portsOf(ledger, failing)).catch(
+      () => undefined,
+    );
+    const telephony = new FakeTelephony();
+
+    const result = await syncVoiceCall(
+      requestOf(record, { claimToken: 'm1', redelivered: true }),
+      portsOf(ledger, telephony),
+    );
+
+    expect(result.outcome).toBe('synced');
+    expect(telephony.updates).toHaveLength(1);
+    expect(ledger.items.get(CONTACT_ID)).toMatchObject({ sent: keyOf(record) });
+    expect(ledger.items.get(CONTACT_ID)?.pendingSince).toBeUndefined();
+  });
+
+  it('sends the version its own claim wrote when the claim is retried (its answer was lost)', async () => {
+    const record = loadContactRecord('inbound-answered');
+    const ledger = new FakeLedger();
+    // The claim reached the table, its answer did not: the retry finds the version claimed by itself.
+    await ledger.claim({
+      contactId: CONTACT_ID,
+      version: keyOf(record),
+      token: 'm1',
+      receivedAt: 1,
+    });
+    const telephony = new FakeTelephony();
+
+    const result = await syncVoiceCall(
+      requestOf(record, { claimToken: 'm1' }),
+      portsOf(ledger, telephony),
+    );
+
+    expect(result.outcome).toBe('synced');
+    expect(telephony.updates).toHaveLength(1);
+  });
+
+  it('does not send the version another message claimed and has not acknowledged yet', async () => {
+    const record = loadContactRecord('inbound-answered');
+    const ledger = new FakeLedger();
+    await ledger.claim({
+      contactId: CONTACT_ID,
+      version: keyOf(record),
+      token: 'm1',
+      receivedAt: 1,
+    });
+    const telephony = new FakeTelephony();
+
+    const result = await syncVoiceCall(
+      requestOf(record, { claimToken: 'm2' }),
+      portsOf(ledger, telephony),
+    );
+
+    expect(result).toEqual({ outcome: 'duplicate' });
+    expect(telephony.updates).toHaveLength(0);
+  });
+
+  it('sends an acknowledged version again for a resync', async () => {
+    const record = loadContactRecord('inbound-answered');
+    const ledger = new FakeLedger();
+    await syncVoiceCall(requestOf(record, { claimToken: 'm1' }), portsOf(ledger));
+    const telephony = new FakeTelephony();
+
+    const result = await syncVoiceCall(
+      requestOf(record, { claimToken: 'resync', resync: true }),
+      portsOf(ledger, telephony),
+    );
+
+    expect(result.outcome).toBe('synced');
+    expect(telephony.updates).toHaveLength(1);
+  });
+
+  it('holds its record before sending when another version is claimed and unacknowledged', async () => {
+    const older = version('2022-04-08T15:03:02Z', 'Older');
+    const newer = version('2022-04-09T00:00:00Z', 'Newer');
+    const ledger = new FakeLedger();
+    await ledger.claim({
+      contactId: CONTACT_ID,
+      version: keyOf(older),
+      token: 'm1',
+      receivedAt: 1,
+    });
+    let heldWhenSent: string | undefined;
+    const telephony = new FakeTelephony();
+    telephony.duringUpdate = async () => {
+      heldWhenSent = ledger.items.get(CONTACT_ID)?.heldVersion;
     };
-    const archive = new FakeArchive([
-      {
-        contactId: CONTACT_ID,
-        lastUpdateTimestamp: newer.LastUpdateTimestamp,
-        json: JSON.stringify(newer),
-      },
-    ]);
-    const firstDelivery = new FakeTelephony();
-    const redelivery = new FakeTelephony();
 
-    const first = await syncVoiceCall({ contactRecord }, { archive, telephony: firstDelivery });
-    const again = await syncVoiceCall(
-      { contactRecord, redelivered: true },
-      { archive, telephony: redelivery },
-    );
+    await syncVoiceCall(requestOf(newer, { claimToken: 'm2' }), portsOf(ledger, telephony));
 
-    expect(first.outcome).toBe('superseded');
-    expect(firstDelivery.updates).toHaveLength(0);
-    expect(again).toMatchObject({ outcome: 'synced', lastUpdateTimestamp: '2022-04-09T00:00:00Z' });
-    expect(redelivery.updates.map((update) => update.fieldValues.queue)).toEqual(['Newer']);
+    expect(heldWhenSent).toBe(keyOf(newer));
   });
 
-  it('fails with a PermanentError naming the ContactId, not the content, when the archived record is not JSON', async () => {
-    const archive = new FakeArchive([
-      {
+  it('sends the newer version held in the ledger when one was claimed while this one was sent', async () => {
+    const older = version('2022-04-08T15:03:02Z', 'Older');
+    const newer = version('2022-04-09T00:00:00Z', 'Newer');
+    const ledger = new FakeLedger();
+    const telephony = new FakeTelephony();
+    let raced = false;
+    telephony.duringUpdate = async () => {
+      if (raced) return;
+      raced = true;
+      // Another updater claims the newer version and holds it (an older one is unacknowledged).
+      await ledger.claim({
         contactId: CONTACT_ID,
-        lastUpdateTimestamp: '2022-04-08T15:03:02Z',
-        json: '{"Phone": "+15550100',
-      },
-    ]);
+        version: keyOf(newer),
+        token: 'm2',
+        receivedAt: 2,
+      });
+      await ledger.markPending(CONTACT_ID, keyOf(newer), 6, { json: JSON.stringify(newer) });
+    };
 
-    const sync = syncVoiceCall(
-      { contactId: CONTACT_ID, lastUpdateTimestamp: '2022-04-08T15:03:02Z' },
-      { archive, telephony: new FakeTelephony() },
+    const result = await syncVoiceCall(
+      requestOf(older, { claimToken: 'm1' }),
+      portsOf(ledger, telephony),
     );
 
-    await expect(sync).rejects.toThrow(
-      `Archived contact record of ContactId ${CONTACT_ID} is not JSON`,
-    );
+    expect(result).toMatchObject({ outcome: 'synced', version: keyOf(newer), repairs: 1 });
+    expect(telephony.updates.map((update) => update.fieldValues.queue)).toEqual(['Older', 'Newer']);
+    expect(ledger.items.get(CONTACT_ID)?.sent).toBe(keyOf(newer));
   });
 
-  describe('a request by reference (a record too large for an event)', () => {
-    const VERSION = '2022-04-08T15:03:02Z';
-    const byReference = { contactId: CONTACT_ID, lastUpdateTimestamp: VERSION };
+  it('marks the newer version pending when it was acknowledged during this send and is not held', async () => {
+    const older = version('2022-04-08T15:03:02Z', 'Older');
+    const newer = version('2022-04-09T00:00:00Z', 'Newer');
+    const ledger = new FakeLedger();
+    const telephony = new FakeTelephony();
+    telephony.duringUpdate = async (update) => {
+      if (update.fieldValues.queue !== 'Older') return;
+      await ledger.claim({
+        contactId: CONTACT_ID,
+        version: keyOf(newer),
+        token: 'm2',
+        receivedAt: 2,
+      });
+      await ledger.markSent(CONTACT_ID, keyOf(newer), undefined);
+    };
 
-    it('reads the record from the archive and sends it when the archive holds this version', async () => {
-      const contactRecord = loadContactRecord('inbound-answered');
-      const archive = new FakeArchive([
-        {
-          contactId: CONTACT_ID,
-          lastUpdateTimestamp: VERSION,
-          json: JSON.stringify(contactRecord),
-        },
-      ]);
-      const telephony = new FakeTelephony();
+    await syncVoiceCall(requestOf(older, { claimToken: 'm1' }), portsOf(ledger, telephony));
 
-      const result = await syncVoiceCall(byReference, { archive, telephony });
-
-      expect(result.outcome).toBe('synced');
-      expect(telephony.updates).toEqual([toVoiceCallUpdate(contactRecord)]);
+    expect(ledger.items.get(CONTACT_ID)).toMatchObject({
+      claimed: keyOf(newer),
+      pendingSince: 5_000,
     });
+  });
 
-    it('is superseded, sending nothing, when the archive holds a newer version', async () => {
-      const newer = {
-        ...loadContactRecord('inbound-answered'),
-        LastUpdateTimestamp: '2022-04-09T00:00:00Z',
-      };
-      const archive = new FakeArchive([
-        {
-          contactId: CONTACT_ID,
-          lastUpdateTimestamp: newer.LastUpdateTimestamp,
-          json: JSON.stringify(newer),
-        },
-      ]);
-      const telephony = new FakeTelephony();
+  it('sends again with the overrides that arrived during the send', async () => {
+    const record = loadContactRecord('inbound-answered');
+    const ledger = new FakeLedger();
+    const telephony = new FakeTelephony();
+    telephony.duringUpdate = async () => {
+      if (telephony.updates.length === 0) {
+        await ledger.holdOverrides(CONTACT_ID, { toNumber: '+15550107777' }, 99);
+      }
+    };
 
-      const result = await syncVoiceCall(byReference, { archive, telephony });
+    const result = await syncVoiceCall(requestOf(record), portsOf(ledger, telephony));
 
-      expect(result).toEqual({ outcome: 'superseded', archivedVersion: '2022-04-09T00:00:00Z' });
-      expect(telephony.updates).toHaveLength(0);
+    expect(result).toMatchObject({ outcome: 'synced', repairs: 1 });
+    expect(telephony.updates.map((update) => update.fieldValues.toNumber)).toEqual([
+      toVoiceCallUpdate(record).fieldValues.toNumber,
+      '+15550107777',
+    ]);
+  });
+
+  it('resends the newer held version when a superseded version is a redelivery', async () => {
+    const older = version('2022-04-08T15:03:02Z', 'Older');
+    const newer = version('2022-04-09T00:00:00Z', 'Newer');
+    const ledger = new FakeLedger();
+    await ledger.claim({
+      contactId: CONTACT_ID,
+      version: keyOf(newer),
+      token: 'm2',
+      receivedAt: 2,
     });
+    await ledger.markPending(CONTACT_ID, keyOf(newer), 6, { json: JSON.stringify(newer) });
+    await ledger.markSent(CONTACT_ID, keyOf(newer), undefined);
+    const telephony = new FakeTelephony();
 
-    it('fails with a TransientError while the archive does not hold it', async () => {
-      const telephony = new FakeTelephony();
+    const result = await syncVoiceCall(
+      requestOf(older, { claimToken: 'm1', redelivered: true }),
+      portsOf(ledger, telephony),
+    );
 
-      const sync = syncVoiceCall(byReference, { archive: new FakeArchive(), telephony });
+    expect(result.outcome).toBe('superseded');
+    expect(telephony.updates.map((update) => update.fieldValues.queue)).toEqual(['Newer']);
+  });
 
-      await expect(sync).rejects.toBeInstanceOf(TransientError);
-      expect(telephony.updates).toHaveLength(0);
-    });
+  it('gives up with a TransientError when the claimed version keeps changing', async () => {
+    const record = loadContactRecord('inbound-answered');
+    const ledger = new FakeLedger();
+    const telephony = new FakeTelephony();
+    let at = 100;
+    telephony.duringUpdate = async () => {
+      await ledger.holdOverrides(CONTACT_ID, { toNumber: `+1555010${at}` }, at++);
+    };
 
-    it('skips an archived record that is not eligible, with its reason', async () => {
-      const voicemail = loadContactRecord('voicemail');
-      const archive = new FakeArchive([
-        {
-          contactId: voicemail.ContactId,
-          lastUpdateTimestamp: voicemail.LastUpdateTimestamp,
-          json: JSON.stringify(voicemail),
-        },
-      ]);
-      const telephony = new FakeTelephony();
+    const sync = syncVoiceCall(requestOf(record), portsOf(ledger, telephony));
 
-      const result = await syncVoiceCall(
-        { contactId: voicemail.ContactId, lastUpdateTimestamp: voicemail.LastUpdateTimestamp },
-        { archive, telephony },
-      );
-
-      expect(result).toEqual({ outcome: 'skipped', reason: 'voicemail' });
-      expect(telephony.updates).toHaveLength(0);
-    });
+    await expect(sync).rejects.toBeInstanceOf(TransientError);
+    expect(telephony.updates).toHaveLength(4);
   });
 });

@@ -1,0 +1,284 @@
+/**
+ * The sync ledger's contract, run against the DynamoDB adapter
+ * (functions/shared/dynamodb-ledger.ts) over local DynamoDB (dynalite behind
+ * local/dynamodb/server.ts) and against the in-memory FakeLedger that the
+ * use-case tests use, so the fake cannot drift from the adapter. Then the
+ * sync use case on the real adapter: concurrent updaters, and a claim whose
+ * answer is lost.
+ */
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseContactRecordText } from '../../domain/contact-record';
+import type { HeldRecord, SyncLedger } from '../../domain/ports';
+import { syncVoiceCall } from '../../domain/sync-voice-call';
+import { contentDigest, versionKey } from '../../domain/versions';
+import { createDynamoDbLedger } from '../../functions/shared/dynamodb-ledger';
+import {
+  type DynamoDbFault,
+  type LocalDynamoDb,
+  startLocalDynamoDb,
+} from '../../local/dynamodb/server';
+import { LEDGER_TABLE } from '../../local/topology';
+import { buildContactRecord, loadContactRecord } from '../fixtures/factories';
+import { FakeLedger, FakeTelephony } from '../fixtures/fakes';
+
+let dynamoDb: LocalDynamoDb;
+let client: DynamoDBClient;
+/** Set by a test to fail the next request(s) of the proxy. */
+let nextFault: ((operation: string) => DynamoDbFault) | undefined;
+let tables = 0;
+
+beforeAll(async () => {
+  dynamoDb = await startLocalDynamoDb({ fault: (operation) => nextFault?.(operation) });
+  client = new DynamoDBClient({
+    endpoint: dynamoDb.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+});
+
+afterAll(async () => {
+  client?.destroy();
+  await dynamoDb?.stop();
+});
+
+async function dynamoDbLedger(): Promise<SyncLedger> {
+  const tableName = `ledger-${++tables}`;
+  await client.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [...LEDGER_TABLE.AttributeDefinitions],
+      KeySchema: [...LEDGER_TABLE.KeySchema],
+      GlobalSecondaryIndexes: LEDGER_TABLE.GlobalSecondaryIndexes.map((index) => ({
+        IndexName: index.IndexName,
+        KeySchema: [...index.KeySchema],
+        Projection: { ...index.Projection },
+      })),
+    }),
+  );
+  return createDynamoDbLedger({ client, tableName, ttlDays: 730, now: () => 1_000_000 });
+}
+
+const V1 = '2022-04-08T15:03:02.000Z#1111111111111111';
+const V2 = '2022-04-08T15:03:02.000Z#2222222222222222';
+const V3 = '2022-04-09T00:00:00.000Z#0000000000000000';
+
+describe.each([
+  ['DynamoDB adapter on local DynamoDB', dynamoDbLedger],
+  ['FakeLedger', async () => new FakeLedger() as SyncLedger],
+])('sync ledger contract: %s', (_name, create) => {
+  it('claims a new version, and then answers duplicate (own or not) and older', async () => {
+    const ledger = await create();
+
+    const first = await ledger.claim({ contactId: 'c', version: V2, token: 'm1', receivedAt: 5 });
+    const own = await ledger.claim({ contactId: 'c', version: V2, token: 'm1', receivedAt: 6 });
+    const other = await ledger.claim({ contactId: 'c', version: V2, token: 'm2', receivedAt: 6 });
+    const older = await ledger.claim({ contactId: 'c', version: V1, token: 'm3', receivedAt: 6 });
+
+    expect(first).toEqual({ outcome: 'claimed', before: undefined });
+    expect(own).toMatchObject({ outcome: 'duplicate', own: true, before: { claimed: V2 } });
+    expect(other).toMatchObject({ outcome: 'duplicate', own: false });
+    expect(older).toMatchObject({ outcome: 'older', before: { claimed: V2, receivedAt: 5 } });
+  });
+
+  it('orders versions of the same second by digest, and returns the item before a newer claim', async () => {
+    const ledger = await create();
+    await ledger.claim({ contactId: 'c', version: V1, token: 'm1', receivedAt: 5 });
+    await ledger.markSent('c', V1, undefined);
+
+    const newer = await ledger.claim({ contactId: 'c', version: V2, token: 'm2', receivedAt: 7 });
+    const newest = await ledger.claim({ contactId: 'c', version: V3, token: 'm3', receivedAt: 8 });
+
+    expect(newer).toMatchObject({ outcome: 'claimed', before: { claimed: V1, sent: V1 } });
+    expect(newest).toMatchObject({ outcome: 'claimed', before: { claimed: V2, sent: V1 } });
+    expect(await ledger.get('c')).toMatchObject({ claimed: V3, sent: V1, receivedAt: 8 });
+  });
+
+  it('marks a version sent only while it is claimed and its overrides are unchanged', async () => {
+    const ledger = await create();
+    await ledger.claim({ contactId: 'c', version: V1, token: 'm1', receivedAt: 5 });
+    await ledger.holdOverrides('c', { toNumber: '+15550100001' }, 10);
+
+    const stale = await ledger.markSent('c', V1, undefined);
+    const current = await ledger.markSent('c', V1, 10);
+    await ledger.claim({ contactId: 'c', version: V2, token: 'm2', receivedAt: 5 });
+    const superseded = await ledger.markSent('c', V1, 10);
+
+    expect(stale).toMatchObject({ outcome: 'changed', item: { overridesAt: 10 } });
+    expect(current).toEqual({ outcome: 'sent' });
+    expect(superseded).toMatchObject({ outcome: 'changed', item: { claimed: V2, sent: V1 } });
+  });
+
+  it('marks the claimed version pending with its record held, and lists it from the pending index', async () => {
+    const ledger = await create();
+    const held: HeldRecord = { json: '{"ContactId":"c"}' };
+    await ledger.claim({ contactId: 'c', version: V1, token: 'm1', receivedAt: 5 });
+    await ledger.claim({ contactId: 'd', version: V1, token: 'm2', receivedAt: 5 });
+
+    const wrongVersion = await ledger.markPending('c', V2, 100, held);
+    const marked = await ledger.markPending('c', V1, 100, held);
+    await ledger.markPending('d', V1, 300);
+    const due = await ledger.listPending({ before: 200, limit: 10 });
+
+    expect(wrongVersion).toBe(false);
+    expect(marked).toBe(true);
+    expect(due.items).toEqual([
+      expect.objectContaining({ contactId: 'c', pendingSince: 100, held, heldVersion: V1 }),
+    ]);
+  });
+
+  it('clears pending when the version is marked sent, and a newer claim drops the held record', async () => {
+    const ledger = await create();
+    await ledger.claim({ contactId: 'c', version: V1, token: 'm1', receivedAt: 5 });
+    await ledger.markPending('c', V1, 100, { json: '{}' });
+
+    await ledger.markSent('c', V1, undefined);
+    const afterSent = await ledger.get('c');
+    await ledger.claim({ contactId: 'c', version: V2, token: 'm2', receivedAt: 5 });
+
+    expect(afterSent?.pendingSince).toBeUndefined();
+    expect((await ledger.listPending({ before: 1_000, limit: 10 })).items).toEqual([]);
+    expect((await ledger.get('c'))?.held).toBeUndefined();
+  });
+
+  it('holds the record and marks it pending when the claim says so (a redelivery), by reference too', async () => {
+    const ledger = await create();
+    const ref: HeldRecord = { ref: { bucket: 'b', key: 'large/c/v.json' } };
+
+    await ledger.claim({ contactId: 'c', version: V1, token: 'm1', receivedAt: 5, hold: ref });
+
+    expect(await ledger.get('c')).toMatchObject({ held: ref, heldVersion: V1 });
+    expect((await ledger.get('c'))?.pendingSince).toBeDefined();
+  });
+
+  it('holds overrides for a contact it has not seen, and keeps them through claims', async () => {
+    const ledger = await create();
+
+    const held = await ledger.holdOverrides('c', { fromNumber: '+15550100002' }, 10);
+    const claim = await ledger.claim({ contactId: 'c', version: V1, token: 'm1', receivedAt: 5 });
+
+    expect(held).toEqual({
+      contactId: 'c',
+      overrides: { fromNumber: '+15550100002' },
+      overridesAt: 10,
+    });
+    expect(claim).toMatchObject({
+      outcome: 'claimed',
+      before: { overrides: { fromNumber: '+15550100002' } },
+    });
+    expect(await ledger.get('c')).toMatchObject({
+      claimed: V1,
+      overrides: { fromNumber: '+15550100002' },
+    });
+  });
+
+  it('records the skip reason of a claimed version, and a newer claim clears it', async () => {
+    const ledger = await create();
+
+    await ledger.claim({
+      contactId: 'c',
+      version: V1,
+      token: 'm1',
+      receivedAt: 5,
+      skipped: 'voicemail',
+    });
+    const skipped = await ledger.get('c');
+    await ledger.claim({ contactId: 'c', version: V2, token: 'm2', receivedAt: 5 });
+
+    expect(skipped?.skipped).toBe('voicemail');
+    expect((await ledger.get('c'))?.skipped).toBeUndefined();
+  });
+
+  it('forgets an item', async () => {
+    const ledger = await create();
+    await ledger.claim({ contactId: 'c', version: V1, token: 'm1', receivedAt: 5 });
+
+    await ledger.forget('c');
+
+    expect(await ledger.get('c')).toBeUndefined();
+  });
+});
+
+const readHeld = async (held: HeldRecord) =>
+  'json' in held ? parseContactRecordText(held.json).contactRecord : undefined;
+
+describe('syncVoiceCall on the DynamoDB ledger', () => {
+  it('ends on the newer version, sent, whenever two updaters sync two versions of a contact at once', async () => {
+    const ledger = await dynamoDbLedger();
+    const sample = loadContactRecord('inbound-answered');
+    const queues = ['Older', 'Newer'];
+    for (let round = 0; round < 12; round++) {
+      const contactId = `00000000-0000-4000-8000-${String(round).padStart(12, '0')}`;
+      const versions = ['2022-04-08T15:03:02Z', '2022-04-08T15:04:02Z'].map((timestamp, index) =>
+        buildContactRecord({
+          ContactId: contactId,
+          LastUpdateTimestamp: timestamp,
+          Queue: { ...sample.Queue, Name: queues[index] },
+        }),
+      );
+      const landed: string[] = [];
+      const telephony = new FakeTelephony();
+      // Sends take different times from round to round, so in some rounds the older version's
+      // send is still running when the newer one's has landed.
+      telephony.duringUpdate = async (update) => {
+        const older = update.fieldValues.queue === 'Older';
+        const delay = older ? (round % 3) * 15 : ((round + 1) % 3) * 5;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        landed.push(update.fieldValues.queue as string);
+      };
+      const order = round % 4 < 2 ? versions : [...versions].reverse();
+
+      await Promise.all(
+        order.map((record, index) => {
+          const json = JSON.stringify(record);
+          return syncVoiceCall(
+            {
+              contactRecord: record,
+              json,
+              held: { json },
+              receivedAt: 1,
+              claimToken: `m${round}-${index}`,
+            },
+            { ledger, telephony, readHeld },
+          );
+        }),
+      );
+
+      const newest = versions[1] as (typeof versions)[number];
+      const newestKey = versionKey(
+        newest.LastUpdateTimestamp,
+        contentDigest(JSON.stringify(newest)),
+      );
+      const item = await ledger.get(contactId);
+      expect([round, landed.at(-1)]).toEqual([round, 'Newer']);
+      expect([round, item?.sent]).toEqual([round, newestKey]);
+    }
+  });
+
+  it('sends the version whose claim was written but answered with an error (the SDK retries it)', async () => {
+    const ledger = await dynamoDbLedger();
+    const record = loadContactRecord('inbound-answered');
+    const json = JSON.stringify(record);
+    const telephony = new FakeTelephony();
+    let faulted = false;
+    nextFault = (operation) => {
+      if (operation !== 'UpdateItem' || faulted) return undefined;
+      faulted = true;
+      return { when: 'after' };
+    };
+
+    try {
+      const result = await syncVoiceCall(
+        { contactRecord: record, json, held: { json }, receivedAt: 1, claimToken: 'm1' },
+        { ledger, telephony, readHeld },
+      );
+
+      expect(faulted).toBe(true);
+      expect(result.outcome).toBe('synced');
+      expect(telephony.updates).toHaveLength(1);
+    } finally {
+      nextFault = undefined;
+    }
+  });
+});
