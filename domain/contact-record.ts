@@ -328,7 +328,10 @@ export function decodeContactRecord(data: Uint8Array): ContactRecord {
  *   {@link ../domain/versions!contentDigest} digests).
  * @throws {InvalidContactRecordError} as {@link decodeContactRecordWithText}.
  */
-export function parseContactRecordText(text: string): { contactRecord: ContactRecord; json: string } {
+export function parseContactRecordText(text: string): {
+  contactRecord: ContactRecord;
+  json: string;
+} {
   const { contactRecord } = decodeContactRecordWithText(Buffer.from(text, 'utf8'));
   return { contactRecord, json: JSON.stringify(JSON.parse(text)) };
 }

@@ -117,13 +117,22 @@ export interface SyncLedger {
    * record, on condition that `version` is still claimed and the overrides
    * unchanged; otherwise `changed` with the item as it is.
    */
-  markSent(contactId: string, version: string, overridesAt: number | undefined): Promise<MarkSentOutcome>;
+  markSent(
+    contactId: string,
+    version: string,
+    overridesAt: number | undefined,
+  ): Promise<MarkSentOutcome>;
   /**
    * Mark `version` pending (needs a send), holding `record` when given, on
    * condition that it is still the claimed version. Resolves `false` when it
    * is not.
    */
-  markPending(contactId: string, version: string, at: number, record?: HeldRecord): Promise<boolean>;
+  markPending(
+    contactId: string,
+    version: string,
+    at: number,
+    record?: HeldRecord,
+  ): Promise<boolean>;
   /** Store overrides for a contact (creating the item if needed); resolves with the item after the write. */
   holdOverrides(contactId: string, overrides: FieldOverrides, at: number): Promise<LedgerItem>;
   /** The item, or `undefined` (a strongly consistent read). */
@@ -149,14 +158,22 @@ export interface ArchiveWindow {
 
 /**
  * The archive of every contact record version as received: objects the
- * Firehose delivery stream writes under hourly prefixes (newline-delimited
- * JSON, GZIP), or a contact-record export of Amazon Connect's own data
- * streaming (plain records, one per line or concatenated).
+ * Firehose delivery stream writes under hourly prefixes (`CtrReceived`
+ * details, newline-delimited JSON, GZIP), or a contact-record export of
+ * Amazon Connect's own data streaming (plain records, one per line or
+ * concatenated).
  */
 export interface ContactRecordArchive {
   /** Keys of the archive objects whose hourly prefix falls in the window, oldest first, after `startAfter`. */
-  listObjects(window: ArchiveWindow, startAfter?: string): Promise<{ keys: string[]; next?: string }>;
-  /** The JSON texts of the records in one object, in order. */
+  listObjects(
+    window: ArchiveWindow,
+    startAfter?: string,
+  ): Promise<{ keys: string[]; next?: string }>;
+  /**
+   * The JSON texts of the contact records in one object, in order (a record
+   * sent by reference read from its object; text that does not parse passed
+   * on as it is, for the caller to count).
+   */
   readObject(key: string): Promise<string[]>;
 }
 
@@ -211,8 +228,12 @@ export interface SyncQueueItem {
 
 /** The SQS sync queue drained by the updater. */
 export interface SyncQueue {
-  /** Enqueue contact records for sync; resolves when every message was accepted, throws otherwise. */
-  enqueue(items: SyncQueueItem[]): Promise<void>;
+  /**
+   * Enqueue contact records for sync; resolves when every message was
+   * accepted, throws otherwise. They are resyncs (sent even when the ledger
+   * says the version was acknowledged) unless `resync` is false.
+   */
+  enqueue(items: SyncQueueItem[], options?: { resync?: boolean }): Promise<void>;
   /**
    * Send message bodies unchanged (DLQ redrive); resolves when every body was
    * accepted. `redriveRun` marks the messages with the id of the redrive run

@@ -110,9 +110,17 @@ export function buildUnsyncedVoiceCallQuery(window: SweepWindow): string {
 
 const HOUR_MS = 3_600_000;
 
-/** The ContactId of a contact record's JSON text, read without parsing it (`undefined`: none found). */
-function contactIdOf(json: string): string | undefined {
-  return /"ContactId"\s*:\s*"([^"\\]+)"/.exec(json)?.[1];
+/**
+ * Whether a contact record's JSON text may be of one of `wanted`, read
+ * without parsing it: any `"ContactId":"<id>"` in it names a wanted id (an
+ * attribute may carry that key too, so every one counts, and the parse after
+ * it decides).
+ */
+function mayBeWanted(json: string, wanted: ReadonlyMap<string, unknown>): boolean {
+  for (const match of json.matchAll(/"ContactId"\s*:\s*"([^"\\]+)"/g)) {
+    if (wanted.has(match[1] as string)) return true;
+  }
+  return false;
 }
 
 /** A record found in the archive: its resync item and version key. */
@@ -131,7 +139,11 @@ interface FoundRecord {
  */
 export async function findInArchive(
   wanted: ReadonlyMap<string, { from: number; to: number }>,
-  ports: { archive: ContactRecordArchive; maxObjects: number; sleep?: (ms: number) => Promise<void> },
+  ports: {
+    archive: ContactRecordArchive;
+    maxObjects: number;
+    sleep?: (ms: number) => Promise<void>;
+  },
 ): Promise<{ found: Map<string, FoundRecord>; objectsRead: number }> {
   const sleep = ports.sleep ?? realSleep;
   const found = new Map<string, FoundRecord>();
@@ -146,7 +158,10 @@ export async function findInArchive(
   }
   let objectsRead = 0;
   for (const range of merged) {
-    const window = { from: new Date(range.from).toISOString(), to: new Date(range.to).toISOString() };
+    const window = {
+      from: new Date(range.from).toISOString(),
+      to: new Date(range.to).toISOString(),
+    };
     let cursor: string | undefined;
     do {
       const page = await withRetries(() => ports.archive.listObjects(window, cursor), sleep);
@@ -155,9 +170,7 @@ export async function findInArchive(
         objectsRead++;
         const texts = await withRetries(() => ports.archive.readObject(key), sleep);
         for (const text of texts) {
-          const contactId = contactIdOf(text);
-          const bounds = contactId === undefined ? undefined : wanted.get(contactId);
-          if (!contactId || !bounds) continue;
+          if (!mayBeWanted(text, wanted)) continue;
           let parsed: ReturnType<typeof parseContactRecordText>;
           try {
             parsed = parseContactRecordText(text);
@@ -165,7 +178,8 @@ export async function findInArchive(
             continue;
           }
           const { contactRecord, json } = parsed;
-          if (contactRecord.ContactId !== contactId) continue;
+          const contactId = contactRecord.ContactId;
+          if (!wanted.has(contactId)) continue;
           const version = versionKey(contactRecord.LastUpdateTimestamp, contentDigest(json));
           const current = found.get(contactId);
           if (!current || version > current.version) {
@@ -304,7 +318,10 @@ export async function sweepUnsyncedVoiceCalls(
           const held = heldItem(item);
           if (held) toEnqueue.push(held);
           else if (item.claimed && item.skipped === undefined) {
-            wanted.set(item.contactId, archiveWindow(item, undefined, request, request.archiveLookupHours));
+            wanted.set(
+              item.contactId,
+              archiveWindow(item, undefined, request, request.archiveLookupHours),
+            );
             fromPending.add(item.contactId);
           }
         }
@@ -416,6 +433,102 @@ export async function redriveDeadLetters(
   return { counts };
 }
 
+/** Counts and cursor of one replay run. */
+export interface ReplayResult {
+  /** Objects read, records in them, records enqueued, records that do not parse (passed over). */
+  counts: { objects: number; records: number; enqueued: number; invalid: number };
+  /** True when the window's objects were all read. */
+  complete: boolean;
+  /** The last object read when the run stopped early: pass it as `startAfter`. */
+  nextStartAfter?: string;
+}
+
+/**
+ * Replay from the archive: feed the records of the archive objects of a
+ * window through the normal sync path (not as resyncs), so the sync ledger
+ * decides whether each is newer (sent), a duplicate or superseded (not
+ * sent). A replay of a window already synced changes no VoiceCall; after the
+ * ledger was restored or wiped, it brings every VoiceCall to the newest
+ * version in the window.
+ *
+ * Primary course:
+ * 1. List the window's objects after `startAfter`, in time order.
+ * 2. Per object: read its records (newline-delimited or concatenated JSON,
+ *    GZIP or not: the delivery stream's objects, or an Amazon Connect
+ *    export's), pass over those that do not parse (counted `invalid`) or are
+ *    not among `contactIds`, and enqueue the newest version of each contact
+ *    in it.
+ * 3. Stop after `maxObjects` objects or when `hasTimeLeft()` says so, and
+ *    report the last object read to continue after.
+ *
+ * @throws whatever the ports throw (after 3 attempts for reads).
+ */
+export async function replayArchive(
+  request: {
+    from: string;
+    to: string;
+    contactIds?: string[];
+    startAfter?: string;
+    maxObjects: number;
+  },
+  ports: {
+    archive: ContactRecordArchive;
+    syncQueue: SyncQueue;
+    hasTimeLeft?: () => boolean;
+    sleep?: (ms: number) => Promise<void>;
+  },
+): Promise<ReplayResult> {
+  const sleep = ports.sleep ?? realSleep;
+  const only = request.contactIds ? new Set(request.contactIds) : undefined;
+  const counts = { objects: 0, records: 0, enqueued: 0, invalid: 0 };
+  let cursor = request.startAfter;
+  let lastRead: string | undefined;
+  const window = { from: request.from, to: request.to };
+  for (;;) {
+    const page = await withRetries(() => ports.archive.listObjects(window, cursor), sleep);
+    for (const key of page.keys) {
+      if (counts.objects >= request.maxObjects || !(ports.hasTimeLeft?.() ?? true)) {
+        return lastRead === undefined
+          ? { counts, complete: false }
+          : { counts, complete: false, nextStartAfter: lastRead };
+      }
+      const texts = await withRetries(() => ports.archive.readObject(key), sleep);
+      counts.objects++;
+      lastRead = key;
+      const newest = new Map<string, FoundRecord>();
+      for (const text of texts) {
+        counts.records++;
+        let parsed: ReturnType<typeof parseContactRecordText>;
+        try {
+          parsed = parseContactRecordText(text);
+        } catch {
+          counts.invalid++;
+          continue;
+        }
+        const { contactRecord, json } = parsed;
+        if (only && !only.has(contactRecord.ContactId)) continue;
+        const version = versionKey(contactRecord.LastUpdateTimestamp, contentDigest(json));
+        const current = newest.get(contactRecord.ContactId);
+        if (!current || version > current.version) {
+          newest.set(contactRecord.ContactId, {
+            version,
+            item: {
+              contactId: contactRecord.ContactId,
+              lastUpdateTimestamp: contactRecord.LastUpdateTimestamp,
+              record: { json },
+            },
+          });
+        }
+      }
+      const items = [...newest.values()].map((found) => found.item);
+      if (items.length > 0) await ports.syncQueue.enqueue(items, { resync: false });
+      counts.enqueued += items.length;
+    }
+    if (page.next === undefined) return { counts, complete: true };
+    cursor = page.next;
+  }
+}
+
 /**
  * START_CALL_PROCESSING (AWS Live Call Analytics sends it for an in-progress
  * call, before its contact record exists): hold the phone-number overrides in
@@ -425,10 +538,20 @@ export async function redriveDeadLetters(
  * archive; if neither has it yet, mark it pending, and the sweep resends it.
  */
 export async function holdCallOverrides(
-  request: { contactId: string; fieldOverrides: FieldOverrides; at: number; archiveLookupHours: number; maxArchiveObjects: number },
+  request: {
+    contactId: string;
+    fieldOverrides: FieldOverrides;
+    at: number;
+    archiveLookupHours: number;
+    maxArchiveObjects: number;
+  },
   ports: { ledger: SyncLedger; archive: ContactRecordArchive; syncQueue: SyncQueue },
 ): Promise<{ counts: { held: number; enqueued: number; pending: number } }> {
-  const item = await ports.ledger.holdOverrides(request.contactId, request.fieldOverrides, request.at);
+  const item = await ports.ledger.holdOverrides(
+    request.contactId,
+    request.fieldOverrides,
+    request.at,
+  );
   if (!item.claimed || item.skipped !== undefined) {
     return { counts: { held: 1, enqueued: 0, pending: 0 } };
   }

@@ -67,6 +67,51 @@ export const DlqRedriveRequestedDetailSchema = z
 export type DlqRedriveRequestedDetail = z.infer<typeof DlqRedriveRequestedDetailSchema>;
 
 /**
+ * `ReplayRequested`: feed the records of the archive objects of a time window
+ * through the normal sync path, where the sync ledger decides whether each is
+ * newer, a duplicate or superseded. Sent by operators (a restore of the
+ * ledger, a backfill from an Amazon Connect contact-record export copied into
+ * the bucket) and by the redrive itself to continue a run.
+ */
+export const ReplayRequested = {
+  source: CTR_SYNC_SOURCE,
+  detailType: 'ReplayRequested',
+  schemaVersion: '1',
+} as const;
+
+/** Key prefixes a replay may read: the delivery stream's, or an export copied under `import/`. */
+export const REPLAY_PREFIXES = ['archive/', 'import/'] as const;
+
+/**
+ * Detail of `ReplayRequested`:
+ * - `from` / `to`: ISO-8601 UTC bounds on the objects' hourly prefixes
+ *   (`from` inclusive, `to` exclusive, whole hours read).
+ * - `contactIds`: optional, replay only these contacts (at most 100).
+ * - `prefix`: optional, `archive/` (default, the delivery stream's objects) or
+ *   `import/` (an Amazon Connect contact-record export copied there with its
+ *   `yyyy/MM/dd/HH/` layout).
+ * - `startAfter`: optional, continue after this object key (a run's `nextStartAfter`).
+ * - `maxObjects`: optional cap on the objects read in this run.
+ */
+export const ReplayRequestedDetailSchema = z
+  .object({
+    from: isoTimestamp,
+    to: isoTimestamp,
+    contactIds: z.array(z.string().min(1)).min(1).max(100).optional(),
+    prefix: z.enum(REPLAY_PREFIXES).optional(),
+    startAfter: z.string().min(1).optional(),
+    maxObjects: z.number().int().positive().max(100_000).optional(),
+  })
+  .strict()
+  .refine((detail) => Date.parse(detail.from) < Date.parse(detail.to), {
+    message: 'from must be before to',
+    path: ['to'],
+  });
+
+/** Parsed `ReplayRequested` detail. */
+export type ReplayRequestedDetail = z.infer<typeof ReplayRequestedDetailSchema>;
+
+/**
  * `RedriveCompleted`: the counts of one redrive run, published after it.
  * `operation` names what ran; counts absent for an operation are omitted.
  */
@@ -79,11 +124,11 @@ export const RedriveCompleted = {
 /** Detail of `RedriveCompleted`. */
 export const RedriveCompletedDetailSchema = z.object({
   schemaVersion: z.literal('1'),
-  operation: z.enum(['sweep', 'dlq-redrive', 'start-call-processing']),
+  operation: z.enum(['sweep', 'dlq-redrive', 'start-call-processing', 'replay']),
   counts: z.record(z.string(), z.number().int().nonnegative()),
-  /** Sweep only: true when the window was swept to its end; false when the run stopped early (count or time). */
+  /** Sweep and replay: true when the window was done to its end; false when the run stopped early (count or time). */
   complete: z.boolean().optional(),
-  /** Sweep only: pass as `startAfter` to continue where this run stopped; absent when the window is done. */
+  /** Sweep and replay: pass as `startAfter` to continue where this run stopped; absent when the window is done. */
   nextStartAfter: z.string().optional(),
   /** Sweep only: the error that stopped the run early, when one did (the run continues from its cursor). */
   error: z.string().optional(),

@@ -962,10 +962,18 @@ function planVersions(contact: Contact, copies: number[], rng: Random): Version[
     lastUpdate = Math.max(lastUpdate + revisionGap(rng), index === 1 ? secondNotBefore : 0);
     const changes = index === copies.length - 1 ? pending.splice(0) : pending.splice(0, 1);
     if (changes.length === 0) changes.push(randomChange(record, rng));
+    // Every version shows on the VoiceCall (callAttributes), so a VoiceCall left on an older
+    // version is told from one on the newest whatever else the version changed.
+    changes.push(() => {
+      record.Attributes[REVISION_ATTRIBUTE] = String(index + 1);
+    });
     versions.push({ lastUpdate, copies: copyCount, apply: () => changes.forEach((c) => c()) });
   });
   return versions;
 }
+
+/** The attribute each later version sets to its number (2, 3, 4): an `sfdc-` one, so SCV receives it. */
+export const REVISION_ATTRIBUTE = 'sfdc-revision';
 
 /** Clears the end of after-contact work from the first version; the change restores it. */
 function deferAfterContactWork(agent: AgentFields): () => void {

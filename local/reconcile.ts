@@ -20,6 +20,7 @@ import { evaluateSyncEligibility } from '../domain/eligibility';
 import { InvalidContactRecordError } from '../domain/errors';
 import { contentDigest, versionKey } from '../domain/versions';
 import { toVoiceCallUpdate } from '../domain/voice-call';
+import type { FieldOverrides } from '../domain/ports';
 import { contentKey } from './faults';
 import type { QuarantinedRecord } from './stack';
 
@@ -49,6 +50,12 @@ export interface Reconciliation {
   lost: number;
   /** Up to 20 ContactIds of lost contacts, to look into. */
   lostContactIds: string[];
+  /**
+   * The archive against the input, when the archive was given: its objects and records,
+   * archived records that are no input record (`notFromInput`), and voice contacts whose
+   * newest version is not archived (`newestMissing`).
+   */
+  archive?: { objects: number; records: number; notFromInput: number; newestMissing: number };
   /** Set by the local run: where each of `lostContactIds` stands (ledger versions, VoiceCall updates). */
   lostContacts?: {
     contactId: string;
@@ -61,10 +68,21 @@ export interface Reconciliation {
 /** What the reconciliation needs to know of each stored VoiceCall. */
 export type StoredFieldValues = Record<string, { fieldValues: Record<string, unknown> }>;
 
-/** Whether the stored fieldValues hold every field the update of `record` sets. */
-function holds(stored: Record<string, unknown> | undefined, record: ContactRecord): boolean {
+/**
+ * Whether the stored fieldValues hold every field the update of `record` sets, with the
+ * START_CALL_PROCESSING overrides of its contact applied.
+ */
+function holds(
+  stored: Record<string, unknown> | undefined,
+  record: ContactRecord,
+  overrides: FieldOverrides | undefined,
+): boolean {
   if (!stored) return false;
-  const expected = toVoiceCallUpdate(record).fieldValues as Record<string, unknown>;
+  const expected = {
+    ...(toVoiceCallUpdate(record).fieldValues as Record<string, unknown>),
+    ...(overrides?.toNumber ? { toNumber: overrides.toNumber } : {}),
+    ...(overrides?.fromNumber ? { fromNumber: overrides.fromNumber } : {}),
+  };
   return Object.entries(expected).every(([key, value]) => isDeepStrictEqual(stored[key], value));
 }
 
@@ -74,21 +92,32 @@ function holds(stored: Record<string, unknown> | undefined, record: ContactRecor
  * @param input - the Kinesis record bytes, as put on the stream.
  * @param voiceCalls - the stand-in's VoiceCalls by VendorCallKey (= ContactId).
  * @param quarantine - every object under `quarantine/`.
+ * @param options - `overrides`: START_CALL_PROCESSING phone numbers by ContactId, which the
+ *   VoiceCall must hold instead of the record's; `archived`: the JSON texts of the records of
+ *   every archive object, by key, to reconcile the archive too.
  */
 export function reconcile(
   input: readonly { data: Uint8Array }[],
   voiceCalls: StoredFieldValues,
   quarantine: readonly QuarantinedRecord[],
+  options: {
+    overrides?: ReadonlyMap<string, FieldOverrides>;
+    archived?: Map<string, string[]>;
+  } = {},
 ): Reconciliation {
-  const versions = new Map<string, { record: ContactRecord; version: string }[]>();
+  const versions = new Map<
+    string,
+    { record: ContactRecord; version: string; canonical: string }[]
+  >();
   const rejected: Record<string, number> = {};
   const malformed: Uint8Array[] = [];
   for (const { data } of input) {
     try {
       const { contactRecord: record, json } = decodeContactRecordWithText(data);
-      const digest = contentDigest(JSON.stringify(JSON.parse(json)));
+      const canonical = JSON.stringify(JSON.parse(json));
+      const digest = contentDigest(canonical);
       const list = versions.get(record.ContactId) ?? [];
-      list.push({ record, version: versionKey(record.LastUpdateTimestamp, digest) });
+      list.push({ record, version: versionKey(record.LastUpdateTimestamp, digest), canonical });
       versions.set(record.ContactId, list);
     } catch (error) {
       if (!(error instanceof InvalidContactRecordError)) throw error;
@@ -108,23 +137,48 @@ export function reconcile(
   let synced = 0;
   let onOlderVersion = 0;
   let neverSynced = 0;
+  const archivedTexts = new Set<string>();
+  let archivedRecords = 0;
+  for (const texts of options.archived?.values() ?? []) {
+    for (const text of texts) {
+      archivedRecords++;
+      try {
+        archivedTexts.add(JSON.stringify(JSON.parse(text)));
+      } catch {
+        archivedTexts.add(text);
+      }
+    }
+  }
+  const inputTexts = new Set<string>();
+  let newestMissing = 0;
   for (const [contactId, keyed] of versions) {
-    const ordered = [...keyed]
-      .sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0))
-      .map(({ record }) => record);
+    for (const { canonical } of keyed) inputTexts.add(canonical);
+    const sorted = [...keyed].sort((a, b) =>
+      a.version < b.version ? -1 : a.version > b.version ? 1 : 0,
+    );
+    const ordered = sorted.map(({ record }) => record);
     const newest = ordered[ordered.length - 1] as ContactRecord;
+    const newestText = (sorted[sorted.length - 1] as { canonical: string }).canonical;
     const eligibility = evaluateSyncEligibility(newest);
+    if (
+      options.archived &&
+      !(!eligibility.eligible && eligibility.reason === 'channel-not-voice') &&
+      !archivedTexts.has(newestText)
+    ) {
+      newestMissing++;
+    }
     if (!eligibility.eligible) {
       skipped[eligibility.reason] = (skipped[eligibility.reason] ?? 0) + 1;
       continue;
     }
     toSync++;
     const stored = voiceCalls[contactId]?.fieldValues;
-    if (holds(stored, newest)) {
+    const overrides = options.overrides?.get(contactId);
+    if (holds(stored, newest, overrides)) {
       synced++;
       continue;
     }
-    if (stored && ordered.some((record) => holds(stored, record))) onOlderVersion++;
+    if (stored && ordered.some((record) => holds(stored, record, overrides))) onOlderVersion++;
     else neverSynced++;
     if (lostContactIds.length < 20) lostContactIds.push(contactId);
   }
@@ -142,5 +196,15 @@ export function reconcile(
     notQuarantined,
     lost: onOlderVersion + neverSynced + notQuarantined,
     lostContactIds,
+    ...(options.archived
+      ? {
+          archive: {
+            objects: options.archived.size,
+            records: archivedRecords,
+            notFromInput: [...archivedTexts].filter((text) => !inputTexts.has(text)).length,
+            newestMissing,
+          },
+        }
+      : {}),
   };
 }

@@ -11,7 +11,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { CreateTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DeleteItemCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  ScanCommand,
+} from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { FirehoseClient, PutRecordCommand } from '@aws-sdk/client-firehose';
 import { PutRecordsCommand, UpdateMaxRecordSizeCommand } from '@aws-sdk/client-kinesis';
@@ -24,6 +30,7 @@ import {
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
+  PurgeQueueCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
   type SQSClient,
@@ -211,6 +218,10 @@ export interface LocalStack {
   createVoiceCall(contactId: string, createdDate: string): Promise<void>;
   /** Put an event on the bus as an operator would with `aws events put-events`. */
   putEvent(source: string, detailType: string, detail: object): Promise<void>;
+  /** Delete every message of a dead-letter queue (SQS PurgeQueue), as if they had expired. */
+  purgeDeadLetters(queue: 'sync'): Promise<void>;
+  /** Delete every item of the sync ledger (as a restore from an empty backup would leave it). */
+  wipeLedger(): Promise<number>;
   /** Resolves when the stream is consumed to its tip and nothing is in flight anywhere. */
   drain(onProgress?: (received: number) => void): Promise<void>;
   summary(): Promise<LocalStackSummary>;
@@ -343,7 +354,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       prefix: ARCHIVE_STREAM.prefix,
       bufferBytes: ARCHIVE_STREAM.bufferSizeMB * 1024 * 1024,
       bufferIntervalMs: ARCHIVE_STREAM.localBufferIntervalSeconds * 1000,
-      fault: (scope, data) => faultsPlan?.decide('firehose', `${scope} ${contentKey(data)}`) ?? false,
+      fault: (scope, data) =>
+        faultsPlan?.decide('firehose', `${scope} ${contentKey(data)}`) ?? false,
     });
     stops.push(() => firehose.stop());
     const firehoseClient = new FirehoseClient({
@@ -401,6 +413,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       },
       redrive: {
         LEDGER_TABLE_NAME,
+        // A local run sweeps after it drained: nothing is in flight, every pending item is due.
+        PENDING_RESEND_AFTER_MINUTES: '0',
         EVENT_BUS_NAME: BUS_NAME,
         SYNC_QUEUE_URL: syncQueueUrl,
         SYNC_DLQ_URL: syncDlqUrl,
@@ -594,6 +608,29 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         return putAt;
       },
       createVoiceCall: (contactId, createdDate) => standIn.createVoiceCall(contactId, createdDate),
+      async purgeDeadLetters() {
+        await sqs.send(new PurgeQueueCommand({ QueueUrl: syncDlqUrl }));
+      },
+      async wipeLedger() {
+        let deleted = 0;
+        let start: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> | undefined;
+        do {
+          const page = await dynamo.send(
+            new ScanCommand({ TableName: LEDGER_TABLE_NAME, ExclusiveStartKey: start }),
+          );
+          for (const item of page.Items ?? []) {
+            await dynamo.send(
+              new DeleteItemCommand({
+                TableName: LEDGER_TABLE_NAME,
+                Key: { contactId: item.contactId as { S: string } },
+              }),
+            );
+            deleted++;
+          }
+          start = page.LastEvaluatedKey;
+        } while (start);
+        return deleted;
+      },
       async putEvent(source, detailType, detail) {
         // As an operator would: run `aws events put-events` again until the entry is accepted.
         let lastError = '';

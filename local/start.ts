@@ -1,16 +1,19 @@
 /**
- * `npm start [-- --input <file|dir> ... | --generate N] [--faults SPEC] [--seed N] [--out <file>]`:
- * run contact records through the whole pipeline on this machine and print
- * what happened.
+ * `npm start [-- --input <file|dir> ... | --generate N] [--events <file>] [--faults SPEC]
+ * [--seed N] [--rate <records/s>] [--purge-dlq] [--out <file>]`: run contact records through the
+ * whole pipeline on this machine and print what happened.
  *
  * With neither `--input` nor `--generate`, replays the bundled real samples.
- * After the input is drained it requests a DLQ redrive and drains, then a
- * sweep and drains again, as an operator would; then it reconciles the input
- * with the VoiceCalls and the quarantine, prints a summary, and stops
- * everything it started. `--out` writes `{ summary, reconciliation,
- * voiceCalls: { <contactId>: fieldValues } }`. Exits 1 when anything was lost.
+ * `--events` puts PutEvents entries on the bus first (START_CALL_PROCESSING
+ * before its record, for example). After the input is drained it requests a
+ * DLQ redrive (or, with `--purge-dlq`, purges the sync DLQ as if its messages
+ * had expired) and drains, then a sweep and drains again, as an operator
+ * would; then it reconciles the input with the VoiceCalls, the quarantine and
+ * the archive, prints a summary, and stops everything it started. `--out`
+ * writes `{ summary, reconciliation, voiceCalls: { <contactId>: fieldValues } }`.
+ * Exits 1 when anything was lost.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +24,17 @@ import { generateContactRecords } from './generate';
 import { type InputRecord, readInput } from './input';
 import { type Reconciliation, reconcile } from './reconcile';
 import type { StoredVoiceCall } from './scv-stand-in';
-import { type LocalStackSummary, startLocalStack } from './stack';
+import { type LocalStack, type LocalStackSummary, startLocalStack } from './stack';
+import { StartCallProcessing } from '../events/start-call-processing';
+import type { FieldOverrides } from '../domain/ports';
+
+/** A PutEvents entry as `aws events put-events --entries` takes it (Detail as a JSON string). */
+export interface PutEventsEntry {
+  Source: string;
+  DetailType: string;
+  Detail: string;
+  EventBusName?: string;
+}
 
 // The bundles target nodejs22.x; a local run on Node 20 need not repeat the SDK's Node version notice.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -43,6 +56,8 @@ export interface LocalRunResult {
   voiceCalls: Record<string, Record<string, unknown>>;
   /** With `replay`: the VoiceCalls' fieldValues after the first pass, before the replay. */
   firstPass?: Record<string, Record<string, unknown>>;
+  /** With `purgeDlq`: the messages the sync DLQ held when it was purged, per pass. */
+  purged?: number[];
 }
 
 /** Options of {@link runLocal}. */
@@ -53,6 +68,30 @@ export interface RunLocalOptions {
   progress?: (line: string) => void;
   /** Put the whole input on the stream a second time after the first pass (redelivery). */
   replay?: boolean;
+  /** Entries put on the bus before the records (`--events`). */
+  events?: PutEventsEntry[];
+  /** Purge the sync DLQ instead of redriving it, as if its messages had expired (`--purge-dlq`). */
+  purgeDlq?: boolean;
+  /** Put records on the stream at this pace (records per second) instead of all at once (`--rate`). */
+  rate?: number;
+  /** Operator actions after the last pass and before the reconciliation (tests). */
+  afterPasses?: (stack: LocalStack) => Promise<void>;
+}
+
+/** The phone-number overrides the START_CALL_PROCESSING entries among `events` set, by callId. */
+export function overridesOf(events: readonly PutEventsEntry[]): Map<string, FieldOverrides> {
+  const overrides = new Map<string, FieldOverrides>();
+  for (const entry of events) {
+    if (entry.Source !== StartCallProcessing.source) continue;
+    if (entry.DetailType !== StartCallProcessing.detailType) continue;
+    const detail = JSON.parse(entry.Detail) as { callId?: string } & FieldOverrides;
+    if (!detail.callId) continue;
+    const held: FieldOverrides = {};
+    if (detail.toNumber) held.toNumber = detail.toNumber;
+    if (detail.fromNumber) held.fromNumber = detail.fromNumber;
+    overrides.set(detail.callId, held);
+  }
+  return overrides;
 }
 
 /**
@@ -88,15 +127,41 @@ export async function runLocal(
         progress(`received ${received} (input ${records.length} records)`);
       }
     };
+    for (const entry of options.events ?? []) {
+      progress(`putting ${entry.DetailType} on the bus`);
+      await stack.putEvent(entry.Source, entry.DetailType, JSON.parse(entry.Detail));
+    }
+    if (options.events?.length) await stack.drain(onProgress);
+    const purged: number[] = [];
+    const putAll = async () => {
+      const data = records.map((record) => record.data);
+      const keys = records.map((record) => record.contactId);
+      if (!options.rate) {
+        await stack.putRecords(data, keys);
+        return;
+      }
+      // At the given pace, in slices every 100 ms.
+      const slice = Math.max(1, Math.round(options.rate / 10));
+      for (let start = 0; start < data.length; start += slice) {
+        const began = Date.now();
+        await stack.putRecords(data.slice(start, start + slice), keys.slice(start, start + slice));
+        await new Promise((resolve) =>
+          setTimeout(resolve, Math.max(0, 100 - (Date.now() - began))),
+        );
+      }
+    };
     const pass = async () => {
       progress(`putting ${records.length} records on the stream`);
-      await stack.putRecords(
-        records.map((record) => record.data),
-        records.map((record) => record.contactId),
-      );
+      await putAll();
       await stack.drain(onProgress);
-      progress('input drained; requesting a DLQ redrive, as an operator would');
-      await stack.putEvent(DlqRedriveRequested.source, DlqRedriveRequested.detailType, {});
+      if (options.purgeDlq) {
+        progress('input drained; purging the sync DLQ, as if its messages had expired');
+        purged.push((await stack.summary()).inDlq.sync);
+        await stack.purgeDeadLetters('sync');
+      } else {
+        progress('input drained; requesting a DLQ redrive, as an operator would');
+        await stack.putEvent(DlqRedriveRequested.source, DlqRedriveRequested.detailType, {});
+      }
       await stack.drain(onProgress);
       progress('requesting a sweep of VoiceCalls without hold-duration data');
       await stack.putEvent(SweepRequested.source, SweepRequested.detailType, {
@@ -114,9 +179,13 @@ export async function runLocal(
       progress('replaying the whole input');
       await pass();
     }
+    await options.afterPasses?.(stack);
     const stored = await stack.voiceCalls();
     const voiceCalls = fieldValuesOf(stored);
-    const reconciliation = reconcile(records, stored, await stack.quarantined());
+    const reconciliation = reconcile(records, stored, await stack.quarantined(), {
+      overrides: overridesOf(options.events ?? []),
+      archived: await stack.archivedRecords(),
+    });
     // Where each lost contact stands, to look into: its ledger item and its VoiceCall's updates.
     const lostContacts = [];
     for (const contactId of reconciliation.lostContactIds) {
@@ -134,6 +203,7 @@ export async function runLocal(
       reconciliation: { ...reconciliation, lostContacts },
       voiceCalls,
       ...(firstPass ? { firstPass } : {}),
+      ...(options.purgeDlq ? { purged } : {}),
     };
   } finally {
     await stack.stop();
@@ -191,6 +261,11 @@ function printSummary(result: LocalRunResult): void {
     ['in sync DLQ', summary.inDlq.sync],
     ['in redrive DLQ', summary.inDlq.redrive],
     ['in ingest on-failure queue', summary.inDlq.ingest],
+    ['in archive DLQ', summary.inDlq.archive],
+    ['archive: objects', r.archive?.objects ?? 0],
+    ['archive: records', r.archive?.records ?? 0],
+    ['archive: records not from the input', r.archive?.notFromInput ?? 0],
+    ['archive: newest versions missing', r.archive?.newestMissing ?? 0],
     ['lost: on an older version', r.onOlderVersion],
     ['lost: never synced', r.neverSynced],
     ['lost: not quarantined', r.notQuarantined],
@@ -213,11 +288,38 @@ function printSummary(result: LocalRunResult): void {
   }
 }
 
+const USAGE = `Usage: npm start -- [options]
+
+Runs contact records through the whole pipeline on this machine (no AWS account), then
+reconciles the input with the VoiceCalls, the quarantine and the archive. Exits 1 when
+anything was lost.
+
+  --input <file|dir>     records to put on the stream (repeatable): a .json file holding an
+                         array or an object, or JSON lines; a folder: every .json/.jsonl/.ndjson
+  --generate <N>         N generated records instead (local/generate.ts)
+  --seed <N>             seed of --generate and --faults (default 1)
+  --faults <spec>        comma list of target=rate (eventbridge, s3, sqs, telephony, dynamodb,
+                         firehose) and crash=<ingest|updater|redrive>:<n>
+  --events <file>        a JSON array of PutEvents entries (Source, DetailType, Detail as a
+                         string, optional EventBusName) put on the bus before the records
+  --rate <records/s>     put the records at this pace instead of all at once
+  --purge-dlq            after the input drains, purge the sync DLQ instead of redriving it
+  --out <file>           write the summary, the reconciliation and the VoiceCalls as JSON
+  --help                 print this
+`;
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--help')) {
+    console.log(USAGE);
+    return;
+  }
   const { values } = parseArgs({
     options: {
       input: { type: 'string', multiple: true },
       generate: { type: 'string' },
+      events: { type: 'string' },
+      rate: { type: 'string' },
+      'purge-dlq': { type: 'boolean', default: false },
       faults: { type: 'string' },
       seed: { type: 'string', default: '1' },
       out: { type: 'string' },
@@ -231,11 +333,21 @@ async function main(): Promise<void> {
     throw new Error(`--generate must be a positive integer, got ${values.generate}`);
   }
   const faults = values.faults ? new FaultPlan(parseFaultSpec(values.faults), seed) : undefined;
+  const rate = values.rate === undefined ? undefined : Number(values.rate);
+  if (rate !== undefined && !(rate > 0)) {
+    throw new Error(`--rate must be a positive number of records per second, got ${values.rate}`);
+  }
+  const events = values.events
+    ? (JSON.parse(await readFile(values.events, 'utf8')) as PutEventsEntry[])
+    : undefined;
   const records = count
     ? generateContactRecords({ count, seed })
     : await readInput(values.input?.length ? values.input : BUNDLED_SAMPLES);
   const result = await runLocal(records, {
     faults,
+    events,
+    rate,
+    purgeDlq: values['purge-dlq'],
     progress: (line) => console.error(`ctr-sync: ${line}`),
   });
   printSummary(result);

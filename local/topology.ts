@@ -13,7 +13,7 @@ import type { FunctionName } from './lambda-runtime';
 export type RuleTargetSpec =
   | { kind: 'function'; function: FunctionName }
   | { kind: 'queue'; queue: 'sync'; inputPath: '$.detail' }
-  | { kind: 'delivery-stream'; inputPath: '$.detail.contactRecord' };
+  | { kind: 'delivery-stream'; inputPath: '$.detail' };
 
 /** The rules on the ctr-sync bus, by the names the README uses. */
 export const RULES: { name: string; eventPattern: EventPattern; target: RuleTargetSpec }[] = [
@@ -24,8 +24,8 @@ export const RULES: { name: string; eventPattern: EventPattern; target: RuleTarg
   },
   {
     name: 'archive',
-    eventPattern: patterns.ctrReceivedInline,
-    target: { kind: 'delivery-stream', inputPath: '$.detail.contactRecord' },
+    eventPattern: patterns.ctrReceived,
+    target: { kind: 'delivery-stream', inputPath: '$.detail' },
   },
   {
     name: 'redrive-requested',

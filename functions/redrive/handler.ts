@@ -9,6 +9,9 @@
  *   bounded runs.
  * - `DlqRedriveRequested` (operator): move messages from the sync DLQ back to
  *   the sync queue, bodies unchanged.
+ * - `ReplayRequested` (operator): feed the records of the archive objects of a
+ *   time window through the normal sync path; a run stopped by its limits
+ *   continues itself, as the sweep does.
  * - `START_CALL_PROCESSING` (AWS Live Call Analytics): hold the call's
  *   toNumber/fromNumber overrides in the ledger for its record's syncs, and
  *   resync it now when a version is already claimed.
@@ -31,6 +34,7 @@ import { TransientError } from '../../domain/errors';
 import {
   holdCallOverrides,
   redriveDeadLetters,
+  replayArchive,
   sweepUnsyncedVoiceCalls,
 } from '../../domain/redrive';
 import {
@@ -38,6 +42,8 @@ import {
   DlqRedriveRequestedDetailSchema,
   RedriveCompleted,
   type RedriveCompletedDetail,
+  ReplayRequested,
+  ReplayRequestedDetailSchema,
   SweepRequested,
   SweepRequestedDetailSchema,
 } from '../../events/redrive';
@@ -45,7 +51,13 @@ import {
   StartCallProcessing,
   StartCallProcessingDetailSchema,
 } from '../../events/start-call-processing';
-import { booleanFlag, positiveInt, readConfig, requiredString } from '../shared/config';
+import {
+  booleanFlag,
+  nonNegativeInt,
+  positiveInt,
+  readConfig,
+  requiredString,
+} from '../shared/config';
 import { createEventPublisher, publishError } from '../shared/event-publisher';
 import { redactDeep } from '../shared/log-redaction';
 import { createObservability, InvocationCounters } from '../shared/observability';
@@ -68,7 +80,7 @@ const config = readConfig(
     SWEEP_MAX_RECORDS: positiveInt(500),
     DLQ_REDRIVE_MAX_MESSAGES: positiveInt(1000),
     /** A sync pending (unacknowledged after a failure) for longer than this is resent by the sweep (minutes). */
-    PENDING_RESEND_AFTER_MINUTES: positiveInt(15),
+    PENDING_RESEND_AFTER_MINUTES: nonNegativeInt(15),
     /** Hours of archive objects read for one contact, from its record's LastUpdateTimestamp or its VoiceCall's CreatedDate. */
     ARCHIVE_LOOKUP_HOURS: positiveInt(6),
     /** Archive objects one run reads at most. */
@@ -143,6 +155,11 @@ const RedriveEventSchema = z.discriminatedUnion('detail-type', [
     source: z.literal(DlqRedriveRequested.source),
     'detail-type': z.literal(DlqRedriveRequested.detailType),
     detail: DlqRedriveRequestedDetailSchema,
+  }),
+  EventBridgeSchema.extend({
+    source: z.literal(ReplayRequested.source),
+    'detail-type': z.literal(ReplayRequested.detailType),
+    detail: ReplayRequestedDetailSchema,
   }),
   EventBridgeSchema.extend({
     source: z.literal(StartCallProcessing.source),
@@ -226,6 +243,31 @@ export async function handler(
           { deadLetters, syncQueue, hasTimeLeft },
         );
         report = { schemaVersion: '1', operation: 'dlq-redrive', counts: result.counts };
+        break;
+      }
+      case 'ReplayRequested': {
+        const { detail } = trigger;
+        const maxObjects = detail.maxObjects ?? config.MAX_ARCHIVE_OBJECTS;
+        const reader = createS3ArchiveReader({
+          client: s3,
+          bucket: config.ARCHIVE_BUCKET_NAME,
+          prefix: detail.prefix ?? 'archive/',
+        });
+        const result = await replayArchive(
+          { ...detail, maxObjects },
+          { archive: reader, syncQueue, hasTimeLeft },
+        );
+        report = { schemaVersion: '1', operation: 'replay', ...result };
+        if (!result.complete && result.counts.objects === 0) {
+          throw new TransientError('Replay made no progress: no time left to read an object');
+        }
+        if (!result.complete && result.nextStartAfter) {
+          continuation = {
+            Source: ReplayRequested.source,
+            DetailType: ReplayRequested.detailType,
+            Detail: JSON.stringify({ ...detail, maxObjects, startAfter: result.nextStartAfter }),
+          };
+        }
         break;
       }
       case 'START_CALL_PROCESSING': {

@@ -42,6 +42,10 @@ export const requiredString = z.string().min(1);
 export const positiveInt = (fallback: number) =>
   z.coerce.number().int().positive().default(fallback);
 
+/** An optional non-negative integer variable with a default, e.g. `"0"`. */
+export const nonNegativeInt = (fallback: number) =>
+  z.coerce.number().int().nonnegative().default(fallback);
+
 /** An optional boolean variable, `"true"` or `"false"`, with a default. */
 export const booleanFlag = (fallback: boolean) =>
   z

@@ -3,11 +3,13 @@
  * in one S3 bucket.
  *
  * - Archive: `archive/{yyyy}/{MM}/{dd}/{HH}/...`, the objects the Firehose
- *   delivery stream writes (every version as received, newline-delimited
- *   JSON, GZIP); the hour is the UTC arrival time of the oldest record in the
- *   object (Amazon Data Firehose Developer Guide, "Custom prefixes for Amazon
- *   S3 objects", timestamp namespace). The reader also takes plain or
- *   concatenated JSON, as Amazon Connect's own data streaming writes it.
+ *   delivery stream writes: every `CtrReceived` detail (the record as
+ *   received, or its `contactRecordRef`), newline-delimited JSON, GZIP; the
+ *   hour is the UTC arrival time of the oldest record in the object (Amazon
+ *   Data Firehose Developer Guide, "Custom prefixes for Amazon S3 objects",
+ *   timestamp namespace). The reader also takes plain contact records, one
+ *   per line or concatenated, as Amazon Connect's own data streaming writes
+ *   them.
  * - References: `large/{ContactId}/{version}.json`, one immutable object per
  *   version of a record too large for an event (or holding a character SQS
  *   rejects), written before it is published with a `contactRecordRef`.
@@ -87,8 +89,36 @@ export function splitJsonObjects(text: string): string[] {
       if (depth === 0) objects.push(text.slice(start, index + 1));
     }
   }
-  if (depth > 0 && start >= 0) objects.push(text.slice(start));
+  if (depth > 0 && start >= 0) objects.push(text.slice(start).trimEnd());
   return objects;
+}
+
+/**
+ * The contact record a line of an archive object holds: the `contactRecord`
+ * of a `CtrReceived` detail (as JSON text), the object its `contactRecordRef`
+ * names (read from this bucket; `undefined` when it is gone or elsewhere), or
+ * the line itself (a plain contact record, or text that does not parse, for
+ * the caller to count).
+ */
+function recordTextReader(client: S3Client, bucket: string) {
+  const references = createS3ReferenceStore({ client, bucket });
+  return async (text: string): Promise<string | undefined> => {
+    if (!text.includes('"schemaVersion"')) return text;
+    let detail: { contactRecord?: unknown; contactRecordRef?: { bucket?: unknown; key?: unknown } };
+    try {
+      detail = JSON.parse(text);
+    } catch {
+      return text;
+    }
+    if (detail.contactRecord !== null && typeof detail.contactRecord === 'object') {
+      return JSON.stringify(detail.contactRecord);
+    }
+    const ref = detail.contactRecordRef;
+    if (ref && ref.bucket === bucket && typeof ref.key === 'string') {
+      return references.get({ bucket, key: ref.key });
+    }
+    return text;
+  };
 }
 
 /**
@@ -103,6 +133,7 @@ export function createS3ArchiveReader(options: {
 }): ContactRecordArchive {
   const { client, bucket } = options;
   const prefix = options.prefix ?? ARCHIVE_PREFIX;
+  const recordText = recordTextReader(client, bucket);
   return {
     async listObjects(window: ArchiveWindow, startAfter?: string) {
       const first = hourPrefix(Date.parse(window.from), prefix);
@@ -135,7 +166,13 @@ export function createS3ArchiveReader(options: {
       const result = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
       const bytes = Buffer.from((await result.Body?.transformToByteArray()) ?? []);
       const gzip = bytes[0] === 0x1f && bytes[1] === 0x8b;
-      return splitJsonObjects((gzip ? gunzipSync(bytes) : bytes).toString('utf8'));
+      const texts = splitJsonObjects((gzip ? gunzipSync(bytes) : bytes).toString('utf8'));
+      const records: string[] = [];
+      for (const text of texts) {
+        const record = await recordText(text);
+        if (record !== undefined) records.push(record);
+      }
+      return records;
     },
   };
 }
@@ -150,13 +187,20 @@ export function createS3ReferenceStore(options: {
     async put(contactId, version, json) {
       const key = referenceKey(contactId, version);
       await client.send(
-        new PutObjectCommand({ Bucket: bucket, Key: key, Body: json, ContentType: 'application/json' }),
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: json,
+          ContentType: 'application/json',
+        }),
       );
       return { bucket, key };
     },
     async get(ref) {
       try {
-        const result = await client.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+        const result = await client.send(
+          new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key }),
+        );
         return (await result.Body?.transformToString('utf-8')) ?? '';
       } catch (error) {
         if (isNotFound(error)) return undefined;

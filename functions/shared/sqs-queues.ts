@@ -155,7 +155,11 @@ export function createSqsSyncQueue(options: {
   };
   return {
     sendRaw,
-    enqueue: async (items) => send(await Promise.all(items.map(bodyOf)), resync),
+    enqueue: async (items, enqueueOptions = {}) =>
+      send(
+        await Promise.all(items.map(bodyOf)),
+        enqueueOptions.resync === false ? undefined : resync,
+      ),
   };
 }
 

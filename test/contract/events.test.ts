@@ -17,6 +17,8 @@ import patterns from '../../events/patterns.json';
 import {
   DlqRedriveRequested,
   DlqRedriveRequestedDetailSchema,
+  ReplayRequested,
+  ReplayRequestedDetailSchema,
   SweepRequested,
   SweepRequestedDetailSchema,
 } from '../../events/redrive';
@@ -60,12 +62,8 @@ interface Contract {
 }
 
 const CONTRACTS = {
-  // Two subscribers: the sync queue, and the archive (a record carried inline).
-  ctrReceived: {
-    ...CtrReceived,
-    schema: CtrReceivedDetailSchema,
-    routedBy: ['ctrReceived', 'ctrReceivedInline'],
-  },
+  // Two subscribers, one pattern: the sync rule and the archive rule.
+  ctrReceived: { ...CtrReceived, schema: CtrReceivedDetailSchema, routedBy: ['ctrReceived'] },
   sweepRequested: {
     ...SweepRequested,
     schema: SweepRequestedDetailSchema,
@@ -74,6 +72,11 @@ const CONTRACTS = {
   dlqRedriveRequested: {
     ...DlqRedriveRequested,
     schema: DlqRedriveRequestedDetailSchema,
+    routedBy: ['redriveRequested'],
+  },
+  replayRequested: {
+    ...ReplayRequested,
+    schema: ReplayRequestedDetailSchema,
     routedBy: ['redriveRequested'],
   },
   startCallProcessing: {
@@ -90,6 +93,7 @@ const EXAMPLES: Record<string, Contract> = {
   'sweep-requested-resume.json': CONTRACTS.sweepRequested,
   'dlq-redrive-requested.json': CONTRACTS.dlqRedriveRequested,
   'start-call-processing.json': CONTRACTS.startCallProcessing,
+  'replay-requested.json': CONTRACTS.replayRequested,
 };
 
 const PATTERN_NAMES = Object.keys(patterns) as PatternName[];
@@ -311,28 +315,16 @@ describe('detail schemas', () => {
       expect.objectContaining({ code: 'unrecognized_keys', keys: ['max'] }),
     ]);
   });
-});
 
-describe('the archive rule pattern (ctrReceivedInline)', () => {
-  it('routes a CtrReceived carrying its record inline, and not one sent by reference', () => {
-    const [entry] = readExampleEntries('ctr-received.json');
-    const inline = JSON.parse(entry?.Detail ?? '{}') as Record<string, unknown>;
-    const { contactRecord: _record, ...head } = inline;
-    const byReference = {
-      ...head,
-      contactRecordRef: { bucket: 'archive-bucket', key: 'large/x/y.json' },
-    };
-    const eventOf = (detail: object) =>
-      toEvent({ ...(entry as PutEventsEntry), Detail: JSON.stringify(detail) });
+  it('reject a ReplayRequested window that ends before it starts, or reads another prefix', () => {
+    const detail = exampleDetail('replay-requested.json');
 
-    expect(matchesEventPattern(patterns.ctrReceivedInline as EventPattern, eventOf(inline))).toBe(
-      true,
-    );
-    expect(
-      matchesEventPattern(patterns.ctrReceivedInline as EventPattern, eventOf(byReference)),
-    ).toBe(false);
-    expect(matchesEventPattern(patterns.ctrReceived as EventPattern, eventOf(byReference))).toBe(
-      true,
-    );
+    expect(issuesOf(ReplayRequestedDetailSchema, { ...detail, to: detail.from })).toEqual([
+      expect.objectContaining({ path: ['to'], message: 'from must be before to' }),
+    ]);
+    expect(issuesOf(ReplayRequestedDetailSchema, { ...detail, prefix: 'quarantine/' })).toEqual([
+      expect.objectContaining({ path: ['prefix'] }),
+    ]);
   });
 });
+

@@ -11,10 +11,11 @@ import { runLocal } from '../../local/start';
 
 /** Every target at 10 %, and one crash per function, in a batch that is not the first. */
 const FAULTS =
-  'eventbridge=0.1,s3=0.1,sqs=0.1,telephony=0.1,crash=ingest:2,crash=updater:3,crash=redrive:1';
+  'eventbridge=0.1,s3=0.1,sqs=0.1,telephony=0.1,dynamodb=0.1,firehose=0.1,' +
+  'crash=ingest:2,crash=updater:3,crash=redrive:1';
 
 describe('nothing lost under faults (1,000 generated records)', () => {
-  it('ends with every contact on its newest version, every malformed record quarantined, the shard at its tip, and a replay of the whole input changing no VoiceCall', async () => {
+  it('ends with every contact on its newest version, every malformed record quarantined, every archived record accounted for, the shard at its tip, and a replay of the whole input changing no VoiceCall', async () => {
     const records = generateContactRecords({ count: 1_000, seed: 7 });
     const faults = new FaultPlan(parseFaultSpec(FAULTS), 7);
 
@@ -22,7 +23,7 @@ describe('nothing lost under faults (1,000 generated records)', () => {
 
     const { reconciliation, summary } = result;
     // The faults did happen: every target, and every function crashed once.
-    for (const target of ['eventbridge', 's3', 'sqs', 'telephony']) {
+    for (const target of ['eventbridge', 's3', 'sqs', 'telephony', 'dynamodb', 'firehose']) {
       expect(summary.faults.injected[target]).toBeGreaterThan(0);
     }
     expect(summary.faults.crashes).toEqual({ ingest: 1, updater: 1, redrive: 1 });
@@ -47,6 +48,11 @@ describe('nothing lost under faults (1,000 generated records)', () => {
       'too-deep',
       'too-large',
     ]);
+    // Every archived record is an input record, and the newest version of every voice contact
+    // is in the archive, or its event waits in the archive DLQ.
+    expect(reconciliation.archive?.notFromInput).toBe(0);
+    expect(reconciliation.archive?.newestMissing).toBeLessThanOrEqual(summary.inDlq.archive);
+    expect(reconciliation.archive?.records).toBeGreaterThan(reconciliation.toSync);
     // The shard was never stalled: the consumer reached the stream's tip, nothing given up on.
     expect(summary.kinesis).toMatchObject({ reachedTip: true, recordsSentToOnFailure: 0 });
     // Synced agentless contacts carry hold data too, so none stays in the sweep's result.

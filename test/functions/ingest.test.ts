@@ -8,6 +8,7 @@ import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { contentDigest } from '../../domain/versions';
 import { CtrReceivedDetailSchema } from '../../events/ctr-received';
 import {
   contactRecordKinesisRecord,
@@ -199,19 +200,33 @@ describe('ingest handler', () => {
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: sequenceNumber(1) }] });
   });
 
-  it('neither publishes nor fails chat and voicemail records', async () => {
+  it('skips chat records and publishes voicemail records, for the updater to record why they are not synced', async () => {
+    const voicemail = loadContactRecordFixture('voicemail');
     const event = kinesisEvent([
       fixtureKinesisRecord('chat', { sequenceNumber: sequenceNumber(0) }),
       fixtureKinesisRecord('voicemail', { sequenceNumber: sequenceNumber(1) }),
       fixtureKinesisRecord('inbound-answered', { sequenceNumber: sequenceNumber(2) }),
     ]);
 
-    const response = await run(event);
+    let response: Awaited<ReturnType<typeof run>> | undefined;
+    const logs = await captureOutput(async () => {
+      response = await run(event);
+    });
 
     expect(response).toEqual({ batchItemFailures: [] });
+    // One Skipped metric, for the chat record only.
+    const skippedMetrics = logs
+      .split('\n')
+      .filter((line) => line.includes('"Skipped"'))
+      .map((line) => JSON.parse(line));
+    expect(skippedMetrics).toEqual([
+      expect.objectContaining({ Reason: 'channel-not-voice', Skipped: 1 }),
+    ]);
     expect(publishedDetails().map((detail) => detail.contactId)).toEqual([
+      voicemail.ContactId,
       '15a5cf14-3212-45a1-9f86-a8e97db8afaf',
     ]);
+    expect(publishedDetails()[0].contactRecord).toEqual(voicemail);
     expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
   });
 
@@ -274,48 +289,83 @@ describe('ingest handler', () => {
     expect(putEventsInputs().map((input) => input.Entries?.length)).toEqual([10]);
   });
 
-  it('archives a record too large for an event entry first and publishes a reference to it', async () => {
-    s3.on(HeadObjectCommand).rejects(
-      Object.assign(new Error('Not Found'), {
-        name: 'NotFound',
-        $metadata: { httpStatusCode: 404 },
-      }),
+  const withUffff = () => {
+    const record = loadContactRecordFixture('inbound-answered');
+    record.Attributes = { note: 'a\uffffb' };
+    return record as typeof record & { ContactId: string; LastUpdateTimestamp: string };
+  };
+  it.each([
+    ['too large for an event entry', hugeContactRecord],
+    ['holding U+FFFF', withUffff],
+  ])(
+    'stores a record %s under large/ first and publishes a reference to it',
+    async (_case, build) => {
+      const record = build();
+      // Written with whitespace: the object keeps the text as received, and its key the version
+      // the updater claims, whose digest is of the record's content only.
+      const text = JSON.stringify(record, null, 1);
+      const event = kinesisEvent([
+        kinesisRecord(text, { sequenceNumber: sequenceNumber(0) }),
+        fixtureKinesisRecord('outbound-answered', { sequenceNumber: sequenceNumber(1) }),
+      ]);
+
+      const response = await run(event);
+
+      expect(response).toEqual({ batchItemFailures: [] });
+      // One object per version: ':' and '#' of the version key as '_'.
+      const digest = contentDigest(JSON.stringify(record));
+      const key = `large/${record.ContactId}/2022-04-08T15_03_02.000Z_${digest}.json`;
+      const puts = s3.commandCalls(PutObjectCommand).map((call) => call.args[0].input);
+      expect(puts).toHaveLength(1);
+      expect(puts[0]).toMatchObject({
+        Bucket: 'ctr-sync-archive',
+        Key: key,
+        ContentType: 'application/json',
+      });
+      expect(puts[0]?.Body).toBe(text);
+      // Objects under large/ are immutable and never compared: nothing is read first.
+      expect(s3.calls()).toHaveLength(1);
+      const details = publishedDetails();
+      expect(details).toHaveLength(2);
+      const reference = details.find((detail) => detail.contactId === record.ContactId);
+      expect(reference).toEqual({
+        schemaVersion: '1',
+        contactId: record.ContactId,
+        lastUpdateTimestamp: record.LastUpdateTimestamp,
+        contactRecordRef: { bucket: 'ctr-sync-archive', key },
+      });
+      expect(CtrReceivedDetailSchema.safeParse(reference).success).toBe(true);
+      expect(details.find((detail) => detail !== reference).contactRecord.InitiationMethod).toBe(
+        'OUTBOUND',
+      );
+    },
+  );
+
+  it('stores two versions of a record too large for an event entry as two objects', async () => {
+    const first = hugeContactRecord();
+    const second = { ...hugeContactRecord(), LastUpdateTimestamp: '2022-04-08T15:09:41Z' };
+
+    await run(
+      kinesisEvent([
+        contactRecordKinesisRecord(first, { sequenceNumber: sequenceNumber(0) }),
+        contactRecordKinesisRecord(second, { sequenceNumber: sequenceNumber(1) }),
+      ]),
     );
-    const huge = hugeContactRecord();
-    const event = kinesisEvent([
-      contactRecordKinesisRecord(huge, { sequenceNumber: sequenceNumber(0) }),
-      fixtureKinesisRecord('outbound-answered', { sequenceNumber: sequenceNumber(1) }),
+    await run(
+      kinesisEvent([contactRecordKinesisRecord(first, { sequenceNumber: sequenceNumber(0) })]),
+    );
+
+    const keys = s3.commandCalls(PutObjectCommand).map((call) => call.args[0].input.Key);
+    // The batch keeps only the newest version; the older one, delivered again, gets its own key.
+    expect(keys).toEqual([
+      `large/${first.ContactId}/2022-04-08T15_09_41.000Z_${contentDigest(JSON.stringify(second))}.json`,
+      `large/${first.ContactId}/2022-04-08T15_03_02.000Z_${contentDigest(JSON.stringify(first))}.json`,
     ]);
-
-    const response = await run(event);
-
-    expect(response).toEqual({ batchItemFailures: [] });
-    const puts = s3.commandCalls(PutObjectCommand).map((call) => call.args[0].input);
-    expect(puts).toHaveLength(1);
-    expect(puts[0]).toMatchObject({
-      Bucket: 'ctr-sync-archive',
-      Key: `ctr/${huge.ContactId}.json`,
-      IfNoneMatch: '*',
-      Metadata: { 'last-update-timestamp': huge.LastUpdateTimestamp },
-    });
-    expect(JSON.parse(String(puts[0]?.Body))).toEqual(huge);
-    const details = publishedDetails();
-    expect(details).toHaveLength(2);
-    const reference = details.find((detail) => detail.contactId === huge.ContactId);
-    expect(reference).toEqual({
-      schemaVersion: '1',
-      contactId: huge.ContactId,
-      lastUpdateTimestamp: huge.LastUpdateTimestamp,
-      contactRecordRef: { bucket: 'ctr-sync-archive', key: `ctr/${huge.ContactId}.json` },
-    });
-    expect(CtrReceivedDetailSchema.safeParse(reference).success).toBe(true);
-    expect(details.find((detail) => detail !== reference).contactRecord.InitiationMethod).toBe(
-      'OUTBOUND',
-    );
+    expect(publishedDetails().map((detail) => detail.contactRecordRef?.key)).toEqual(keys);
   });
 
-  it('reports a record too large for an event entry when archiving it fails, and publishes nothing for it', async () => {
-    s3.on(HeadObjectCommand).rejects(
+  it('reports a record too large for an event entry when storing it fails, and publishes nothing for it', async () => {
+    s3.on(PutObjectCommand).rejects(
       Object.assign(new Error('Slow Down'), {
         name: 'SlowDown',
         $metadata: { httpStatusCode: 503 },
@@ -331,6 +381,9 @@ describe('ingest handler', () => {
     );
 
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: sequenceNumber(4) }] });
+    expect(s3.commandCalls(PutObjectCommand)[0]?.args[0].input.Key).toMatch(
+      new RegExp(`^large/${huge.ContactId}/`),
+    );
     expect(publishedDetails().map((detail) => detail.contactId)).not.toContain(huge.ContactId);
     expect(publishedDetails()).toHaveLength(1);
   });

@@ -5,11 +5,18 @@
  * functions or Salesforce could do). The ingest handler has its own such test
  * in ingest.test.ts.
  */
+import {
+  DynamoDBClient,
+  GetItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
-import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TransientError } from '../../domain/errors';
+import { buildCtrReceivedReferenceDetail } from '../../events/ctr-received';
 import { REDACTED, redact, redactDeep } from '../../functions/shared/log-redaction';
 import {
   ctrReceivedBody,
@@ -58,6 +65,7 @@ describe('redact', () => {
   });
 });
 
+const dynamo = mockClient(DynamoDBClient);
 const lambda = mockClient(LambdaClient);
 const s3 = mockClient(S3Client);
 const samples = [
@@ -80,6 +88,7 @@ let redrive: (typeof import('../../functions/redrive/handler'))['handler'];
 beforeAll(async () => {
   vi.stubEnv('AWS_REGION', 'us-east-1');
   vi.stubEnv('ARCHIVE_BUCKET_NAME', 'ctr-sync-archive');
+  vi.stubEnv('LEDGER_TABLE_NAME', 'ctr-sync-ledger');
   vi.stubEnv('EVENT_BUS_NAME', 'ctr-sync-bus');
   vi.stubEnv('INVOKE_TELEPHONY_INTEGRATION_API_ARN', 'arn:aws:lambda:us-east-1:1:function:T');
   vi.stubEnv('INVOKE_SALESFORCE_REST_API_ARN', 'arn:aws:lambda:us-east-1:1:function:R');
@@ -90,6 +99,7 @@ beforeAll(async () => {
 });
 
 afterEach(() => {
+  dynamo.reset();
   lambda.reset();
   s3.reset();
 });
@@ -100,12 +110,8 @@ describe('handlers on the real samples, with dependencies quoting the record in 
   });
 
   it('updater: a telephony FunctionError quoting the record', async () => {
-    // An older version archived: this one is archived and sent.
-    s3.on(HeadObjectCommand).resolves({
-      ETag: '"a"',
-      Metadata: { 'last-update-timestamp': '2000-01-01T00:00:00Z' },
-    });
-    s3.on(PutObjectCommand).resolves({ ETag: '"b"' });
+    // A new contact: the version is claimed, sent, and marked pending when the send fails.
+    dynamo.on(UpdateItemCommand).resolves({});
     lambda.on(InvokeCommand).resolves({
       StatusCode: 200,
       FunctionError: 'Unhandled',
@@ -122,12 +128,14 @@ describe('handlers on the real samples, with dependencies quoting the record in 
       ),
     );
 
+    expect(lambda.commandCalls(InvokeCommand)).toHaveLength(1);
     expect(logs).toContain('VoiceCall sync failed');
     for (const phoneNumber of phoneNumbers) expect(logs).not.toContain(phoneNumber);
   });
 
-  it('updater: an S3 error quoting the record', async () => {
-    s3.on(HeadObjectCommand).rejects(quotingError());
+  it('updater: a DynamoDB error quoting the record', async () => {
+    dynamo.on(UpdateItemCommand).rejects(quotingError());
+    dynamo.on(GetItemCommand).rejects(quotingError());
 
     const logs = await captureOutput(() =>
       updater(
@@ -138,27 +146,60 @@ describe('handlers on the real samples, with dependencies quoting the record in 
       ),
     );
 
+    expect(dynamo.commandCalls(UpdateItemCommand).length).toBeGreaterThan(0);
     expect(logs).toContain('VoiceCall sync failed');
+    // The quoted record reached the logs, redacted.
+    expect(logs).toContain('Bad request: ');
     for (const phoneNumber of phoneNumbers) expect(logs).not.toContain(phoneNumber);
   });
 
-  it('redrive: a REST API error quoting the record, on a START_CALL_PROCESSING with phone-number overrides', async () => {
-    s3.on(HeadObjectCommand).rejects(quotingError());
+  it('updater: an S3 error quoting the record, reading a record sent by reference', async () => {
+    s3.on(GetObjectCommand).rejects(quotingError());
+    const record = samples[0] as Record<string, unknown>;
+    const body = buildCtrReceivedReferenceDetail(
+      String(record.ContactId),
+      String(record.LastUpdateTimestamp),
+      { bucket: 'ctr-sync-archive', key: `large/${String(record.ContactId)}/v.json` },
+    );
+
+    const logs = await captureOutput(() => updater(sqsEvent([sqsRecord(body)]), lambdaContext()));
+
+    expect(s3.commandCalls(GetObjectCommand)).toHaveLength(1);
+    expect(logs).toContain('VoiceCall sync failed');
+    // The quoted record reached the logs, redacted.
+    expect(logs).toContain('Bad request: ');
+    for (const phoneNumber of phoneNumbers) expect(logs).not.toContain(phoneNumber);
+  });
+
+  it('redrive: ledger and REST API errors quoting the record, on a START_CALL_PROCESSING with phone-number overrides', async () => {
+    // The sweep gets past its (empty) pending pass to the REST API; START_CALL_PROCESSING fails at the ledger.
+    dynamo.on(QueryCommand).resolves({ Items: [] });
+    dynamo.on(UpdateItemCommand).rejects(quotingError());
     lambda.on(InvokeCommand).rejects(quotingError());
 
-    const logs = await captureOutput(async () => {
-      await redrive(eventBridgeEvent('ctr-sync', 'SweepRequested', {}), lambdaContext());
-      await redrive(
+    // Each run fails; captureOutput appends what it throws, as Lambda logs it.
+    const sweepLogs = await captureOutput(() =>
+      redrive(eventBridgeEvent('ctr-sync', 'SweepRequested', {}), lambdaContext()),
+    );
+    const startCallLogs = await captureOutput(() =>
+      redrive(
         eventBridgeEvent('lca-solution', 'START_CALL_PROCESSING', {
           callId: samples[0]?.ContactId,
           toNumber: phoneNumbers[0],
           fromNumber: phoneNumbers[1],
         }),
         lambdaContext(),
-      );
-    });
+      ),
+    );
+    const logs = sweepLogs + startCallLogs;
 
-    expect(logs).toContain('Redrive failed');
+    expect(lambda.commandCalls(InvokeCommand).length).toBeGreaterThan(0);
+    expect(dynamo.commandCalls(UpdateItemCommand)).toHaveLength(1);
+    expect(sweepLogs).toContain('Redrive failed');
+    expect(startCallLogs).toContain('Redrive failed');
+    // The quoted record reached the logs of both runs, redacted.
+    expect(sweepLogs).toContain('Bad request: ');
+    expect(startCallLogs).toContain('Bad request: ');
     for (const phoneNumber of phoneNumbers) expect(logs).not.toContain(phoneNumber);
   });
 });

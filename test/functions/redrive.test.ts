@@ -1,3 +1,12 @@
+import { gzipSync } from 'node:zlib';
+import {
+  type AttributeValue,
+  DynamoDBClient,
+  GetItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+  type UpdateItemCommandInput,
+} from '@aws-sdk/client-dynamodb';
 import {
   EventBridgeClient,
   PutEventsCommand,
@@ -12,7 +21,8 @@ import {
 import {
   GetObjectCommand,
   type GetObjectCommandOutput,
-  NoSuchKey,
+  ListObjectsV2Command,
+  PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
 import {
@@ -25,11 +35,15 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { PermanentError } from '../../domain/errors';
+import { contentDigest, versionKey } from '../../domain/versions';
 import { CtrReceivedDetailSchema } from '../../events/ctr-received';
 import { RedriveCompletedDetailSchema } from '../../events/redrive';
+import { MAX_MESSAGE_BYTES } from '../../functions/shared/sqs-queues';
+import { referenceKey } from '../../functions/shared/s3-archive';
 import { ctrReceivedBody, eventBridgeEvent, lambdaContext } from '../fixtures/events';
-import { loadContactRecordFixture } from '../fixtures/factories';
+import { type JsonObject, loadContactRecordFixture } from '../fixtures/factories';
 
+const dynamo = mockClient(DynamoDBClient);
 const lambda = mockClient(LambdaClient);
 const s3 = mockClient(S3Client);
 const sqs = mockClient(SQSClient);
@@ -39,13 +53,16 @@ const REST_API_ARN =
   'arn:aws:lambda:us-east-1:123456789012:function:InvokeSalesforceRestApiFunction';
 const SYNC_QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/ctr-sync-sync';
 const SYNC_DLQ_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/ctr-sync-sync-dlq';
+const ARCHIVE_BUCKET = 'ctr-sync-archive';
+const LEDGER_TABLE = 'ctr-sync-ledger';
 
 let handler: (typeof import('../../functions/redrive/handler'))['handler'];
 
 beforeAll(async () => {
   vi.stubEnv('AWS_REGION', 'us-east-1');
   vi.stubEnv('EVENT_BUS_NAME', 'ctr-sync-bus');
-  vi.stubEnv('ARCHIVE_BUCKET_NAME', 'ctr-sync-archive');
+  vi.stubEnv('ARCHIVE_BUCKET_NAME', ARCHIVE_BUCKET);
+  vi.stubEnv('LEDGER_TABLE_NAME', LEDGER_TABLE);
   vi.stubEnv('SYNC_QUEUE_URL', SYNC_QUEUE_URL);
   vi.stubEnv('SYNC_DLQ_URL', SYNC_DLQ_URL);
   vi.stubEnv('INVOKE_SALESFORCE_REST_API_ARN', REST_API_ARN);
@@ -53,7 +70,16 @@ beforeAll(async () => {
 });
 
 const CONTACT_ID = '15a5cf14-3212-45a1-9f86-a8e97db8afaf';
-const VERSION = '2022-04-08T15:03:02Z';
+/** When the functions run, in these tests. */
+const NOW = '2024-05-02T06:30:00.000Z';
+/** A VoiceCall row as queryRecord answers it (Salesforce writes dateTimes with +0000). */
+const ROW = {
+  Id: '0LQ5e000000AbCdGAK',
+  VendorCallKey: CONTACT_ID,
+  CreatedDate: '2024-05-01T10:15:00.000+0000',
+};
+/** The Firehose object of the hour the call was created in. */
+const ARCHIVE_KEY = 'archive/2024/05/01/10/ctr-sync-dev-archive-1-2024-05-01-10-20-00-5d1c0a2e.gz';
 
 function invokeResponse(payload: unknown): InvokeCommandOutput {
   return {
@@ -74,18 +100,52 @@ function soqlQueries(): string[] {
   });
 }
 
-/** GetObject of an archived record, its Body a stream-like with `transformToString`. */
-function archivedObject(json: string, version: string): GetObjectCommandOutput {
+function inbound(): JsonObject {
+  return loadContactRecordFixture('inbound-answered');
+}
+
+/** The version key of a raw contact record, as the ledger holds it. */
+function versionOf(record: JsonObject): string {
+  return versionKey(String(record.LastUpdateTimestamp), contentDigest(JSON.stringify(record)));
+}
+
+/** An S3 object body holding `bytes`. */
+function objectHolding(bytes: Uint8Array): GetObjectCommandOutput {
   return {
-    Body: { transformToString: async () => json } as unknown as GetObjectCommandOutput['Body'],
-    Metadata: { 'last-update-timestamp': version },
-    ETag: '"archived"',
+    Body: {
+      transformToByteArray: async () => bytes,
+      transformToString: async () => Buffer.from(bytes).toString('utf8'),
+    } as unknown as GetObjectCommandOutput['Body'],
     $metadata: { httpStatusCode: 200 },
   };
 }
 
+/** A Firehose archive object: the records as received, one per line, GZIP. */
+function archiveObject(records: JsonObject[]): GetObjectCommandOutput {
+  const lines = records.map((record) => `${JSON.stringify(record)}\n`).join('');
+  return objectHolding(new Uint8Array(gzipSync(lines)));
+}
+
+/** A ledger item as DynamoDB returns it: strings as S, numbers as N. */
+function ledgerItem(
+  fields: Record<string, string | number | undefined>,
+): Record<string, AttributeValue> {
+  const item: Record<string, AttributeValue> = { contactId: { S: CONTACT_ID } };
+  for (const [name, value] of Object.entries(fields)) {
+    if (typeof value === 'string') item[name] = { S: value };
+    else if (typeof value === 'number') item[name] = { N: String(value) };
+  }
+  return item;
+}
+
 function sentBatches(): SendMessageBatchCommandInput[] {
   return sqs.commandCalls(SendMessageBatchCommand).map((call) => call.args[0].input);
+}
+
+function sentBodies() {
+  return sentBatches().flatMap((batch) =>
+    (batch.Entries ?? []).map((entry) => JSON.parse(entry.MessageBody ?? '')),
+  );
 }
 
 function publishedReports() {
@@ -98,13 +158,25 @@ function sweepRequested(detail: object) {
   return eventBridgeEvent('ctr-sync', 'SweepRequested', detail);
 }
 
+function startCallProcessing(detail: object) {
+  return eventBridgeEvent('lca-solution', 'START_CALL_PROCESSING', detail);
+}
+
+const RESYNC_ATTRIBUTES = { 'ctr-sync-resync': { DataType: 'String', StringValue: 'true' } };
+
 beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(new Date(NOW));
+  dynamo.reset();
   lambda.reset();
   s3.reset();
   sqs.reset();
   eventBridge.reset();
-  const archivedJson = JSON.stringify(loadContactRecordFixture('inbound-answered'));
-  s3.on(GetObjectCommand).resolves(archivedObject(archivedJson, VERSION));
+  // An empty ledger and an empty archive; no VoiceCall to sweep.
+  dynamo.on(QueryCommand).resolves({ Items: [] });
+  dynamo.on(GetItemCommand).resolves({});
+  s3.on(ListObjectsV2Command).resolves({ Contents: [], IsTruncated: false });
+  lambda.on(InvokeCommand).resolves(invokeResponse({}));
   sqs.on(SendMessageBatchCommand).callsFake((input: SendMessageBatchCommandInput) => ({
     Successful: (input.Entries ?? []).map((entry) => ({
       Id: entry.Id,
@@ -123,18 +195,30 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+const NO_COUNTS = {
+  queried: 0,
+  enqueued: 0,
+  skipped: 0,
+  noRecord: 0,
+  pending: 0,
+  pendingNotFound: 0,
+  archiveObjects: 0,
+};
+
 describe('redrive handler, SweepRequested', () => {
-  it('queries the REST API page by page, enqueues the archived record and reports the counts', async () => {
-    lambda
-      .on(InvokeCommand)
-      .resolvesOnce(invokeResponse({ Id: '0LQ5e000000AbCdGAK', VendorCallKey: CONTACT_ID }))
-      .resolves(invokeResponse({}));
+  it('queries the REST API page by page, finds the record in the archive after CreatedDate, enqueues it and reports the counts', async () => {
+    lambda.on(InvokeCommand).resolvesOnce(invokeResponse(ROW)).resolves(invokeResponse({}));
+    s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: ARCHIVE_KEY }], IsTruncated: false });
+    s3.on(GetObjectCommand).resolves(
+      archiveObject([loadContactRecordFixture('outbound-answered'), inbound()]),
+    );
     const event = sweepRequested({ from: '2024-05-01T00:00:00Z', to: '2024-05-02T00:00:00Z' });
 
     const report = await handler(event, lambdaContext());
 
     const queries = soqlQueries();
     expect(queries).toHaveLength(2);
+    expect(queries[0]).toMatch(/^SELECT Id, VendorCallKey, CreatedDate FROM VoiceCall WHERE /);
     expect(queries[0]).toContain(
       'CreatedDate >= 2024-05-01T00:00:00Z AND CreatedDate < 2024-05-02T00:00:00Z',
     );
@@ -142,23 +226,31 @@ describe('redrive handler, SweepRequested', () => {
     expect(queries[1]).toContain(`VendorCallKey > '${CONTACT_ID}'`);
     expect(lambda.commandCalls(InvokeCommand)[0]?.args[0].input.FunctionName).toBe(REST_API_ARN);
 
-    expect(s3.commandCalls(GetObjectCommand)[0]?.args[0].input).toEqual({
-      Bucket: 'ctr-sync-archive',
-      Key: `ctr/${CONTACT_ID}.json`,
+    expect(dynamo.commandCalls(GetItemCommand).map((call) => call.args[0].input)).toEqual([
+      { TableName: LEDGER_TABLE, Key: { contactId: { S: CONTACT_ID } }, ConsistentRead: true },
+    ]);
+    expect(s3.commandCalls(ListObjectsV2Command)[0]?.args[0].input).toMatchObject({
+      Bucket: ARCHIVE_BUCKET,
+      Prefix: 'archive/',
+      StartAfter: 'archive/2024/05/01/10',
     });
+    expect(s3.commandCalls(GetObjectCommand).map((call) => call.args[0].input)).toEqual([
+      { Bucket: ARCHIVE_BUCKET, Key: ARCHIVE_KEY },
+    ]);
 
     const batches = sentBatches();
     expect(batches).toHaveLength(1);
     expect(batches[0]?.QueueUrl).toBe(SYNC_QUEUE_URL);
     expect(batches[0]?.Entries).toHaveLength(1);
+    expect(batches[0]?.Entries?.[0]?.MessageAttributes).toEqual(RESYNC_ATTRIBUTES);
     const body = JSON.parse(batches[0]?.Entries?.[0]?.MessageBody ?? '');
-    expect(body).toEqual(JSON.parse(ctrReceivedBody(loadContactRecordFixture('inbound-answered'))));
+    expect(body).toEqual(JSON.parse(ctrReceivedBody(inbound())));
     expect(CtrReceivedDetailSchema.safeParse(body).success).toBe(true);
 
     const expected = {
       schemaVersion: '1',
       operation: 'sweep',
-      counts: { queried: 1, enqueued: 1, noArchive: 0 },
+      counts: { ...NO_COUNTS, queried: 1, enqueued: 1, archiveObjects: 1 },
       complete: true,
     };
     expect(report).toEqual(expected);
@@ -174,37 +266,124 @@ describe('redrive handler, SweepRequested', () => {
     );
   });
 
-  it('sweeps the last SWEEP_LOOKBACK_HOURS up to now when the detail has no window', async () => {
-    vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(new Date('2024-05-02T06:30:00.000Z'));
-    lambda.on(InvokeCommand).resolves(invokeResponse({}));
-
+  it('sweeps the last SWEEP_LOOKBACK_HOURS up to now, and looks for syncs pending longer than PENDING_RESEND_AFTER_MINUTES', async () => {
     await handler(sweepRequested({}), lambdaContext());
 
     expect(soqlQueries()[0]).toContain(
       'CreatedDate >= 2024-05-01T06:30:00Z AND CreatedDate < 2024-05-02T06:30:00Z',
     );
+    const queries = dynamo.commandCalls(QueryCommand).map((call) => call.args[0].input);
+    expect(queries).toHaveLength(1);
+    expect(queries[0]).toMatchObject({
+      TableName: LEDGER_TABLE,
+      IndexName: 'pending',
+      KeyConditionExpression: '#pending = :pending AND #pendingSince < :before',
+      ExpressionAttributeValues: {
+        ':pending': { S: 'pending' },
+        ':before': { N: String(Date.parse(NOW) - 15 * 60_000) },
+      },
+    });
   });
 
-  it('counts a row without an archived record as noArchive and sends nothing for it', async () => {
-    lambda
-      .on(InvokeCommand)
-      .resolvesOnce(invokeResponse({ Id: '0LQ5e000000AbCdGAK', VendorCallKey: CONTACT_ID }))
-      .resolves(invokeResponse({}));
-    s3.on(GetObjectCommand).rejects(
-      new NoSuchKey({ message: 'The specified key does not exist.', $metadata: {} }),
-    );
+  it('resends a pending sync from the archive objects around when its version was received', async () => {
+    const receivedAt = Date.parse('2024-05-01T10:20:00Z');
+    const pendingItem = ledgerItem({
+      claimed: versionOf(inbound()),
+      receivedAt,
+      pending: 'pending',
+      pendingSince: receivedAt + 1_000,
+    });
+    dynamo.on(QueryCommand).resolves({
+      Items: [
+        { contactId: { S: CONTACT_ID }, pending: { S: 'pending' }, pendingSince: { N: '1' } },
+      ],
+    });
+    dynamo.on(GetItemCommand).resolves({ Item: pendingItem });
+    s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: ARCHIVE_KEY }], IsTruncated: false });
+    s3.on(GetObjectCommand).resolves(archiveObject([inbound()]));
 
     const report = await handler(sweepRequested({}), lambdaContext());
 
-    expect(report.counts).toEqual({ queried: 1, enqueued: 0, noArchive: 1 });
+    // ARCHIVE_LOOKUP_HOURS (6) before it reached the sync queue.
+    expect(s3.commandCalls(ListObjectsV2Command)[0]?.args[0].input.StartAfter).toBe(
+      'archive/2024/05/01/04',
+    );
+    expect(sentBodies()).toEqual([JSON.parse(ctrReceivedBody(inbound()))]);
+    expect(report.counts).toEqual({ ...NO_COUNTS, pending: 1, enqueued: 1, archiveObjects: 1 });
+  });
+
+  it('resends the record the ledger holds for the claimed version, without reading the archive', async () => {
+    const version = versionOf(inbound());
+    lambda.on(InvokeCommand).resolvesOnce(invokeResponse(ROW)).resolves(invokeResponse({}));
+    dynamo.on(GetItemCommand).resolves({
+      Item: ledgerItem({
+        claimed: version,
+        heldJson: JSON.stringify(inbound()),
+        heldVersion: version,
+      }),
+    });
+
+    const report = await handler(sweepRequested({}), lambdaContext());
+
+    const [body] = sentBodies();
+    expect(body.contactId).toBe(CONTACT_ID);
+    expect(body.contactRecord).toEqual(inbound());
+    expect(s3.calls()).toHaveLength(0);
+    expect(report.counts).toEqual({ ...NO_COUNTS, queried: 1, enqueued: 1 });
+  });
+
+  it('counts a VoiceCall whose record the ledger says is skipped on purpose as skipped, without reading the archive', async () => {
+    lambda.on(InvokeCommand).resolvesOnce(invokeResponse(ROW)).resolves(invokeResponse({}));
+    dynamo.on(GetItemCommand).resolves({
+      Item: ledgerItem({ claimed: versionOf(inbound()), skipped: 'voicemail' }),
+    });
+
+    const report = await handler(sweepRequested({}), lambdaContext());
+
+    expect(report.counts).toEqual({ ...NO_COUNTS, queried: 1, skipped: 1 });
+    expect(s3.calls()).toHaveLength(0);
     expect(sentBatches()).toHaveLength(0);
   });
 
+  it('counts a VoiceCall whose record is neither in the ledger nor in the archive as noRecord and sends nothing for it', async () => {
+    lambda.on(InvokeCommand).resolvesOnce(invokeResponse(ROW)).resolves(invokeResponse({}));
+
+    const report = await handler(sweepRequested({}), lambdaContext());
+
+    expect(report.counts).toEqual({ ...NO_COUNTS, queried: 1, noRecord: 1 });
+    expect(s3.commandCalls(ListObjectsV2Command)).toHaveLength(1);
+    expect(sentBatches()).toHaveLength(0);
+  });
+
+  it('stores a record too large for a message under large/ in the archive bucket and enqueues a reference to it', async () => {
+    const huge: JsonObject = {
+      ...inbound(),
+      Attributes: { transcript: 'x'.repeat(MAX_MESSAGE_BYTES) },
+    };
+    lambda.on(InvokeCommand).resolvesOnce(invokeResponse(ROW)).resolves(invokeResponse({}));
+    s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: ARCHIVE_KEY }], IsTruncated: false });
+    s3.on(GetObjectCommand).resolves(archiveObject([huge]));
+    s3.on(PutObjectCommand).resolves({ ETag: '"stored"' });
+
+    await handler(sweepRequested({}), lambdaContext());
+
+    const key = referenceKey(CONTACT_ID, versionOf(huge));
+    const puts = s3.commandCalls(PutObjectCommand).map((call) => call.args[0].input);
+    expect(puts).toHaveLength(1);
+    expect(puts[0]).toMatchObject({ Bucket: ARCHIVE_BUCKET, Key: key });
+    expect(JSON.parse(String(puts[0]?.Body))).toEqual(huge);
+    expect(sentBodies()).toEqual([
+      {
+        schemaVersion: '1',
+        contactId: CONTACT_ID,
+        lastUpdateTimestamp: huge.LastUpdateTimestamp,
+        contactRecordRef: { bucket: ARCHIVE_BUCKET, key },
+      },
+    ]);
+  });
+
   it('reports nextStartAfter when maxRecords stops the run', async () => {
-    lambda
-      .on(InvokeCommand)
-      .resolves(invokeResponse({ Id: '0LQ5e000000AbCdGAK', VendorCallKey: CONTACT_ID }));
+    lambda.on(InvokeCommand).resolves(invokeResponse(ROW));
 
     const report = await handler(sweepRequested({ maxRecords: 1 }), lambdaContext());
 
@@ -229,8 +408,6 @@ describe('redrive handler, SweepRequested', () => {
   });
 
   it('publishes no continuation when the window was swept to its end', async () => {
-    lambda.on(InvokeCommand).resolves(invokeResponse({}));
-
     const report = await handler(sweepRequested({ maxRecords: 5 }), lambdaContext());
 
     expect(report).toMatchObject({ complete: true });
@@ -238,12 +415,13 @@ describe('redrive handler, SweepRequested', () => {
   });
 
   it('stops before querying when the function is within its time reserve', async () => {
-    lambda.on(InvokeCommand).resolves(invokeResponse({}));
     const startAfter = '00000000-0000-4000-8000-000000000001';
 
     const report = await handler(sweepRequested({ startAfter }), lambdaContext(10_000));
 
     expect(lambda.commandCalls(InvokeCommand)).toHaveLength(0);
+    // A continuation: the first run of the window listed the pending syncs.
+    expect(dynamo.calls()).toHaveLength(0);
     expect(report).toMatchObject({ nextStartAfter: startAfter });
   });
 });
@@ -331,41 +509,130 @@ describe('redrive handler, DlqRedriveRequested', () => {
 });
 
 describe('redrive handler, START_CALL_PROCESSING', () => {
-  it('enqueues the archived record of the call with its phone-number overrides', async () => {
-    const event = eventBridgeEvent('lca-solution', 'START_CALL_PROCESSING', {
-      callId: CONTACT_ID,
-      agentId: 'agent-1',
-      toNumber: '+15550109999',
-      fromNumber: '+15550108888',
+  const OVERRIDES = { toNumber: '+15550109999', fromNumber: '+15550108888' };
+  const event = () => startCallProcessing({ callId: CONTACT_ID, agentId: 'agent-1', ...OVERRIDES });
+
+  function holdOverridesWrites(): UpdateItemCommandInput[] {
+    return dynamo
+      .commandCalls(UpdateItemCommand)
+      .map((call) => call.args[0].input)
+      .filter((input) => input.ExpressionAttributeValues?.[':overrides'] !== undefined);
+  }
+
+  it('holds the overrides in the ledger and resyncs the record it holds for the claimed version', async () => {
+    const version = versionOf(inbound());
+    dynamo.on(UpdateItemCommand).resolves({
+      Attributes: ledgerItem({
+        claimed: version,
+        heldJson: JSON.stringify(inbound()),
+        heldVersion: version,
+        overridesAt: Date.parse(NOW),
+      }),
     });
 
-    const report = await handler(event, lambdaContext());
+    const report = await handler(event(), lambdaContext());
 
-    const body = CtrReceivedDetailSchema.parse(
-      JSON.parse(sentBatches()[0]?.Entries?.[0]?.MessageBody ?? ''),
-    );
+    const writes = holdOverridesWrites();
+    expect(writes).toHaveLength(1);
+    expect(writes[0]).toMatchObject({
+      TableName: LEDGER_TABLE,
+      Key: { contactId: { S: CONTACT_ID } },
+      ReturnValues: 'ALL_NEW',
+    });
+    expect(writes[0]?.ConditionExpression).toBeUndefined();
+    expect(writes[0]?.ExpressionAttributeValues).toMatchObject({
+      ':overrides': {
+        M: { toNumber: { S: OVERRIDES.toNumber }, fromNumber: { S: OVERRIDES.fromNumber } },
+      },
+      ':overridesAt': { N: String(Date.parse(NOW)) },
+    });
+    // A resync: the updater sends it although this version is acknowledged, with the overrides it
+    // reads from the ledger, not from the message.
+    expect(sentBatches()[0]?.Entries?.[0]?.MessageAttributes).toEqual(RESYNC_ATTRIBUTES);
+    const body = CtrReceivedDetailSchema.parse(sentBodies()[0]);
     expect(body.contactId).toBe(CONTACT_ID);
-    expect(body.fieldOverrides).toEqual({ toNumber: '+15550109999', fromNumber: '+15550108888' });
-    // A resync: the updater sends it although the archive holds this version.
-    expect(sentBatches()[0]?.Entries?.[0]?.MessageAttributes).toEqual({
-      'ctr-sync-resync': { DataType: 'String', StringValue: 'true' },
-    });
+    expect(body.contactRecord).toEqual(inbound());
+    expect(body.fieldOverrides).toBeUndefined();
+    expect(s3.calls()).toHaveLength(0);
     expect(report).toEqual({
       schemaVersion: '1',
       operation: 'start-call-processing',
-      counts: { enqueued: 1, noArchive: 0 },
+      counts: { held: 1, enqueued: 1, pending: 0 },
     });
   });
 
-  it('throws a PermanentError naming callId when the detail has none', async () => {
-    const event = eventBridgeEvent('lca-solution', 'START_CALL_PROCESSING', {
-      toNumber: '+15550109999',
+  it('resyncs the claimed version from the archive objects around when it was received', async () => {
+    dynamo.on(UpdateItemCommand).resolves({
+      Attributes: ledgerItem({
+        claimed: versionOf(inbound()),
+        sent: versionOf(inbound()),
+        receivedAt: Date.parse('2024-05-01T10:20:00Z'),
+        overridesAt: Date.parse(NOW),
+      }),
+    });
+    s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: ARCHIVE_KEY }], IsTruncated: false });
+    s3.on(GetObjectCommand).resolves(archiveObject([inbound()]));
+
+    const report = await handler(event(), lambdaContext());
+
+    expect(s3.commandCalls(ListObjectsV2Command)[0]?.args[0].input).toMatchObject({
+      Bucket: ARCHIVE_BUCKET,
+      StartAfter: 'archive/2024/05/01/04',
+    });
+    expect(sentBodies()).toEqual([JSON.parse(ctrReceivedBody(inbound()))]);
+    expect(report.counts).toEqual({ held: 1, enqueued: 1, pending: 0 });
+  });
+
+  it('marks the claimed version pending when neither the ledger nor the archive holds its record', async () => {
+    const version = versionOf(inbound());
+    dynamo.on(UpdateItemCommand).resolves({
+      Attributes: ledgerItem({
+        claimed: version,
+        sent: version,
+        receivedAt: Date.parse('2024-05-01T10:20:00Z'),
+        overridesAt: Date.parse(NOW),
+      }),
     });
 
-    const redrive = handler(event, lambdaContext());
+    const report = await handler(event(), lambdaContext());
+
+    const pending = dynamo
+      .commandCalls(UpdateItemCommand)
+      .map((call) => call.args[0].input)
+      .filter((input) => input.ExpressionAttributeValues?.[':pending'] !== undefined);
+    expect(pending).toHaveLength(1);
+    expect(pending[0]).toMatchObject({
+      Key: { contactId: { S: CONTACT_ID } },
+      ConditionExpression: '#claimed = :version',
+    });
+    expect(pending[0]?.ExpressionAttributeValues?.[':version']).toEqual({ S: version });
+    expect(sentBatches()).toHaveLength(0);
+    expect(report.counts).toEqual({ held: 1, enqueued: 0, pending: 1 });
+  });
+
+  it('holds the overrides of a call whose record has not arrived, and enqueues nothing', async () => {
+    dynamo.on(UpdateItemCommand).resolves({
+      Attributes: ledgerItem({ overridesAt: Date.parse(NOW) }),
+    });
+
+    const report = await handler(event(), lambdaContext());
+
+    expect(holdOverridesWrites()).toHaveLength(1);
+    expect(dynamo.calls()).toHaveLength(1);
+    expect(s3.calls()).toHaveLength(0);
+    expect(sentBatches()).toHaveLength(0);
+    expect(report.counts).toEqual({ held: 1, enqueued: 0, pending: 0 });
+    expect(JSON.parse(publishedReports()[0]?.Detail ?? '')).toEqual(report);
+  });
+
+  it('throws a PermanentError naming callId when the detail has none', async () => {
+    const invalid = startCallProcessing({ toNumber: '+15550109999' });
+
+    const redrive = handler(invalid, lambdaContext());
 
     await expect(redrive).rejects.toBeInstanceOf(PermanentError);
-    await expect(handler(event, lambdaContext())).rejects.toThrow(/detail\.callId/);
+    await expect(handler(invalid, lambdaContext())).rejects.toThrow(/detail\.callId/);
+    expect(dynamo.calls()).toHaveLength(0);
     expect(sqs.calls()).toHaveLength(0);
     expect(s3.calls()).toHaveLength(0);
   });

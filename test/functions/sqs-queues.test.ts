@@ -10,23 +10,42 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { TransientError } from '../../domain/errors';
+import { contentDigest, versionKey } from '../../domain/versions';
 import { buildCtrReceivedDetail, CtrReceivedDetailSchema } from '../../events/ctr-received';
 import {
   createSqsSyncQueue,
   MAX_MESSAGE_BYTES,
   REDRIVE_RUN_ATTRIBUTE,
+  RESYNC_ATTRIBUTE,
 } from '../../functions/shared/sqs-queues';
+import { FakeReferenceStore } from '../fixtures/fakes';
 
 const sqs = mockClient(SQSClient);
 const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/ctr-sync-sync';
+
+const TIMESTAMP = '2024-03-12T14:11:02Z';
+
+/** Where the queue stores records that do not fit a message. */
+let references: FakeReferenceStore;
 
 function queue() {
   return createSqsSyncQueue({
     client: new SQSClient({ region: 'us-east-1' }),
     queueUrl: QUEUE_URL,
-    archiveBucket: 'ctr-sync-archive',
+    references,
     sleep: async () => {},
   });
+}
+
+/** The reference store's key of a record's version. */
+function storedKey(contactId: string, json: string): string {
+  return `large/${contactId}/${versionKey(TIMESTAMP, contentDigest(json))}.json`;
+}
+
+function sentBodies() {
+  return batches().flatMap((batch) =>
+    (batch.Entries ?? []).map((entry) => JSON.parse(entry.MessageBody ?? '')),
+  );
 }
 
 function batches(): SendMessageBatchCommandInput[] {
@@ -52,6 +71,7 @@ function answer(fails: (body: string, call: number) => boolean) {
 
 beforeEach(() => {
   sqs.reset();
+  references = new FakeReferenceStore();
 });
 
 describe('createSqsSyncQueue', () => {
@@ -95,29 +115,104 @@ describe('createSqsSyncQueue', () => {
     expect(plain?.Entries?.[0]?.MessageAttributes).toBeUndefined();
   });
 
-  it('enqueues a record too large for a message as a reference to the archive', async () => {
+  it('enqueues a record inline, marked as a resync', async () => {
+    sqs.on(SendMessageBatchCommand).callsFake(answer(() => false));
+    const json = JSON.stringify({ ContactId: 'c-2', LastUpdateTimestamp: TIMESTAMP });
+
+    await queue().enqueue([{ contactId: 'c-2', lastUpdateTimestamp: TIMESTAMP, record: { json } }]);
+
+    const entry = batches()[0]?.Entries?.[0];
+    expect(entry?.MessageAttributes).toEqual({
+      [RESYNC_ATTRIBUTE]: { DataType: 'String', StringValue: 'true' },
+    });
+    expect(entry?.MessageBody).toBe(buildCtrReceivedDetail(json, 'c-2', TIMESTAMP));
+    expect(references.objects.size).toBe(0);
+  });
+
+  it('stores a record too large for a message, one object per version, and enqueues a reference to it', async () => {
     sqs.on(SendMessageBatchCommand).callsFake(answer(() => false));
     const big = JSON.stringify({
       ContactId: 'c-1',
-      LastUpdateTimestamp: '2024-03-12T14:11:02Z',
+      LastUpdateTimestamp: TIMESTAMP,
       Attributes: { transcript: 'x'.repeat(MAX_MESSAGE_BYTES) },
     });
-    const small = JSON.stringify({ ContactId: 'c-2', LastUpdateTimestamp: '2024-03-12T14:11:02Z' });
+    const small = JSON.stringify({ ContactId: 'c-2', LastUpdateTimestamp: TIMESTAMP });
 
     await queue().enqueue([
-      { contactId: 'c-1', lastUpdateTimestamp: '2024-03-12T14:11:02Z', json: big },
-      { contactId: 'c-2', lastUpdateTimestamp: '2024-03-12T14:11:02Z', json: small },
+      { contactId: 'c-1', lastUpdateTimestamp: TIMESTAMP, record: { json: big } },
+      { contactId: 'c-2', lastUpdateTimestamp: TIMESTAMP, record: { json: small } },
     ]);
 
-    const bodies = batches()[0]?.Entries?.map((entry) => JSON.parse(entry.MessageBody ?? '')) ?? [];
+    const key = storedKey('c-1', big);
+    expect([...references.objects]).toEqual([[key, big]]);
+    const bodies = sentBodies();
     expect(bodies[0]).toEqual({
       schemaVersion: '1',
       contactId: 'c-1',
-      lastUpdateTimestamp: '2024-03-12T14:11:02Z',
-      contactRecordRef: { bucket: 'ctr-sync-archive', key: 'ctr/c-1.json' },
+      lastUpdateTimestamp: TIMESTAMP,
+      contactRecordRef: { bucket: 'archive-bucket', key },
     });
     expect(bodies[1].contactRecord).toEqual(JSON.parse(small));
     for (const body of bodies) expect(CtrReceivedDetailSchema.safeParse(body).success).toBe(true);
+  });
+
+  it('stores a record holding U+FFFF, which SQS rejects, and enqueues a reference to it', async () => {
+    sqs.on(SendMessageBatchCommand).callsFake(answer(() => false));
+    const json = JSON.stringify({
+      ContactId: 'c-1',
+      LastUpdateTimestamp: TIMESTAMP,
+      Attributes: { note: 'a\uffffb' },
+    });
+
+    await queue().enqueue([{ contactId: 'c-1', lastUpdateTimestamp: TIMESTAMP, record: { json } }]);
+
+    expect(references.objects.get(storedKey('c-1', json))).toBe(json);
+    expect(sentBodies()[0]?.contactRecordRef).toEqual({
+      bucket: 'archive-bucket',
+      key: storedKey('c-1', json),
+    });
+    expect(batches()[0]?.Entries?.[0]?.MessageBody).not.toMatch(/\uffff/);
+  });
+
+  it('enqueues a record held by reference as that reference, without storing it again', async () => {
+    sqs.on(SendMessageBatchCommand).callsFake(answer(() => false));
+    const ref = { bucket: 'ctr-sync-archive', key: 'large/c-1/2024-03-12T14_11_02.000Z_0a1b.json' };
+
+    await queue().enqueue([{ contactId: 'c-1', lastUpdateTimestamp: TIMESTAMP, record: { ref } }]);
+
+    expect(sentBodies()).toEqual([
+      {
+        schemaVersion: '1',
+        contactId: 'c-1',
+        lastUpdateTimestamp: TIMESTAMP,
+        contactRecordRef: ref,
+      },
+    ]);
+    expect(batches()[0]?.Entries?.[0]?.MessageAttributes).toEqual({
+      [RESYNC_ATTRIBUTE]: { DataType: 'String', StringValue: 'true' },
+    });
+    expect(references.objects.size).toBe(0);
+  });
+
+  it('sends nothing when storing a record that does not fit fails', async () => {
+    sqs.on(SendMessageBatchCommand).callsFake(answer(() => false));
+    references.put = async () => {
+      throw new TransientError('PutObject failed (SlowDown)');
+    };
+    const big = JSON.stringify({
+      ContactId: 'c-1',
+      LastUpdateTimestamp: TIMESTAMP,
+      Attributes: { transcript: 'x'.repeat(MAX_MESSAGE_BYTES) },
+    });
+    const small = JSON.stringify({ ContactId: 'c-2', LastUpdateTimestamp: TIMESTAMP });
+
+    const enqueue = queue().enqueue([
+      { contactId: 'c-1', lastUpdateTimestamp: TIMESTAMP, record: { json: big } },
+      { contactId: 'c-2', lastUpdateTimestamp: TIMESTAMP, record: { json: small } },
+    ]);
+
+    await expect(enqueue).rejects.toThrow('PutObject failed (SlowDown)');
+    expect(batches()).toHaveLength(0);
   });
 
   it('sends by reference a record that fits a message only without its resync attribute', async () => {
@@ -125,20 +220,40 @@ describe('createSqsSyncQueue', () => {
     const record = (padding: number) =>
       JSON.stringify({
         ContactId: 'c-1',
-        LastUpdateTimestamp: '2024-03-12T14:11:02Z',
+        LastUpdateTimestamp: TIMESTAMP,
         Attributes: { transcript: 'x'.repeat(padding) },
       });
     const bodyBytes = (json: string) =>
-      Buffer.byteLength(buildCtrReceivedDetail(json, 'c-1', '2024-03-12T14:11:02Z'));
+      Buffer.byteLength(buildCtrReceivedDetail(json, 'c-1', TIMESTAMP));
     // 10 bytes under the limit on its own; the attribute ('ctr-sync-resync', 'String', 'true') adds 25.
     const json = record(MAX_MESSAGE_BYTES - 10 - bodyBytes(record(0)));
     expect(bodyBytes(json)).toBe(MAX_MESSAGE_BYTES - 10);
 
-    await queue().enqueue([
-      { contactId: 'c-1', lastUpdateTimestamp: '2024-03-12T14:11:02Z', json },
-    ]);
+    await queue().enqueue([{ contactId: 'c-1', lastUpdateTimestamp: TIMESTAMP, record: { json } }]);
 
-    const body = JSON.parse(batches()[0]?.Entries?.[0]?.MessageBody ?? '');
-    expect(body.contactRecordRef).toEqual({ bucket: 'ctr-sync-archive', key: 'ctr/c-1.json' });
+    expect(sentBodies()[0]?.contactRecordRef).toEqual({
+      bucket: 'archive-bucket',
+      key: storedKey('c-1', json),
+    });
+  });
+
+  it('sends inline a record that fits a message with its resync attribute', async () => {
+    sqs.on(SendMessageBatchCommand).callsFake(answer(() => false));
+    const record = (padding: number) =>
+      JSON.stringify({
+        ContactId: 'c-1',
+        LastUpdateTimestamp: TIMESTAMP,
+        Attributes: { transcript: 'x'.repeat(padding) },
+      });
+    const bodyBytes = (json: string) =>
+      Buffer.byteLength(buildCtrReceivedDetail(json, 'c-1', TIMESTAMP));
+    // Exactly at the limit with the attribute's 25 bytes.
+    const json = record(MAX_MESSAGE_BYTES - 25 - bodyBytes(record(0)));
+    expect(bodyBytes(json)).toBe(MAX_MESSAGE_BYTES - 25);
+
+    await queue().enqueue([{ contactId: 'c-1', lastUpdateTimestamp: TIMESTAMP, record: { json } }]);
+
+    expect(sentBodies()[0]?.contactRecord).toEqual(JSON.parse(json));
+    expect(references.objects.size).toBe(0);
   });
 });

@@ -87,6 +87,39 @@ describe('S3 archive reader against fauxqs', () => {
   });
 });
 
+describe('S3 archive reader on CtrReceived details', () => {
+  it('reads the record of each detail, follows a contactRecordRef into large/, and passes plain records and broken lines on', async () => {
+    const prefix = `details-${randomUUID()}/`;
+    const references = createS3ReferenceStore({ client: s3, bucket });
+    const ref = await references.put('c-2', 'v', '{"ContactId":"c-2","Big":true}');
+    const lines = [
+      '{"schemaVersion":"1","contactId":"c-1","lastUpdateTimestamp":"t","contactRecord":{"ContactId":"c-1","A":1}}',
+      `{"schemaVersion":"1","contactId":"c-2","lastUpdateTimestamp":"t","contactRecordRef":${JSON.stringify(ref)}}`,
+      `{"schemaVersion":"1","contactId":"c-3","lastUpdateTimestamp":"t","contactRecordRef":{"bucket":"elsewhere","key":"large/x"}}`,
+      '{"ContactId":"c-4"}',
+      '{"schemaVersion":"1", broken',
+    ];
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: `${prefix}2024/05/01/10/a.gz`,
+        Body: gzipSync(`${lines.join('\n')}\n`),
+      }),
+    );
+    const reader = createS3ArchiveReader({ client: s3, bucket, prefix });
+
+    const records = await reader.readObject(`${prefix}2024/05/01/10/a.gz`);
+
+    expect(records).toEqual([
+      '{"ContactId":"c-1","A":1}',
+      '{"ContactId":"c-2","Big":true}',
+      lines[2],
+      '{"ContactId":"c-4"}',
+      '{"schemaVersion":"1", broken',
+    ]);
+  });
+});
+
 describe('Firehose stand-in against fauxqs', () => {
   it('writes buffered records as one GZIP object of newline-delimited records under the hour of arrival', async () => {
     const prefix = `stream-${randomUUID()}/`;

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { decodeContactRecord } from '../../domain/contact-record';
+import { toVoiceCallUpdate } from '../../domain/voice-call';
 import {
   createRandom,
   type GeneratedRecord,
@@ -439,6 +440,21 @@ describe('generateContactRecords: republished versions and delivery', () => {
       if (versions.size >= 2) republished++;
     }
     expect(republished / deliveries.size).toBeGreaterThan(0.75);
+  });
+
+  it('makes every version of a contact differ from the others in what its VoiceCall receives', () => {
+    let compared = 0;
+    for (const list of deliveries.values()) {
+      const fieldValues = new Map<number, string>();
+      for (const { lastUpdate, data } of list) {
+        const update = toVoiceCallUpdate(decodeContactRecord(data));
+        fieldValues.set(lastUpdate, JSON.stringify(update.fieldValues));
+      }
+      if (fieldValues.size < 2) continue;
+      compared++;
+      expect(new Set(fieldValues.values()).size).toBe(fieldValues.size);
+    }
+    expect(compared).toBeGreaterThan(100);
   });
 
   it('delivers some later versions before earlier ones', () => {

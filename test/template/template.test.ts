@@ -44,7 +44,7 @@ const FUNCTION_NAMES = Object.keys(FUNCTION_ENTRIES) as FunctionName[];
 /** The pattern of `events/patterns.json` each rule of local/topology.ts must carry. */
 const PATTERN_OF_RULE: Record<string, keyof typeof patterns> = {
   sync: 'ctrReceived',
-  archive: 'ctrReceivedInline',
+  archive: 'ctrReceived',
   'redrive-requested': 'redriveRequested',
   'start-call-processing': 'startCallProcessing',
 };
@@ -517,6 +517,7 @@ describe('serverless package (stage dev, default parameters)', () => {
         () => [
           grant('lambda:InvokeFunction', restApiArn()),
           grant('s3:GetObject', archiveObjects),
+          grant('s3:GetObject', { 'Fn::Sub': '${ArchiveBucket.Arn}/import/*' }),
           grant('s3:GetObject', referenceKeys),
           grant('s3:PutObject', referenceKeys),
           grant('s3:ListBucket', getAtt('ArchiveBucket')),
