@@ -20,6 +20,12 @@
  *   left out (both designs keep one object per contact).
  * - CloudWatch Logs: the bytes each function wrote; the stock design's
  *   logging is whatever its stand-in writes (none), which favours it.
+ * - DynamoDB (ctr-sync's sync ledger): the request units the local DynamoDB
+ *   proxy counted (table and pending index writes, reads), on-demand prices;
+ *   storage and point-in-time recovery (per GB-month, about 300 bytes per
+ *   contact) are left out like S3 storage.
+ * - Firehose (ctr-sync's archive): bytes ingested, each record rounded up to
+ *   5 KB; the objects it writes are counted as S3 PUTs.
  * Kinesis is the same stream for both and is left out.
  */
 import type { EndToEndRun } from './end-to-end';
@@ -36,6 +42,8 @@ export interface CostPerMillion {
   sqs: number;
   s3: number;
   cloudWatchLogs: number;
+  dynamoDb: number;
+  firehose: number;
   total: number;
 }
 
@@ -45,7 +53,13 @@ const sum = (values: readonly number[]) => values.reduce((total, value) => total
  * Price one run per million delivered records.
  * @param run - an end-to-end run; `published` is the CtrReceived events (0 for the stock design).
  */
-export function costPerMillion(run: EndToEndRun & { published?: number }): CostPerMillion {
+export function costPerMillion(
+  run: EndToEndRun & {
+    published?: number;
+    dynamoDb?: { writeUnits: number; readUnits: number; indexWriteUnits: number };
+    firehose?: { billedBytes: number };
+  },
+): CostPerMillion {
   const perMillion = 1_000_000 / run.records;
   const requests = (prefix: string, operations?: readonly string[]) =>
     sum(
@@ -71,6 +85,11 @@ export function costPerMillion(run: EndToEndRun & { published?: number }): CostP
     sqs: requests('SQS.') * PRICES.sqsStandardRequest.usd,
     s3: s3Puts * PRICES.s3PutCopyPostList.usd + s3Gets * PRICES.s3GetAndOther.usd,
     cloudWatchLogs: (logBytes / 1024 ** 3) * PRICES.cloudWatchLogsIngestionGb.usd,
+    dynamoDb:
+      ((run.dynamoDb?.writeUnits ?? 0) + (run.dynamoDb?.indexWriteUnits ?? 0)) *
+        PRICES.dynamoDbWriteRequestUnit.usd +
+      (run.dynamoDb?.readUnits ?? 0) * PRICES.dynamoDbReadRequestUnit.usd,
+    firehose: ((run.firehose?.billedBytes ?? 0) / 1024 ** 3) * PRICES.firehoseIngestionGb.usd,
   };
   const scaled = Object.fromEntries(
     Object.entries(cost).map(([name, usd]) => [name, usd * perMillion]),

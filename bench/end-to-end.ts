@@ -72,6 +72,17 @@ export interface PipelineRun extends EndToEndRun {
   ingestInvocations: { published: number; putEventsRequests: number }[];
   /** Whether every DLQ is empty and the shard reached its tip. */
   clean: boolean;
+  /** DynamoDB request units of the ledger (see local/dynamodb/server.ts CapacityCount). */
+  dynamoDb: {
+    writeUnits: number;
+    readUnits: number;
+    indexWriteUnits: number;
+    failedConditionalWrites: number;
+  };
+  /** Bytes the archive delivery stream bills (records rounded up to 5 KB), and its objects. */
+  firehose: { billedBytes: number; records: number; objects: number };
+  /** The updater's AWS requests by operation. */
+  updaterRequests: Record<string, number>;
 }
 
 /** The newest version's first record, per ContactId. */
@@ -196,16 +207,40 @@ const BILLED_PLATFORM_OPERATIONS = new Set([
 /** Run `records` through the local stack (ctr-sync). */
 export async function runPipeline(
   records: readonly InputRecord[],
-  options: { telephonyLatencyMs: number },
+  options: { telephonyLatencyMs: number; rate?: number },
 ): Promise<PipelineRun> {
   const workDir = await mkdtemp(join(tmpdir(), 'ctr-sync-bench-'));
-  const stack = await startLocalStack({ workDir, telephonyLatencyMs: options.telephonyLatencyMs });
+  const stack = await startLocalStack({
+    workDir,
+    telephonyLatencyMs: options.telephonyLatencyMs,
+    measureCapacity: true,
+  });
   try {
     await createVoiceCalls(records, (contactId, date) => stack.createVoiceCall(contactId, date));
-    const putAt = await stack.putRecords(
-      records.map((record) => record.data),
-      records.map((record) => record.contactId),
-    );
+    let putAt: number[];
+    if (options.rate) {
+      // At the given pace (records per second), in slices every 100 ms, as local/start.ts --rate.
+      putAt = [];
+      const slice = Math.max(1, Math.round(options.rate / 10));
+      for (let start = 0; start < records.length; start += slice) {
+        const began = Date.now();
+        const part = records.slice(start, start + slice);
+        putAt.push(
+          ...(await stack.putRecords(
+            part.map((record) => record.data),
+            part.map((record) => record.contactId),
+          )),
+        );
+        await new Promise((resolve) =>
+          setTimeout(resolve, Math.max(0, 100 - (Date.now() - began))),
+        );
+      }
+    } else {
+      putAt = await stack.putRecords(
+        records.map((record) => record.data),
+        records.map((record) => record.contactId),
+      );
+    }
     await stack.drain();
     const voiceCalls = await stack.voiceCalls();
     const summary = await stack.summary();
@@ -218,6 +253,8 @@ export async function runPipeline(
     for (const [operation, count] of Object.entries(platform)) {
       requests[operation] = (requests[operation] ?? 0) + count;
     }
+    // The delivery stream's writes of archive objects are S3 PUTs billed to the account.
+    requests['S3.PutObject'] = (requests['S3.PutObject'] ?? 0) + summary.archive.objects;
     return {
       design: 'ctr-sync',
       records: records.length,
@@ -236,7 +273,20 @@ export async function runPipeline(
         summary.kinesis.reachedTip &&
         summary.inDlq.sync === 0 &&
         summary.inDlq.redrive === 0 &&
-        summary.inDlq.ingest === 0,
+        summary.inDlq.ingest === 0 &&
+        summary.inDlq.archive === 0,
+      dynamoDb: summary.dynamoDbCapacity ?? {
+        writeUnits: 0,
+        readUnits: 0,
+        indexWriteUnits: 0,
+        failedConditionalWrites: 0,
+      },
+      firehose: {
+        billedBytes: summary.archive.billedBytes,
+        records: summary.archive.accepted,
+        objects: summary.archive.objects,
+      },
+      updaterRequests: summary.requests.updater,
     };
   } finally {
     await stack.stop();

@@ -7,7 +7,7 @@
  * GB-second, one GB-month, ...) so callers multiply by their counts; the list price as AWS quotes
  * it is kept in `note`.
  *
- * Compiled on 2026-11-21 (`PRICES_COMPILED`) from stored copies of the pages in `source`, as
+ * Compiled on 2026-11-21, DynamoDB and Firehose added on 2026-12-01 (`PRICES_COMPILED`) from stored copies of the pages in `source`, as
  * published on the page retrieved: several copies are older than that date, and prices change, so
  * re-check the pages before quoting a figure outside this benchmark.
  *
@@ -29,7 +29,7 @@ export interface Price {
 }
 
 /** The date this table was compiled (ISO 8601). */
-export const PRICES_COMPILED = '2026-11-21';
+export const PRICES_COMPILED = '2026-12-01';
 
 /** The AWS Region every price in the table is for. */
 export const PRICE_REGION = 'us-east-1';
@@ -140,6 +140,39 @@ export const PRICES = {
       'Figure not visible on the retrieved copy of the AWS pricing page; read from ' +
       'https://devnotes.tech/understanding-aws-s3-pricing-a-complete-cost-breakdown-with-' +
       'examples and http://my.globalxperts.net/?p=5330.',
+  },
+  dynamoDbWriteRequestUnit: {
+    usd: 0.000000625,
+    per: '1 write request unit',
+    source: 'https://aws.amazon.com/dynamodb/pricing/on-demand/',
+    note:
+      '$0.625 per million write request units, on-demand, Standard table class. A write of an ' +
+      'item up to 1 KB is one unit, larger items one per KB started, on the larger of the item ' +
+      'before and after; a failed conditional write is billed too (Amazon DynamoDB Developer ' +
+      'Guide, "Capacity unit consumption for write operations"). Figure from the price ' +
+      'reduction AWS announced for 2024-11-01 (halving $1.25); not visible on a retrieved copy ' +
+      'of the AWS page.',
+  },
+  dynamoDbReadRequestUnit: {
+    usd: 0.000000125,
+    per: '1 read request unit',
+    source: 'https://aws.amazon.com/dynamodb/pricing/on-demand/',
+    note:
+      '$0.125 per million read request units, on-demand, Standard table class: one strongly ' +
+      'consistent read of up to 4 KB, or two eventually consistent ones. Figure from the price ' +
+      'reduction AWS announced for 2024-11-01 (halving $0.25); not visible on a retrieved copy ' +
+      'of the AWS page.',
+  },
+  firehoseIngestionGb: {
+    usd: 0.029,
+    per: '1 GB ingested',
+    source: 'https://aws.amazon.com/firehose/pricing/',
+    note:
+      '$0.029 per GB, Direct PUT (and EventBridge as a source), first 500 TB a month; each ' +
+      'record is rounded up to the next 5 KB (the 5 KB rule also in ' +
+      'https://www.shigemk2.com/entry/2022/01/12/210322, quoting the AWS page). Delivery to S3 ' +
+      'adds nothing but the S3 PUT of each object. Figure not visible on a retrieved copy of ' +
+      'the AWS page.',
   },
   cloudWatchLogsIngestionGb: {
     usd: 0.5,

@@ -26,7 +26,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 import { generateContactRecords } from '../local/generate';
 import { measureColdStart } from './cold-start';
 import { costPerMillion } from './cost';
-import { decodeContactRecord } from '../domain/contact-record';
+import { decodeContactRecord, decodeContactRecordWithText } from '../domain/contact-record';
 import { evaluateSyncEligibility } from '../domain/eligibility';
 import { compareContactRecordVersions } from '../domain/versions';
 import type { InputRecord } from '../local/input';
@@ -39,7 +39,8 @@ import {
 } from './end-to-end';
 import type { FigureResult } from './figure';
 import { measureIngestFloor, measureLargestBatch } from './ingest';
-import { PRICE_REGION, PRICES_COMPILED } from './prices';
+import { PRICE_REGION, PRICES, PRICES_COMPILED } from './prices';
+import { itemSize } from '../local/dynamodb/server';
 
 /** Milliseconds the SCV stand-in takes per `updateVoiceCall` (SCV's call to Salesforce). */
 export const TELEPHONY_LATENCY_MS = 20;
@@ -51,6 +52,8 @@ export const SIDE_BY_SIDE_RECORDS = 2_500;
 export const SEED = 7;
 /** Least distance, in records, between two deliveries of a contact in the spread input. */
 export const SPREAD_GAP = 300;
+/** Records per second the spread input is put at (`npm start -- --rate`). */
+export const SPREAD_RATE = 250;
 
 /**
  * From the input alone: eligible deliveries whose version is newer than every earlier
@@ -109,13 +112,23 @@ export function requestsFigure(
   ).length;
   const s3PerRecord = total('S3.') / run.records;
   const sqsPerRecord = total('SQS.') / run.records;
+  const ledgerWrites = run.requests['DynamoDB.UpdateItem'] ?? 0;
+  const ledgerReads =
+    (run.requests['DynamoDB.GetItem'] ?? 0) + (run.requests['DynamoDB.Query'] ?? 0);
+  const updaterS3Writes =
+    (run.updaterRequests['S3.PutObject'] ?? 0) + (run.updaterRequests['S3.HeadObject'] ?? 0);
   const checks = {
     putEventsExact: batchesOff === 0,
-    // One updateVoiceCall per version the updater claimed (found newer than the archive), none
-    // for duplicates and superseded deliveries, never more than the input's newer-version
-    // deliveries. Extra invokes are repairs after two versions of a contact were sent at once.
+    // One updateVoiceCall per version the updater claimed, none for duplicates and superseded
+    // deliveries, never more than the input's newer-version deliveries. Extra invokes are repairs
+    // after two versions of a contact were sent at once.
     telephonyExact: run.telephonyInvokes === run.synced && run.synced <= newerVersions,
-    s3: s3PerRecord <= 2,
+    // At most two ledger writes per new version (claim, mark sent) and one per delivery not
+    // sent (a failed conditional write), and at most one read per new version.
+    ledgerWrites: ledgerWrites <= 2 * run.synced + run.duplicate + run.superseded,
+    ledgerReads: ledgerReads <= run.synced,
+    // No S3 request on the sync path (the updater reads only records sent by reference).
+    noS3OnSyncPath: updaterS3Writes === 0,
     sqs: sqsPerRecord <= 1.3,
   };
   return {
@@ -127,8 +140,13 @@ export function requestsFigure(
       `${run.telephonyInvokes - run.synced} repairs (input: ${newerVersions} newer-version ` +
       `deliveries; 0 for ${run.duplicate} duplicate, ${run.superseded} superseded; ` +
       `stock: ${stock.telephonyInvokes} for ${stock.records} records); ` +
+      `DynamoDB ${round(ledgerWrites / Math.max(1, run.synced))} writes and ` +
+      `${round(ledgerReads / Math.max(1, run.synced))} reads per new version ` +
+      `(${ledgerWrites} writes, ${run.dynamoDb.failedConditionalWrites} failed conditions); ` +
+      `updater S3 GET ${run.updaterRequests['S3.GetObject'] ?? 0} (references), PUT/HEAD ${updaterS3Writes}; ` +
       `S3 ${round(s3PerRecord)}/record; SQS ${round(sqsPerRecord)}/record`,
-    target: 'PutEvents = ceil(n/10) per batch; invokes = newer versions; S3 ≤ 2; SQS ≤ 1.3',
+    target:
+      'PutEvents = ceil(n/10) per batch; invokes = newer versions; DynamoDB ≤ 2 writes + 1 read per new version, 1 write per duplicate; no S3 on the sync path; SQS ≤ 1.3',
     pass: Object.values(checks).every(Boolean),
     details: {
       records: run.records,
@@ -145,6 +163,11 @@ export function requestsFigure(
       published: run.published,
       s3PerRecord,
       sqsPerRecord,
+      ledgerWrites,
+      ledgerReads,
+      dynamoDbCapacity: run.dynamoDb,
+      updaterRequests: run.updaterRequests,
+      telephonyInvokesPerNewVersion: run.telephonyInvokes / Math.max(1, run.synced),
       repairs: run.telephonyInvokes - run.synced,
       stockInvokesPerRecord: stock.telephonyInvokes / stock.records,
       checks,
@@ -156,13 +179,15 @@ export function requestsFigure(
 /**
  * Figure 4: cost per million records, side by side on the same input: as generated (a
  * compressed replay, where versions of a contact often share a batch) and spread (two
- * deliveries of a contact at least SPREAD_GAP records apart). The stock design's counts do not
- * depend on the order. The target is judged on the higher ratio.
+ * deliveries of a contact at least SPREAD_GAP records apart, put at SPREAD_RATE records per
+ * second), as Connect delivers them. The stock design's counts do not depend on the order. The
+ * target is judged on the spread ratio; the ratio as generated is shown too.
  */
 export function costFigure(
   ours: PipelineRun,
   spread: PipelineRun,
   stock: EndToEndRun,
+  records: readonly InputRecord[],
 ): FigureResult {
   const ourCost = costPerMillion(ours);
   const spreadCost = costPerMillion(spread);
@@ -175,8 +200,8 @@ export function costFigure(
     measured:
       `$${round(ourCost.total)} (spread $${round(spreadCost.total)}) vs stock ` +
       `$${round(stockCost.total)}: ${round(ratio)}x (spread ${round(spreadRatio)}x)`,
-    target: '≤ 0.8x',
-    pass: Math.max(ratio, spreadRatio) <= 0.8,
+    target: '≤ 0.6x (spread)',
+    pass: spreadRatio <= 0.6,
     details: {
       records: ours.records,
       prices: { region: PRICE_REGION, compiled: PRICES_COMPILED },
@@ -186,6 +211,10 @@ export function costFigure(
       ratio,
       spreadRatio,
       spreadGap: SPREAD_GAP,
+      spreadRate: SPREAD_RATE,
+      dynamoDb: { ctrSync: ours.dynamoDb, ctrSyncSpread: spread.dynamoDb },
+      ledgerStorageOptions: ledgerStorageOptions(records, spread.synced / spread.records),
+      firehose: { ctrSync: ours.firehose, ctrSyncSpread: spread.firehose },
       requestsPerRecord: {
         ctrSync: perRecord(ours.requests, ours.records),
         ctrSyncSpread: perRecord(spread.requests, spread.records),
@@ -193,6 +222,64 @@ export function costFigure(
       },
     },
   };
+}
+
+/**
+ * Where the record lives, the cost decision of the sync ledger: DynamoDB write units per new
+ * version, and USD per million records at the run's new versions per record, for
+ * - `inClaimItem`: the record inside the ledger item (the claim and the mark-sent each write an
+ *   item of the record's size, and so does every later write to the item);
+ * - `separateItem`: the record written once per version as an item of its own, beside a small
+ *   claim item (claim and mark-sent);
+ * - `archiveOnly` (chosen): the record only in the Firehose archive (and in the ledger only
+ *   while a send failed), the claim item under 1 KB: claim and mark-sent, one unit each.
+ * Item sizes by DynamoDB's rules (local/dynamodb/server.ts itemSize) on the input's valid voice
+ * records; a ledger item as the adapter writes it.
+ */
+export function ledgerStorageOptions(
+  records: readonly InputRecord[],
+  newVersionsPerRecord: number,
+): Record<string, { writeUnitsPerNewVersion: number; usdPerMillionRecords: number }> {
+  const version = '2026-11-13T02:57:25.000Z#4ddde4b1e2864d6a';
+  const baseItem = {
+    contactId: { S: '8d2c6192-5a76-47b2-9f41-2190210e1a79' },
+    claimed: { S: version },
+    claimedBy: { S: 'c9a8b7d6-1234-4f5e-9abc-0123456789ab' },
+    claimedAt: { N: '1764627445000' },
+    receivedAt: { N: '1764627444000' },
+    sent: { S: version },
+    sentAt: { N: '1764627446000' },
+    expiresAt: { N: '1827699446' },
+  };
+  const base = itemSize(baseItem);
+  const units = (bytes: number) => Math.max(1, Math.ceil(bytes / 1024));
+  const sizes: number[] = [];
+  for (const record of records) {
+    try {
+      const { json } = decodeContactRecordWithText(record.data);
+      sizes.push(Buffer.byteLength(JSON.stringify(JSON.parse(json))) + 'record'.length);
+    } catch {
+      // Malformed records are never claimed.
+    }
+  }
+  const mean = (values: number[]) => sum(values) / Math.max(1, values.length);
+  const perVersion = {
+    inClaimItem: mean(sizes.map((size) => 2 * units(base + size))),
+    separateItem: mean(sizes.map((size) => units(size + 50) + 2 * units(base))),
+    archiveOnly: 2 * units(base),
+  };
+  return Object.fromEntries(
+    Object.entries(perVersion).map(([name, writeUnits]) => [
+      name,
+      {
+        writeUnitsPerNewVersion: round(writeUnits, 2),
+        usdPerMillionRecords: round(
+          writeUnits * newVersionsPerRecord * 1_000_000 * PRICES.dynamoDbWriteRequestUnit.usd,
+          3,
+        ),
+      },
+    ]),
+  );
 }
 
 /** Figure 6: end to end, ctr-sync on 10,000 records, and both designs on the same input. */
@@ -270,7 +357,10 @@ async function main(): Promise<void> {
   progress(`figures 4 and 6: ctr-sync, ${sameInput.length} records`);
   const ours = await runPipeline(sameInput, latency);
   progress(`figure 4: ctr-sync, the same ${sameInput.length} records spread apart`);
-  const spread = await runPipeline(spreadDeliveries(sameInput, SPREAD_GAP), latency);
+  const spread = await runPipeline(spreadDeliveries(sameInput, SPREAD_GAP), {
+    ...latency,
+    rate: SPREAD_RATE,
+  });
   progress(`figures 4 and 6: stock design, the same ${sameInput.length} records`);
   const stock = await runStock(sameInput, latency);
   progress(`figure 6: stock design, the recipe's code (a batch at once), the same records`);
@@ -280,7 +370,7 @@ async function main(): Promise<void> {
     floor,
     batch,
     requestsFigure(headline, stock, newerVersionDeliveries(records)),
-    costFigure(ours, spread, stock),
+    costFigure(ours, spread, stock, sameInput),
     coldStart,
     endToEndFigure(headline, ours, stock, stockBatch),
   ].sort((a, b) => a.id - b.id);

@@ -45,7 +45,7 @@ import {
   startKinesisLocal,
 } from './emulators';
 import { startKinesisEventSourceMapping } from './event-source-mappings/kinesis';
-import { type DynamoDbFault, startLocalDynamoDb } from './dynamodb/server';
+import { type CapacityCount, type DynamoDbFault, startLocalDynamoDb } from './dynamodb/server';
 import { startLocalFirehose } from './firehose/server';
 import { toLedgerItem } from '../functions/shared/dynamodb-ledger';
 import { createS3ArchiveReader } from '../functions/shared/s3-archive';
@@ -142,6 +142,8 @@ export interface LocalStackOptions {
    * time SCV's function spends calling Salesforce, for benchmarks.
    */
   telephonyLatencyMs?: number;
+  /** Count the DynamoDB request units the functions' requests would bill (benchmarks). */
+  measureCapacity?: boolean;
 }
 
 /** Counts of one run, from the functions' EMF metrics and the queues. */
@@ -161,8 +163,13 @@ export interface LocalStackSummary {
    * on-failure queue, `archive` the archive rule's dead-letter queue.
    */
   inDlq: { sync: number; redrive: number; ingest: number; archive: number };
-  /** The Firehose stand-in: records accepted and failed, archive objects written. */
-  archive: { accepted: number; failed: number; objects: number };
+  /**
+   * The Firehose stand-in: records accepted and failed, archive objects written, and the bytes
+   * Firehose bills for the accepted records (each rounded up to 5 KB).
+   */
+  archive: { accepted: number; failed: number; objects: number; billedBytes: number };
+  /** With `measureCapacity`: DynamoDB request units of every request to the table. */
+  dynamoDbCapacity?: CapacityCount;
   /**
    * The Kinesis event source mapping: whether it read the shard up to the
    * stream's tip with nothing in flight (the shard is not stalled), and its
@@ -185,9 +192,14 @@ export interface LocalStackSummary {
    * middleware (functions/shared/request-metrics.ts): `functions`, what the functions sent (from
    * their EMF metrics); `platform`, what the local stack sent on AWS's behalf (the sync rule's
    * SendMessage, the SQS event source mapping's receives and deletes, on-failure destinations)
-   * and for itself (CreateQueue, GetQueueAttributes while draining).
+   * and for itself (CreateQueue, GetQueueAttributes while draining); `updater`, the updater's
+   * share of `functions`.
    */
-  requests: { functions: Record<string, number>; platform: Record<string, number> };
+  requests: {
+    functions: Record<string, number>;
+    platform: Record<string, number>;
+    updater: Record<string, number>;
+  };
   /** Per ingest invocation: CtrReceived entries published, and PutEvents requests sent. */
   ingestInvocations: { published: number; putEventsRequests: number }[];
   /** Handler run time of every invocation that answered, per function, in milliseconds. */
@@ -306,6 +318,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     const faultsPlan = options.faults;
     const dynamoDb = await startLocalDynamoDb({
+      measureCapacity: options.measureCapacity,
       fault: (operation, body) => {
         const key = `${operation} ${contentKey(body)}`;
         return faultsPlan?.decide('dynamodb', key)
@@ -397,7 +410,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     const bundles = await buildFunctions(join(options.workDir, 'build'));
     const ingestInvocations: LocalStackSummary['ingestInvocations'] = [];
+    const updaterRequests: Record<string, number> = {};
     const metrics = new MetricsCollector((service, values) => {
+      if (service === 'updater') {
+        for (const [name, value] of Object.entries(values)) {
+          if (!name.startsWith(AWS_REQUESTS_METRIC_PREFIX)) continue;
+          const operation = name.slice(AWS_REQUESTS_METRIC_PREFIX.length);
+          updaterRequests[operation] = (updaterRequests[operation] ?? 0) + value;
+        }
+      }
       // The invocation's own line (with Received), not the single-metric lines of skip reasons.
       if (service !== 'ingest' || values.Received === undefined) return;
       ingestInvocations.push({
@@ -715,7 +736,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
               Object.entries(metrics.totalsWithPrefix(AWS_REQUESTS_METRIC_PREFIX)),
             ),
             platform: platformRequests.snapshot(),
+            updater: { ...updaterRequests },
           },
+          ...(options.measureCapacity ? { dynamoDbCapacity: { ...dynamoDb.capacity } } : {}),
           ingestInvocations: [...ingestInvocations],
           durationsMs: Object.fromEntries(
             Object.entries(functions).map(([name, fn]) => [name, [...fn.durationsMs]]),

@@ -257,7 +257,11 @@ export function createDynamoDbLedger(options: DynamoDbLedgerOptions): SyncLedger
     async markPending(contactId, version, at, record) {
       const update = new Update()
         .set('pending', str(PENDING))
-        .set('pendingSince', num(at), (placeholder) => `if_not_exists(#pendingSince, ${placeholder})`)
+        .set(
+          'pendingSince',
+          num(at),
+          (placeholder) => `if_not_exists(#pendingSince, ${placeholder})`,
+        )
         .value(':version', str(version));
       if (record) {
         const held = heldValue(record);

@@ -240,7 +240,9 @@ async function handleMessage(record: SQSRecord, plan: MessagePlan): Promise<void
       const ref = contactRecordRef as NonNullable<typeof contactRecordRef>;
       const parsed = parseContactRecordText(await heldText({ ref }));
       if (parsed.contactRecord.ContactId !== contactId) {
-        throw new PermanentError(`contactRecordRef of ContactId ${contactId} holds another contact`);
+        throw new PermanentError(
+          `contactRecordRef of ContactId ${contactId} holds another contact`,
+        );
       }
       request = { ...parsed, held: { ref }, receivedAt, claimToken, redelivered, resync };
     }

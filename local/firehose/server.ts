@@ -47,8 +47,8 @@ export interface LocalFirehoseOptions {
 export interface LocalFirehose {
   /** `http://127.0.0.1:<port>`. */
   endpoint: string;
-  /** Records accepted, records failed, objects written. */
-  stats: { accepted: number; failed: number; objects: number };
+  /** Records accepted, records failed, objects written, bytes billed (each record rounded up to 5 KB). */
+  stats: { accepted: number; failed: number; objects: number; billedBytes: number };
   /** Records buffered, not yet written to S3. */
   readonly buffered: number;
   /** Write the buffer now (as its interval would), and wait for every write. */
@@ -66,7 +66,7 @@ function timestampPrefix(prefix: string, milliseconds: number): string {
 
 /** Start the stand-in on 127.0.0.1. */
 export async function startLocalFirehose(options: LocalFirehoseOptions): Promise<LocalFirehose> {
-  const stats = { accepted: 0, failed: 0, objects: 0 };
+  const stats = { accepted: 0, failed: 0, objects: 0, billedBytes: 0 };
   let buffer: Buffer[] = [];
   let bufferBytes = 0;
   let oldest = 0;
@@ -87,7 +87,9 @@ export async function startLocalFirehose(options: LocalFirehoseOptions): Promise
       // Firehose retries delivery to S3 until it succeeds (or its retry duration ends).
       for (let attempt = 1; ; attempt++) {
         try {
-          await options.s3.send(new PutObjectCommand({ Bucket: options.bucket, Key: key, Body: body }));
+          await options.s3.send(
+            new PutObjectCommand({ Bucket: options.bucket, Key: key, Body: body }),
+          );
           stats.objects++;
           return;
         } catch (error) {
@@ -110,6 +112,8 @@ export async function startLocalFirehose(options: LocalFirehoseOptions): Promise
     buffer.push(data, Buffer.from('\n'));
     bufferBytes += data.byteLength + 1;
     stats.accepted++;
+    // Firehose bills ingestion per record rounded up to the next 5 KB (Amazon Data Firehose pricing).
+    stats.billedBytes += Math.max(1, Math.ceil(data.byteLength / 5120)) * 5120;
     if (bufferBytes >= options.bufferBytes) flush();
     return true;
   };
@@ -145,7 +149,12 @@ export async function startLocalFirehose(options: LocalFirehoseOptions): Promise
       }
       if (body.DeliveryStreamName !== options.deliveryStreamName) {
         const message = `Firehose ${String(body.DeliveryStreamName)} not found.`;
-        reply(response, 400, { __type: 'ResourceNotFoundException', message }, 'ResourceNotFoundException');
+        reply(
+          response,
+          400,
+          { __type: 'ResourceNotFoundException', message },
+          'ResourceNotFoundException',
+        );
         return;
       }
       if (options.fault?.('call', text)) {
@@ -184,7 +193,11 @@ export async function startLocalFirehose(options: LocalFirehoseOptions): Promise
           }
           return { RecordId: randomUUID() };
         });
-        reply(response, 200, { FailedPutCount: failed, Encrypted: false, RequestResponses: responses });
+        reply(response, 200, {
+          FailedPutCount: failed,
+          Encrypted: false,
+          RequestResponses: responses,
+        });
         return;
       }
       reply(response, 400, { __type: 'UnknownOperationException' }, 'UnknownOperationException');

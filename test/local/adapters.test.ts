@@ -25,8 +25,6 @@ import {
 } from '../../functions/shared/s3-archive';
 import { startLocalFirehose } from '../../local/firehose/server';
 import { createSqsDeadLetterQueue, createSqsSyncQueue } from '../../functions/shared/sqs-queues';
-import { startFaultProxy } from '../../local/fault-proxy';
-import { FaultPlan } from '../../local/faults';
 import {
   createS3Client,
   createSqsClient,

@@ -72,7 +72,14 @@ describe('FaultPlan', () => {
     );
 
     expect(faulted).toEqual([]);
-    expect(plan.injected).toEqual({ dynamodb: 0, firehose: 0, eventbridge: 0, s3: 0, sqs: 0, telephony: 0 });
+    expect(plan.injected).toEqual({
+      dynamodb: 0,
+      firehose: 0,
+      eventbridge: 0,
+      s3: 0,
+      sqs: 0,
+      telephony: 0,
+    });
   });
 
   it('always faults at rate 1 and counts every fault', () => {

@@ -719,7 +719,9 @@ describe('data protection (stage dev, default parameters)', () => {
     expect(destination.BucketARN).toEqual(getAtt('ArchiveBucket'));
     expect(destination.RoleARN).toEqual(getAtt('ArchiveDeliveryRole'));
     expect(destination.Prefix).toBe(ARCHIVE_STREAM.timestampPrefix);
-    expect(destination.ErrorOutputPrefix).toMatch(/^archive-errors\/!\{firehose:error-output-type\}\//);
+    expect(destination.ErrorOutputPrefix).toMatch(
+      /^archive-errors\/!\{firehose:error-output-type\}\//,
+    );
     expect(destination.CompressionFormat).toBe(ARCHIVE_STREAM.compressionFormat);
     expect(Number(destination.BufferingHints.SizeInMBs)).toBe(ARCHIVE_STREAM.bufferSizeMB);
     expect(Number(destination.BufferingHints.IntervalInSeconds)).toBe(300);
