@@ -217,30 +217,11 @@ export async function runPipeline(
   });
   try {
     await createVoiceCalls(records, (contactId, date) => stack.createVoiceCall(contactId, date));
-    let putAt: number[];
-    if (options.rate) {
-      // At the given pace (records per second), in slices every 100 ms, as local/start.ts --rate.
-      putAt = [];
-      const slice = Math.max(1, Math.round(options.rate / 10));
-      for (let start = 0; start < records.length; start += slice) {
-        const began = Date.now();
-        const part = records.slice(start, start + slice);
-        putAt.push(
-          ...(await stack.putRecords(
-            part.map((record) => record.data),
-            part.map((record) => record.contactId),
-          )),
-        );
-        await new Promise((resolve) =>
-          setTimeout(resolve, Math.max(0, 100 - (Date.now() - began))),
-        );
-      }
-    } else {
-      putAt = await stack.putRecords(
-        records.map((record) => record.data),
-        records.map((record) => record.contactId),
-      );
-    }
+    const putAt = await stack.putRecords(
+      records.map((record) => record.data),
+      records.map((record) => record.contactId),
+      { rate: options.rate },
+    );
     await stack.drain();
     const voiceCalls = await stack.voiceCalls();
     const summary = await stack.summary();

@@ -129,6 +129,25 @@ interface FoundRecord {
   version: string;
 }
 
+/** Keep `parsed` in `found` under its ContactId when it is newer than the version kept there. */
+function keepNewest(
+  found: Map<string, FoundRecord>,
+  parsed: ReturnType<typeof parseContactRecordText>,
+): void {
+  const { contactRecord, json } = parsed;
+  const version = versionKey(contactRecord.LastUpdateTimestamp, contentDigest(json));
+  const current = found.get(contactRecord.ContactId);
+  if (current && current.version >= version) return;
+  found.set(contactRecord.ContactId, {
+    version,
+    item: {
+      contactId: contactRecord.ContactId,
+      lastUpdateTimestamp: contactRecord.LastUpdateTimestamp,
+      record: { json },
+    },
+  });
+}
+
 /**
  * Look for the newest version of each wanted contact in the archive objects
  * of its window (windows that overlap are read once). Reads at most
@@ -177,21 +196,8 @@ export async function findInArchive(
           } catch {
             continue;
           }
-          const { contactRecord, json } = parsed;
-          const contactId = contactRecord.ContactId;
-          if (!wanted.has(contactId)) continue;
-          const version = versionKey(contactRecord.LastUpdateTimestamp, contentDigest(json));
-          const current = found.get(contactId);
-          if (!current || version > current.version) {
-            found.set(contactId, {
-              version,
-              item: {
-                contactId,
-                lastUpdateTimestamp: contactRecord.LastUpdateTimestamp,
-                record: { json },
-              },
-            });
-          }
+          if (!wanted.has(parsed.contactRecord.ContactId)) continue;
+          keepNewest(found, parsed);
         }
       }
       cursor = page.next;
@@ -505,20 +511,8 @@ export async function replayArchive(
           counts.invalid++;
           continue;
         }
-        const { contactRecord, json } = parsed;
-        if (only && !only.has(contactRecord.ContactId)) continue;
-        const version = versionKey(contactRecord.LastUpdateTimestamp, contentDigest(json));
-        const current = newest.get(contactRecord.ContactId);
-        if (!current || version > current.version) {
-          newest.set(contactRecord.ContactId, {
-            version,
-            item: {
-              contactId: contactRecord.ContactId,
-              lastUpdateTimestamp: contactRecord.LastUpdateTimestamp,
-              record: { json },
-            },
-          });
-        }
+        if (only && !only.has(parsed.contactRecord.ContactId)) continue;
+        keepNewest(newest, parsed);
       }
       const items = [...newest.values()].map((found) => found.item);
       if (items.length > 0) await ports.syncQueue.enqueue(items, { resync: false });

@@ -29,9 +29,10 @@ export const FieldOverridesSchema = z.object({
 });
 
 /**
- * Where a contact record too large to travel in an event was archived, instead
- * of the record itself (the claim-check pattern): `key` in `bucket`, which is
- * `ctr/{ContactId}.json` in the archive bucket.
+ * Where a contact record too large to travel in an event (or holding a
+ * character SQS rejects) was stored, instead of the record itself (the
+ * claim-check pattern): `key` in `bucket`, which is
+ * `large/{ContactId}/{version}.json` in the archive bucket, one object per version.
  */
 export const ContactRecordRefSchema = z.object({
   bucket: z.string().min(1),
@@ -60,11 +61,13 @@ export type ContactRecordRef = z.infer<typeof ContactRecordRefSchema>;
  * - `lastUpdateTimestamp`: the record's LastUpdateTimestamp, ISO-8601 UTC; orders versions.
  * - exactly one of
  *   - `contactRecord`: the whole contact record, as Amazon Connect published it;
- *   - `contactRecordRef`: where the record was archived before publishing,
+ *   - `contactRecordRef`: where the record was stored before publishing,
  *     when it is too large for an event entry (EventBridge entries must be
  *     under 256 KB, Amazon EventBridge User Guide, "Calculating PutEvents
  *     event entry size").
- * - `fieldOverrides`: optional, set only on resyncs requested by START_CALL_PROCESSING.
+ * - `fieldOverrides`: optional; accepted so that messages enqueued by earlier
+ *   versions still parse, and ignored: the updater applies the overrides the
+ *   sync ledger holds (START_CALL_PROCESSING).
  */
 export const CtrReceivedDetailSchema = z
   .object({
@@ -106,12 +109,12 @@ export function buildCtrReceivedDetail(
 }
 
 /**
- * The detail of `CtrReceived` for a record that was archived first, as JSON
+ * The detail of `CtrReceived` for a record that was stored first, as JSON
  * text: `contactRecordRef` instead of `contactRecord`.
  *
  * @param contactId - the record's ContactId.
  * @param lastUpdateTimestamp - the record's LastUpdateTimestamp, ISO-8601 UTC.
- * @param ref - where the record is archived.
+ * @param ref - where the record is stored.
  * @param fieldOverrides - optional phone-number overrides (resyncs only).
  */
 export function buildCtrReceivedReferenceDetail(

@@ -2,8 +2,9 @@
  * `START_CALL_PROCESSING`, the event AWS Live Call Analytics (LCA) defines to
  * start processing an in-progress call, optionally reassigning its agent and
  * phone numbers (LCA documentation, "Start call processing for an in-progress
- * call"). ctr-sync reacts to it by resyncing that call's VoiceCall from the
- * archive, applying `toNumber` / `fromNumber`.
+ * call"). ctr-sync holds `toNumber` / `fromNumber` in the sync ledger under
+ * the callId (the ContactId) and applies them to every send of that call's
+ * contact record, resyncing it at once when the record was already claimed.
  */
 import * as z from 'zod';
 

@@ -74,7 +74,7 @@ import {
   ASYNC_INVOKE_ATTEMPTS,
   FUNCTION_TIMEOUTS,
   INGEST_MAPPING,
-  LEDGER_TABLE,
+  ledgerTableInput,
   RULES,
   SYNC_QUEUE,
   UPDATER_MAPPING,
@@ -223,9 +223,14 @@ export interface LocalStack {
   /** Put records on the stream, each exactly as given (partition key: `partitionKeys[i]` or random). */
   /**
    * Put records on the stream, each exactly as given (partition key: `partitionKeys[i]` or
-   * random). Resolves with the time (ms since the epoch) each record's PutRecords call returned.
+   * random), all at once or, with `rate`, that many per second (in slices every 100 ms).
+   * Resolves with the time (ms since the epoch) each record's PutRecords call returned.
    */
-  putRecords(records: Buffer[], partitionKeys?: (string | undefined)[]): Promise<number[]>;
+  putRecords(
+    records: Buffer[],
+    partitionKeys?: (string | undefined)[],
+    options?: { rate?: number },
+  ): Promise<number[]>;
   /** What SCV does when a call starts: a VoiceCall whose CustomerHoldDuration is null. */
   createVoiceCall(contactId: string, createdDate: string): Promise<void>;
   /** Put an event on the bus as an operator would with `aws events put-events`. */
@@ -334,19 +339,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       region: LOCAL_REGION,
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     });
-    await dynamo.send(
-      new CreateTableCommand({
-        TableName: LEDGER_TABLE_NAME,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [...LEDGER_TABLE.AttributeDefinitions],
-        KeySchema: [...LEDGER_TABLE.KeySchema],
-        GlobalSecondaryIndexes: LEDGER_TABLE.GlobalSecondaryIndexes.map((index) => ({
-          IndexName: index.IndexName,
-          KeySchema: [...index.KeySchema],
-          Projection: { ...index.Projection },
-        })),
-      }),
-    );
+    await dynamo.send(new CreateTableCommand(ledgerTableInput(LEDGER_TABLE_NAME)));
 
     const kinesis = createKinesisClient(kinesisLocal.endpoint);
     const s3 = createS3Client(fauxqs.endpoint);
@@ -596,9 +589,25 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       return sync.visible === 0 && sync.inFlight === 0 && !busy && firehose.buffered === 0;
     };
 
-    return {
+    const stack: LocalStack = {
       logDir,
-      async putRecords(records, partitionKeys = []) {
+      async putRecords(records, partitionKeys = [], putOptions = {}) {
+        if (putOptions.rate) {
+          const slice = Math.max(1, Math.round(putOptions.rate / 10));
+          const putAt: number[] = [];
+          for (let start = 0; start < records.length; start += slice) {
+            const began = Date.now();
+            putAt.push(
+              ...(await stack.putRecords(
+                records.slice(start, start + slice),
+                partitionKeys.slice(start, start + slice),
+              )),
+            );
+            const wait = Math.max(0, 100 - (Date.now() - began));
+            await new Promise((resolve) => setTimeout(resolve, wait));
+          }
+          return putAt;
+        }
         const putAt = new Array<number>(records.length);
         for (let start = 0; start < records.length; start += 500) {
           const chunk = records.slice(start, start + 500);
@@ -798,6 +807,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       },
       stop: stopAll,
     };
+    return stack;
   } catch (error) {
     await stopAll();
     throw error;

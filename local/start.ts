@@ -133,23 +133,12 @@ export async function runLocal(
     }
     if (options.events?.length) await stack.drain(onProgress);
     const purged: number[] = [];
-    const putAll = async () => {
-      const data = records.map((record) => record.data);
-      const keys = records.map((record) => record.contactId);
-      if (!options.rate) {
-        await stack.putRecords(data, keys);
-        return;
-      }
-      // At the given pace, in slices every 100 ms.
-      const slice = Math.max(1, Math.round(options.rate / 10));
-      for (let start = 0; start < data.length; start += slice) {
-        const began = Date.now();
-        await stack.putRecords(data.slice(start, start + slice), keys.slice(start, start + slice));
-        await new Promise((resolve) =>
-          setTimeout(resolve, Math.max(0, 100 - (Date.now() - began))),
-        );
-      }
-    };
+    const putAll = () =>
+      stack.putRecords(
+        records.map((record) => record.data),
+        records.map((record) => record.contactId),
+        { rate: options.rate },
+      );
     const pass = async () => {
       progress(`putting ${records.length} records on the stream`);
       await putAll();

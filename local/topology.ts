@@ -91,6 +91,23 @@ export const LEDGER_TABLE = {
   ],
 } as const;
 
+/** The CreateTable input of the sync ledger named `tableName` (on demand, as deployed). */
+export function ledgerTableInput(tableName: string) {
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST' as const,
+    AttributeDefinitions: LEDGER_TABLE.AttributeDefinitions.map((definition) => ({
+      ...definition,
+    })),
+    KeySchema: LEDGER_TABLE.KeySchema.map((key) => ({ ...key })),
+    GlobalSecondaryIndexes: LEDGER_TABLE.GlobalSecondaryIndexes.map((index) => ({
+      IndexName: index.IndexName,
+      KeySchema: index.KeySchema.map((key) => ({ ...key })),
+      Projection: { ...index.Projection },
+    })),
+  };
+}
+
 /**
  * The archive delivery stream (serverless.yml `ArchiveDeliveryStream`): its
  * prefix before the hour, compression and record delimiter. Buffering is the

@@ -32,7 +32,7 @@ const MAX_BATCH = 10;
 /**
  * Largest message body sent as is: 256 KiB, the `MaximumMessageSize` the sync
  * queue is created with (serverless.yml; Amazon SQS Developer Guide, "Amazon
- * SQS message quotas"). A bigger archived record is enqueued by reference.
+ * SQS message quotas"). A bigger record is stored and enqueued by reference.
  */
 export const MAX_MESSAGE_BYTES = 256 * 1024;
 /** Largest total of bodies and attributes in one SendMessageBatch (the same 256 KiB). */

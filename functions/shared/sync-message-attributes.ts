@@ -10,6 +10,6 @@ export const REDRIVE_RUN_ATTRIBUTE = 'ctr-sync-redrive-run';
 
 /**
  * `"true"` on what the sweep and START_CALL_PROCESSING enqueue: a resync, which
- * the updater sends even when the archive says this version was claimed before.
+ * the updater sends even when the sync ledger says SCV acknowledged this version.
  */
 export const RESYNC_ATTRIBUTE = 'ctr-sync-resync';

@@ -251,15 +251,7 @@ export async function startLocalDynamoDb(
             ReturnValuesOnConditionCheckFailure?: string;
           };
           if (request.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' && request.Key) {
-            const read = await forward(
-              { ...headers, 'x-amz-target': 'DynamoDB_20120810.GetItem' },
-              JSON.stringify({
-                TableName: request.TableName,
-                Key: request.Key,
-                ConsistentRead: true,
-              }),
-            );
-            const item = (JSON.parse(read.body) as { Item?: object }).Item;
+            const item = await readItem();
             if (item) {
               text = JSON.stringify({ ...JSON.parse(text), Item: item });
               // The checksum was of the body dynalite sent.

@@ -18,7 +18,7 @@ import {
   type LocalDynamoDb,
   startLocalDynamoDb,
 } from '../../local/dynamodb/server';
-import { LEDGER_TABLE } from '../../local/topology';
+import { ledgerTableInput } from '../../local/topology';
 import { buildContactRecord, loadContactRecord } from '../fixtures/factories';
 import { FakeLedger, FakeTelephony } from '../fixtures/fakes';
 
@@ -44,19 +44,7 @@ afterAll(async () => {
 
 async function dynamoDbLedger(): Promise<SyncLedger> {
   const tableName = `ledger-${++tables}`;
-  await client.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [...LEDGER_TABLE.AttributeDefinitions],
-      KeySchema: [...LEDGER_TABLE.KeySchema],
-      GlobalSecondaryIndexes: LEDGER_TABLE.GlobalSecondaryIndexes.map((index) => ({
-        IndexName: index.IndexName,
-        KeySchema: [...index.KeySchema],
-        Projection: { ...index.Projection },
-      })),
-    }),
-  );
+  await client.send(new CreateTableCommand(ledgerTableInput(tableName)));
   return createDynamoDbLedger({ client, tableName, ttlDays: 730, now: () => 1_000_000 });
 }
 

@@ -6,6 +6,7 @@ import {
   findInArchive,
   holdCallOverrides,
   redriveDeadLetters,
+  replayArchive,
   soqlDateTime,
   soqlString,
   type SweepRequest,
@@ -561,6 +562,74 @@ describe('redriveDeadLetters', () => {
 
     expect(result.counts.moved).toBe(0);
     expect(deadLetters.receiveRequests).toHaveLength(0);
+  });
+});
+
+describe('replayArchive', () => {
+  const window = { from: '2024-05-01T10:00:00Z', to: '2024-05-01T12:00:00Z' };
+
+  it('enqueues the newest version of each contact per object, not as resyncs, and passes over what does not parse', async () => {
+    const archive = new FakeArchive();
+    archive.add('2024-05-01T10:10:00Z', [
+      recordJson('a', '2024-05-01T10:05:00Z', 'old'),
+      recordJson('a', '2024-05-01T10:06:00Z', 'new'),
+      recordJson('b'),
+      '{"ContactId":"c", cut',
+    ]);
+    archive.add('2024-05-01T13:00:00Z', [recordJson('late')]);
+    const syncQueue = new FakeSyncQueue();
+
+    const result = await replayArchive({ ...window, maxObjects: 10 }, { archive, syncQueue });
+
+    expect(result).toEqual({
+      counts: { objects: 1, records: 4, enqueued: 2, invalid: 1 },
+      complete: true,
+    });
+    expect(syncQueue.enqueueResync).toEqual([false]);
+    expect(
+      syncQueue.enqueued.map((item) => [
+        item.contactId,
+        JSON.parse((item.record as { json: string }).json).Queue.Name,
+      ]),
+    ).toEqual([
+      ['a', 'new'],
+      ['b', 'Q'],
+    ]);
+  });
+
+  it('replays only the contactIds asked for', async () => {
+    const archive = new FakeArchive();
+    archive.add('2024-05-01T10:10:00Z', [recordJson('a'), recordJson('b')]);
+    const syncQueue = new FakeSyncQueue();
+
+    await replayArchive({ ...window, contactIds: ['b'], maxObjects: 10 }, { archive, syncQueue });
+
+    expect(syncQueue.enqueued.map((item) => item.contactId)).toEqual(['b']);
+  });
+
+  it('stops after maxObjects and resumes after the last object read, over pages of the listing', async () => {
+    const archive = new FakeArchive(2);
+    for (let index = 0; index < 5; index++) {
+      archive.add('2024-05-01T10:10:00Z', [recordJson(`c${index}`)], `o${index}`);
+    }
+    const syncQueue = new FakeSyncQueue();
+
+    const first = await replayArchive({ ...window, maxObjects: 3 }, { archive, syncQueue });
+    const second = await replayArchive(
+      { ...window, startAfter: first.nextStartAfter, maxObjects: 3 },
+      { archive, syncQueue },
+    );
+
+    expect(first).toMatchObject({ complete: false, counts: { objects: 3 } });
+    expect(first.nextStartAfter).toMatch(/o2$/);
+    expect(second).toMatchObject({ complete: true, counts: { objects: 2 } });
+    expect(syncQueue.enqueued.map((item) => item.contactId)).toEqual([
+      'c0',
+      'c1',
+      'c2',
+      'c3',
+      'c4',
+    ]);
   });
 });
 
