@@ -69,8 +69,8 @@ export type ColdStartFunction = (typeof COLD_START_FUNCTIONS)[number];
  */
 export const COMMON_PATH_CLIENTS: Readonly<Record<ColdStartFunction, readonly string[]>> = {
   ingest: ['eventbridge'],
-  updater: ['lambda', 's3'],
-  redrive: ['eventbridge', 'lambda', 's3', 'sqs'],
+  updater: ['dynamodb', 'lambda'],
+  redrive: ['dynamodb', 'eventbridge', 'lambda', 's3', 'sqs'],
 };
 
 /** Bytes in a KB, as this project counts them (EventBridge's "256 KB" is 256 × 1024 bytes). */

@@ -26,7 +26,6 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import { S3Client } from '@aws-sdk/client-s3';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import * as z from 'zod';
 import { formatPath, parseContactRecordText } from '../../domain/contact-record';
@@ -43,7 +42,7 @@ import { booleanFlag, positiveInt, readConfig, requiredString } from '../shared/
 import { createDynamoDbLedger } from '../shared/dynamodb-ledger';
 import { createObservability, InvocationCounters } from '../shared/observability';
 import { RequestCounts } from '../shared/request-metrics';
-import { createS3ReferenceStore } from '../shared/s3-archive';
+import type { RecordReferenceStore } from '../../domain/ports';
 import { createTelephonyIntegration } from '../shared/scv-functions';
 import { REDRIVE_RUN_ATTRIBUTE, RESYNC_ATTRIBUTE } from '../shared/sync-message-attributes';
 
@@ -59,10 +58,22 @@ const config = readConfig(
 const { logger, metrics } = createObservability('updater');
 const counters = new InvocationCounters();
 const requests = new RequestCounts();
-const references = createS3ReferenceStore({
-  client: requests.instrument(new S3Client({ forcePathStyle: config.S3_FORCE_PATH_STYLE })),
-  bucket: config.ARCHIVE_BUCKET_NAME,
-});
+let referenceStore: Promise<RecordReferenceStore> | undefined;
+/**
+ * Records sent by reference, over an S3 client created on first use: they are
+ * rare (too large for an event, or holding U+FFFE / U+FFFF), so the common
+ * path does not construct it. (esbuild inlines the dynamic import into the
+ * single bundle; only its evaluation is deferred.)
+ */
+function references(): Promise<RecordReferenceStore> {
+  referenceStore ??= import('../shared/s3-archive').then(({ S3Client, createS3ReferenceStore }) =>
+    createS3ReferenceStore({
+      client: requests.instrument(new S3Client({ forcePathStyle: config.S3_FORCE_PATH_STYLE })),
+      bucket: config.ARCHIVE_BUCKET_NAME,
+    }),
+  );
+  return referenceStore;
+}
 
 /**
  * The JSON text of a held record: inline, or read from the object its
@@ -74,7 +85,7 @@ async function heldText(held: HeldRecord): Promise<string> {
   if (held.ref.bucket !== config.ARCHIVE_BUCKET_NAME) {
     throw new PermanentError('contactRecordRef names a bucket other than the archive bucket');
   }
-  const text = await references.get(held.ref);
+  const text = await (await references()).get(held.ref);
   if (text === undefined) {
     throw new TransientError(`Referenced contact record ${held.ref.key} does not exist (yet)`);
   }
