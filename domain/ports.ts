@@ -64,11 +64,29 @@ export interface LedgerItem {
    */
   held?: HeldRecord;
   heldVersion?: string;
+  /**
+   * The send generation: how many sends were started (each claim starts one,
+   * each further send of the claimed version one more). A send is marked sent
+   * only when no later one started, since only then is its update known to be
+   * the last that can land.
+   */
+  sends?: number;
+  /**
+   * The send generation at which an update that may hold other content than
+   * the claimed version's was found to have landed out of order (set with
+   * `pendingSince`): no send started at or before it can be marked sent.
+   */
+  dirty?: number;
 }
 
 /** Outcome of {@link SyncLedger.claim}, with the item as it was before the claim. */
 export type ClaimOutcome =
-  | { outcome: 'claimed'; before: LedgerItem | undefined }
+  | {
+      outcome: 'claimed';
+      before: LedgerItem | undefined;
+      /** The send generation this claim started. */
+      generation: number;
+    }
   | {
       outcome: 'duplicate';
       before: LedgerItem;
@@ -112,27 +130,44 @@ export interface SyncLedger {
    */
   claim(request: ClaimRequest): Promise<ClaimOutcome>;
   /**
+   * Start one more send of the claimed `version`: one write that increments
+   * the send generation, on condition that `version` is still claimed.
+   * Resolves with the new generation, or `undefined` when it is not claimed.
+   */
+  beginSend(contactId: string, version: string): Promise<number | undefined>;
+  /**
    * Record that SCV acknowledged `version` sent with the overrides of
-   * `overridesAt` (undefined: none were held), clearing pending and the held
-   * record, on condition that `version` is still claimed and the overrides
-   * unchanged; otherwise `changed` with the item as it is.
+   * `overridesAt` (undefined: none were held), clearing pending, on
+   * condition that `version` is still claimed, no send started after
+   * `generation`, nothing was found out of order since (`dirty` below
+   * `generation`), and the overrides are unchanged; otherwise `changed` with
+   * the item as it is. The held record stays (a repair may need it) until
+   * the next claim.
    */
   markSent(
     contactId: string,
     version: string,
+    generation: number,
     overridesAt: number | undefined,
   ): Promise<MarkSentOutcome>;
   /**
    * Mark `version` pending (needs a send), holding `record` when given, on
-   * condition that it is still the claimed version. Resolves `false` when it
-   * is not.
+   * condition that it is still the claimed version; with `outOfOrder`, also
+   * set `dirty` to the current send generation (an older update may have
+   * landed last). Resolves `false` when `version` is not claimed.
    */
   markPending(
     contactId: string,
     version: string,
     at: number,
-    record?: HeldRecord,
+    options?: { record?: HeldRecord; outOfOrder?: boolean },
   ): Promise<boolean>;
+  /**
+   * Move a pending item to the back of the pending index (`pendingSince` =
+   * `at`), when its record could not be found: so that items the sweep can
+   * resolve are not crowded out. Resolves `false` when it is not pending.
+   */
+  deferPending(contactId: string, at: number): Promise<boolean>;
   /** Store overrides for a contact (creating the item if needed); resolves with the item after the write. */
   holdOverrides(contactId: string, overrides: FieldOverrides, at: number): Promise<LedgerItem>;
   /** The item, or `undefined` (a strongly consistent read). */

@@ -208,12 +208,13 @@ export async function findInArchive(
 
 /**
  * Where to look for a contact's record in the archive. With a claimed
- * version: around when it reached the sync queue (`receivedAt`; both rule
- * targets get the event at about the same time), from `lookupHours` before
- * to one hour after; or, for an item without it, from the version's
- * LastUpdateTimestamp (Connect publishes a record after it) for
- * `lookupHours`. Without a claim: from the VoiceCall's CreatedDate (the call
- * started before its record was last updated) for `lookupHours`.
+ * version: the hour before and after it reached the sync queue
+ * (`receivedAt`; both rule targets get the event within seconds, and a
+ * message redriven later holds its record in the ledger instead); for an
+ * item without it, from the version's LastUpdateTimestamp (Connect publishes
+ * a record after it) for `lookupHours`. Without a claim: from the
+ * VoiceCall's CreatedDate (the call started before its record was last
+ * updated) for `lookupHours`.
  */
 function archiveWindow(
   item: LedgerItem | undefined,
@@ -222,13 +223,18 @@ function archiveWindow(
   lookupHours: number,
 ): { from: number; to: number } {
   if (item?.receivedAt !== undefined) {
-    return { from: item.receivedAt - lookupHours * HOUR_MS, to: item.receivedAt + HOUR_MS };
+    return { from: item.receivedAt - HOUR_MS, to: item.receivedAt + HOUR_MS };
   }
   const start = item?.claimed
     ? Date.parse(timestampOfVersionKey(item.claimed))
     : Date.parse(createdDate ?? fallback.from);
   const from = Number.isNaN(start) ? Date.parse(fallback.from) : start;
   return { from, to: from + lookupHours * HOUR_MS };
+}
+
+/** `found` when it is the `claimed` version or newer (or nothing is claimed); else undefined. */
+function atLeast(found: FoundRecord | undefined, claimed: string | undefined) {
+  return found && (claimed === undefined || found.version >= claimed) ? found : undefined;
 }
 
 /** The resync item of a ledger item's held record, when it holds the claimed version's. */
@@ -287,6 +293,8 @@ export async function sweepUnsyncedVoiceCalls(
     hasTimeLeft?: () => boolean;
     /** Injected for tests. */
     sleep?: (ms: number) => Promise<void>;
+    /** Milliseconds since the epoch (injected for tests). */
+    now?: () => number;
   },
 ): Promise<SweepResult> {
   const sleep = ports.sleep ?? realSleep;
@@ -304,6 +312,8 @@ export async function sweepUnsyncedVoiceCalls(
   /** Contacts to look for in the archive, and whether each came from the pending pass. */
   const wanted = new Map<string, { from: number; to: number }>();
   const fromPending = new Set<string>();
+  /** The version the ledger claims, per wanted contact: an older one found is no answer. */
+  const claimed = new Map<string, string>();
   let error: string | undefined;
 
   if (request.pendingBefore !== undefined && request.startAfter === undefined) {
@@ -328,6 +338,7 @@ export async function sweepUnsyncedVoiceCalls(
               item.contactId,
               archiveWindow(item, undefined, request, request.archiveLookupHours),
             );
+            claimed.set(item.contactId, item.claimed);
             fromPending.add(item.contactId);
           }
         }
@@ -368,6 +379,7 @@ export async function sweepUnsyncedVoiceCalls(
           row.VendorCallKey,
           archiveWindow(item, row.CreatedDate, request, request.archiveLookupHours),
         );
+        if (item?.claimed) claimed.set(row.VendorCallKey, item.claimed);
       }
     } catch (stepError) {
       if (stepError instanceof PermanentError) throw stepError;
@@ -384,10 +396,13 @@ export async function sweepUnsyncedVoiceCalls(
       });
       counts.archiveObjects = objectsRead;
       for (const contactId of wanted.keys()) {
-        const record = found.get(contactId);
+        const record = atLeast(found.get(contactId), claimed.get(contactId));
         if (record) toEnqueue.push(record.item);
-        else if (fromPending.has(contactId)) counts.pendingNotFound++;
-        else counts.noRecord++;
+        else if (fromPending.has(contactId)) {
+          counts.pendingNotFound++;
+          // To the back of the pending index, so that items the sweep can resolve come first.
+          await ports.ledger.deferPending(contactId, ports.now?.() ?? Date.now());
+        } else counts.noRecord++;
       }
     } catch (stepError) {
       if (stepError instanceof PermanentError) throw stepError;
@@ -556,12 +571,12 @@ export async function holdCallOverrides(
       archive: ports.archive,
       maxObjects: request.maxArchiveObjects,
     });
-    resync = found.get(item.contactId)?.item;
+    resync = atLeast(found.get(item.contactId), item.claimed)?.item;
   }
   if (resync) {
     await ports.syncQueue.enqueue([resync]);
     return { counts: { held: 1, enqueued: 1, pending: 0 } };
   }
-  await ports.ledger.markPending(item.contactId, item.claimed, 0);
+  await ports.ledger.markPending(item.contactId, item.claimed, request.at);
   return { counts: { held: 1, enqueued: 0, pending: 1 } };
 }

@@ -76,41 +76,52 @@ function withOverrides(
  * Sync one contact record version to its VoiceCall: one `updateVoiceCall` per
  * version newer than the claimed one, none for a duplicate or a superseded
  * version, and the VoiceCall never ends on an older version than the newest
- * one claimed.
+ * one claimed (or the ledger holds that version pending, and the sweep
+ * resends it).
  *
  * The sync ledger is the ordering authority and the record of what was
  * claimed and acknowledged, because deliveries are duplicated and reordered
  * and several updaters run at once. Versions are ordered by
- * {@link versionKey}: LastUpdateTimestamp, then the content digest.
+ * {@link versionKey}: LastUpdateTimestamp, then the content digest. Each send
+ * takes a send generation from the ledger; it is marked sent only when no
+ * later send started and no out-of-order landing was found since it started,
+ * because the updates of concurrent sends can land at SCV in any order.
  *
  * Primary course (a first delivery of a new version; two ledger writes):
  * 1. Claim the version: a conditional write that succeeds only when it is
- *    newer than the claimed one. It returns the item as it was, with any
- *    held START_CALL_PROCESSING overrides.
+ *    newer than the claimed one, and starts a send generation. It returns the
+ *    item as it was, with any held START_CALL_PROCESSING overrides.
  * 2. A record skipped on purpose (voicemail, NoSync, initiation method) is
  *    claimed with its reason and not sent.
  * 3. Invoke `updateVoiceCall` with the record's fieldValues and the overrides.
- * 4. Mark it sent, on condition that it is still the claimed version and the
- *    overrides are unchanged.
+ * 4. Mark it sent, on condition that it is still the claimed version, its
+ *    generation the last started, nothing found out of order, and the
+ *    overrides unchanged.
  *
  * Alternative courses:
  * - The same version is claimed already: a duplicate, not sent, unless this
  *   is a resync, or a redelivery or the claiming message itself (its claim's
- *   answer was lost and the SDK retried it) and SCV has not acknowledged it.
+ *   answer was lost and the SDK retried it) and SCV has not acknowledged it;
+ *   such a send starts a generation of its own first.
  * - A newer version is claimed: superseded, not sent. A redelivery repairs
  *   (below): an earlier attempt may have been cut off while its older
  *   `updateVoiceCall` still ran, and landed after the newer one.
- * - Claimed while another version was claimed and not acknowledged (in
- *   flight, or failed): the record is held in the ledger before it is sent,
- *   so the updater of the older version, finding it claimed, can send it.
- * - Marking sent fails because a newer version was claimed meanwhile: when
- *   the ledger holds that version's record, send it as well (a repair);
- *   when it was already acknowledged but is not held, mark it pending, and
- *   the sweep resends it from the archive. When the overrides changed, send
- *   again with the new ones.
- * - A redelivery holds its record and marks the version pending as it
- *   claims, and a failed send does so too: if the message is then lost (its
- *   dead-letter copy expires), the sweep still finds the version pending.
+ * - Claimed while another version was claimed and not acknowledged: the
+ *   record is held in the ledger before it is sent, so the updater of the
+ *   older version, finding it claimed, can send it at once.
+ * - Marking sent fails:
+ *   - the same version is still claimed, with the same overrides, and only
+ *     later sends of it started: they carry the same content; done;
+ *   - the overrides changed, or an out-of-order landing was found: send this
+ *     version again (a new generation);
+ *   - a newer version was claimed: an update of this older one may have
+ *     landed last. Send the newer one when the ledger holds its record (a
+ *     repair), or mark it pending and out of order, so that its own sender
+ *     cannot mark it sent without sending again, and the sweep resends it.
+ * - A failed send marks the version pending with its record held, and a
+ *   redelivery holds its record and marks it pending as it claims: if the
+ *   message is then lost (its dead-letter copy expires), the sweep still
+ *   finds the version pending.
  *
  * @throws TransientError when the version keeps changing during repairs;
  *   whatever the ports throw otherwise (after marking the version pending
@@ -119,6 +130,7 @@ function withOverrides(
  */
 export async function syncVoiceCall(request: SyncRequest, ports: SyncPorts): Promise<SyncOutcome> {
   const now = ports.now ?? Date.now;
+  const withClock = { ...ports, now };
   const record = request.contactRecord;
   const contactId = record.ContactId;
   const version = versionKey(record.LastUpdateTimestamp, contentDigest(request.json));
@@ -141,13 +153,12 @@ export async function syncVoiceCall(request: SyncRequest, ports: SyncPorts): Pro
 
   if (claim.outcome === 'older') {
     const item = claim.before;
-    if (request.redelivered) {
-      await repairNewer(item, { ...ports, now });
-    }
+    if (request.redelivered) await repairNewer(item, withClock);
     return { outcome: 'superseded', claimedVersion: item.claimed ?? version };
   }
 
   const before = claim.before;
+  let generation: number;
   if (claim.outcome === 'duplicate') {
     const acknowledged = before?.sent === version;
     // An unacknowledged version is sent again by a redelivery, and by the message that claimed
@@ -156,33 +167,62 @@ export async function syncVoiceCall(request: SyncRequest, ports: SyncPorts): Pro
     if (!request.resync && (acknowledged || !again)) return { outcome: 'duplicate' };
     if (request.redelivered && !acknowledged && before?.pendingSince === undefined) {
       // The claim did not write (the version was claimed): mark it pending and hold it now.
-      await ports.ledger.markPending(contactId, version, now(), request.held);
+      await ports.ledger.markPending(contactId, version, now(), { record: request.held });
     }
-  } else if (
-    !request.redelivered &&
-    before?.claimed !== undefined &&
-    before.claimed !== before.sent &&
-    before.skipped === undefined
-  ) {
-    // Another version is claimed and not acknowledged: hold this one, so its updater can send it.
-    if (!(await ports.ledger.markPending(contactId, version, now(), request.held))) {
-      const item = await ports.ledger.get(contactId);
-      return { outcome: 'superseded', claimedVersion: item?.claimed ?? version };
+    const started = await ports.ledger.beginSend(contactId, version);
+    if (started === undefined) return superseded(contactId, version, ports);
+    generation = started;
+  } else {
+    generation = claim.generation;
+    if (
+      !request.redelivered &&
+      before?.claimed !== undefined &&
+      before.claimed !== before.sent &&
+      before.skipped === undefined
+    ) {
+      // Another version is claimed and not acknowledged: hold this one, so its updater can send it.
+      const held = await ports.ledger.markPending(contactId, version, now(), {
+        record: request.held,
+      });
+      if (!held) return superseded(contactId, version, ports);
     }
   }
 
   const update = withOverrides(record, before?.overrides);
+  await send(contactId, version, update, request.held, withClock);
+  return settle(
+    { contactId, version, generation, record, update, overridesAt: before?.overridesAt },
+    withClock,
+  );
+}
+
+/** Superseded after all: a newer version was claimed in between (one read, to report it). */
+async function superseded(
+  contactId: string,
+  version: string,
+  ports: SyncPorts,
+): Promise<SyncOutcome> {
+  const item = await ports.ledger.get(contactId);
+  return { outcome: 'superseded', claimedVersion: item?.claimed ?? version };
+}
+
+/** Invoke `updateVoiceCall`; when it fails, mark the version pending (holding `held`) first. */
+async function send(
+  contactId: string,
+  version: string,
+  update: VoiceCallUpdate,
+  held: HeldRecord | undefined,
+  ports: SyncPorts & { now: () => number },
+): Promise<void> {
   try {
     await ports.telephony.updateVoiceCall(update);
   } catch (error) {
     // Best effort: a lost message must not leave this version unsent for ever.
-    await ports.ledger.markPending(contactId, version, now(), request.held).catch(() => false);
+    await ports.ledger
+      .markPending(contactId, version, ports.now(), held ? { record: held } : {})
+      .catch(() => false);
     throw error;
   }
-  return settle(
-    { contactId, version, record, update, overridesAt: before?.overridesAt },
-    { ...ports, now },
-  );
 }
 
 /**
@@ -193,42 +233,56 @@ async function settle(
   sent: {
     contactId: string;
     version: string;
+    generation: number;
     record: ContactRecord;
     update: VoiceCallUpdate;
     overridesAt: number | undefined;
   },
   ports: SyncPorts & { now: () => number },
 ): Promise<SyncOutcome> {
-  let { version, record, update, overridesAt } = sent;
+  const { contactId } = sent;
+  let { version, generation, record, update, overridesAt } = sent;
   for (let repairs = 0; ; repairs++) {
-    const mark = await ports.ledger.markSent(sent.contactId, version, overridesAt);
+    const mark = await ports.ledger.markSent(contactId, version, generation, overridesAt);
     if (mark.outcome === 'sent') return { outcome: 'synced', update, version, repairs };
     const item = mark.item;
-    if (repairs === MAX_REPAIRS) {
-      throw new TransientError(
-        `ContactId ${sent.contactId} kept changing while it was synced; retrying later`,
-      );
-    }
-    if (item.claimed !== version) {
+    const done = { outcome: 'synced' as const, update, version, repairs };
+    if (item.claimed === undefined || item.skipped !== undefined) return done;
+    if (item.claimed === version) {
+      const sameContent = item.overridesAt === overridesAt && (item.dirty ?? 0) < generation;
+      // Only later sends of this same version and overrides started: whichever lands last, the
+      // VoiceCall holds this content, and their senders mark it sent.
+      if (sameContent) return done;
+    } else {
       const newer = await heldRecordOf(item, ports);
       if (!newer) {
-        await markNewerPendingIfAcknowledged(item, ports);
-        return { outcome: 'synced', update, version, repairs };
+        await ports.ledger.markPending(contactId, item.claimed, ports.now(), { outOfOrder: true });
+        return done;
       }
       record = newer;
-      version = item.claimed as string;
+      version = item.claimed;
     }
-    // The same version with new overrides, or the newer version held in the ledger.
+    if (repairs === MAX_REPAIRS) {
+      await ports.ledger.markPending(contactId, version, ports.now(), { outOfOrder: true });
+      throw new TransientError(
+        `ContactId ${contactId} kept changing while it was synced; retrying later`,
+      );
+    }
+    const started = await ports.ledger.beginSend(contactId, version);
+    if (started === undefined) continue;
+    generation = started;
+    // This version again (new overrides, or found out of order), or the newer one held.
     update = withOverrides(record, item.overrides);
     overridesAt = item.overridesAt;
-    await ports.telephony.updateVoiceCall(update);
+    await send(contactId, version, update, undefined, ports);
   }
 }
 
 /**
  * An older version of this contact may have reached SCV after the newer,
  * claimed one (a redelivery of a cut-off attempt): send the claimed version
- * again if the ledger holds it, or leave it pending for the sweep.
+ * again if the ledger holds it, or mark it pending and out of order, so the
+ * sweep resends it.
  */
 async function repairNewer(
   item: LedgerItem,
@@ -237,15 +291,20 @@ async function repairNewer(
   if (item.skipped !== undefined || item.claimed === undefined) return;
   const newer = await heldRecordOf(item, ports);
   if (!newer) {
-    await markNewerPendingIfAcknowledged(item, ports);
+    await ports.ledger.markPending(item.contactId, item.claimed, ports.now(), {
+      outOfOrder: true,
+    });
     return;
   }
+  const generation = await ports.ledger.beginSend(item.contactId, item.claimed);
+  if (generation === undefined) return;
   const update = withOverrides(newer, item.overrides);
-  await ports.telephony.updateVoiceCall(update);
+  await send(item.contactId, item.claimed, update, undefined, ports);
   await settle(
     {
       contactId: item.contactId,
       version: item.claimed,
+      generation,
       record: newer,
       update,
       overridesAt: item.overridesAt,
@@ -263,21 +322,4 @@ async function heldRecordOf(
     return undefined;
   }
   return ports.readHeld(item.held);
-}
-
-/**
- * The claimed version was acknowledged before an older send landed: it needs
- * sending again, and without its record at hand, the sweep resends it from
- * the archive. (When it is not acknowledged yet, its own updater sends it
- * after this point: it holds its record before sending, and no record was
- * held when this was read.)
- */
-async function markNewerPendingIfAcknowledged(
-  item: LedgerItem,
-  ports: SyncPorts & { now: () => number },
-): Promise<void> {
-  if (item.claimed === undefined || item.skipped !== undefined) return;
-  if (item.sent === item.claimed) {
-    await ports.ledger.markPending(item.contactId, item.claimed, ports.now());
-  }
 }

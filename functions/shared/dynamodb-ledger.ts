@@ -3,7 +3,8 @@
  * `contactId`), written only with conditional writes.
  *
  * Attributes: `claimed`, `sent`, `heldVersion` (version keys, S); `claimedBy`
- * (the claiming message's id, S);
+ * (the claiming message's id, S); `sends` (the send generation) and `dirty`
+ * (the generation at which an out-of-order landing was found) (N);
  * `claimedAt`, `sentAt`, `receivedAt`, `overridesAt`, `pendingSince` (ms
  * since the epoch, N); `skipped` (a skip reason, S); `overrides` (M of
  * `toNumber` / `fromNumber`, S); `heldJson` (S) or `heldRef` (M of `bucket`,
@@ -89,6 +90,8 @@ export function toLedgerItem(attributes: Record<string, AttributeValue>): Ledger
   assign('overridesAt', n('overridesAt'));
   assign('pendingSince', n('pendingSince'));
   assign('heldVersion', s('heldVersion'));
+  assign('sends', n('sends'));
+  assign('dirty', n('dirty'));
   const overrides = attributes.overrides?.M;
   if (overrides) {
     const value: FieldOverrides = {};
@@ -109,6 +112,7 @@ export function toLedgerItem(attributes: Record<string, AttributeValue>): Ledger
 class Update {
   private readonly sets: string[] = [];
   private readonly removes: string[] = [];
+  private readonly adds: string[] = [];
   readonly values: Record<string, AttributeValue> = {};
   /** Every attribute is named through `#name`, so no name can collide with a reserved word. */
   readonly names: Record<string, string> = {};
@@ -126,6 +130,13 @@ class Update {
     return this;
   }
 
+  /** `ADD #name :name`: increment a number (creating it from 0). */
+  add(name: string, value: AttributeValue): this {
+    this.values[`:${name}`] = value;
+    this.adds.push(`${this.name(name)} :${name}`);
+    return this;
+  }
+
   remove(...names: string[]): this {
     this.removes.push(...names.map((name) => this.name(name)));
     return this;
@@ -140,6 +151,7 @@ class Update {
     const clauses = [];
     if (this.sets.length > 0) clauses.push(`SET ${this.sets.join(', ')}`);
     if (this.removes.length > 0) clauses.push(`REMOVE ${this.removes.join(', ')}`);
+    if (this.adds.length > 0) clauses.push(`ADD ${this.adds.join(', ')}`);
     return clauses.join(' ');
   }
 }
@@ -167,7 +179,7 @@ export function createDynamoDbLedger(options: DynamoDbLedgerOptions): SyncLedger
     contactId: string,
     update: Update,
     condition: string,
-    returnValues: 'ALL_OLD' | 'ALL_NEW' | 'NONE',
+    returnValues: 'ALL_OLD' | 'ALL_NEW' | 'UPDATED_NEW' | 'NONE',
   ): Promise<
     | { failed: false; attributes: Record<string, AttributeValue> | undefined }
     | { failed: true; item: LedgerItem | undefined }
@@ -203,7 +215,8 @@ export function createDynamoDbLedger(options: DynamoDbLedgerOptions): SyncLedger
         .set('claimedBy', str(request.token))
         .set('claimedAt', num(at))
         .set('receivedAt', num(request.receivedAt))
-        .set('expiresAt', expiresAt());
+        .set('expiresAt', expiresAt())
+        .add('sends', num(1));
       if (request.skipped) update.set('skipped', str(request.skipped));
       else update.remove('skipped');
       if (request.hold) {
@@ -224,10 +237,8 @@ export function createDynamoDbLedger(options: DynamoDbLedgerOptions): SyncLedger
         'ALL_OLD',
       );
       if (!result.failed) {
-        return {
-          outcome: 'claimed',
-          before: result.attributes ? toLedgerItem(result.attributes) : undefined,
-        };
+        const before = result.attributes ? toLedgerItem(result.attributes) : undefined;
+        return { outcome: 'claimed', before, generation: (before?.sends ?? 0) + 1 };
       }
       const before = result.item ?? { contactId: request.contactId };
       if (before.claimed !== request.version) return { outcome: 'older', before };
@@ -236,13 +247,25 @@ export function createDynamoDbLedger(options: DynamoDbLedgerOptions): SyncLedger
       return { outcome: 'duplicate', before, own: before.claimedBy === request.token };
     },
 
-    async markSent(contactId, version, overridesAt) {
+    async beginSend(contactId, version) {
+      const update = new Update().add('sends', num(1)).value(':version', str(version));
+      const condition = `${update.name('claimed')} = :version`;
+      const result = await conditionalUpdate(contactId, update, condition, 'UPDATED_NEW');
+      if (result.failed) return undefined;
+      return Number(result.attributes?.sends?.N ?? Number.NaN);
+    },
+
+    async markSent(contactId, version, generation, overridesAt) {
       const update = new Update()
         .set('sent', str(version))
         .set('sentAt', num(now()))
-        .remove('pending', 'pendingSince')
-        .value(':version', str(version));
-      let condition = `${update.name('claimed')} = :version AND `;
+        .remove('pending', 'pendingSince', 'dirty')
+        .value(':version', str(version))
+        .value(':generation', num(generation));
+      const [claimed, sends, dirty] = ['claimed', 'sends', 'dirty'].map((name) => update.name(name));
+      let condition =
+        `${claimed} = :version AND ${sends} = :generation AND ` +
+        `(attribute_not_exists(${dirty}) OR ${dirty} < :generation) AND `;
       if (overridesAt === undefined) {
         condition += `attribute_not_exists(${update.name('overridesAt')})`;
       } else {
@@ -254,7 +277,8 @@ export function createDynamoDbLedger(options: DynamoDbLedgerOptions): SyncLedger
       return { outcome: 'changed', item: result.item ?? { contactId } };
     },
 
-    async markPending(contactId, version, at, record) {
+    async markPending(contactId, version, at, options = {}) {
+      const { record, outOfOrder } = options;
       const update = new Update()
         .set('pending', str(PENDING))
         .set(
@@ -263,6 +287,10 @@ export function createDynamoDbLedger(options: DynamoDbLedgerOptions): SyncLedger
           (placeholder) => `if_not_exists(#pendingSince, ${placeholder})`,
         )
         .value(':version', str(version));
+      if (outOfOrder) {
+        const sends = update.name('sends');
+        update.set('dirty', num(0), (zero) => `if_not_exists(${sends}, ${zero})`);
+      }
       if (record) {
         const held = heldValue(record);
         update
@@ -271,6 +299,13 @@ export function createDynamoDbLedger(options: DynamoDbLedgerOptions): SyncLedger
           .remove(held.name === 'heldJson' ? 'heldRef' : 'heldJson');
       }
       const condition = `${update.name('claimed')} = :version`;
+      const result = await conditionalUpdate(contactId, update, condition, 'NONE');
+      return !result.failed;
+    },
+
+    async deferPending(contactId, at) {
+      const update = new Update().set('pendingSince', num(at));
+      const condition = `attribute_exists(${update.name('pending')})`;
       const result = await conditionalUpdate(contactId, update, condition, 'NONE');
       return !result.failed;
     },

@@ -304,9 +304,9 @@ describe('redrive handler, SweepRequested', () => {
 
     const report = await handler(sweepRequested({}), lambdaContext());
 
-    // ARCHIVE_LOOKUP_HOURS (6) before it reached the sync queue.
+    // The hour before it reached the sync queue.
     expect(s3.commandCalls(ListObjectsV2Command)[0]?.args[0].input.StartAfter).toBe(
-      'archive/2024/05/01/04',
+      'archive/2024/05/01/09',
     );
     expect(sentBodies()).toEqual([JSON.parse(ctrReceivedBody(inbound()))]);
     expect(report.counts).toEqual({ ...NO_COUNTS, pending: 1, enqueued: 1, archiveObjects: 1 });
@@ -577,7 +577,7 @@ describe('redrive handler, START_CALL_PROCESSING', () => {
 
     expect(s3.commandCalls(ListObjectsV2Command)[0]?.args[0].input).toMatchObject({
       Bucket: ARCHIVE_BUCKET,
-      StartAfter: 'archive/2024/05/01/04',
+      StartAfter: 'archive/2024/05/01/09',
     });
     expect(sentBodies()).toEqual([JSON.parse(ctrReceivedBody(inbound()))]);
     expect(report.counts).toEqual({ held: 1, enqueued: 1, pending: 0 });

@@ -293,8 +293,12 @@ describe('updater handler', () => {
     expect(markSent).toMatchObject({
       TableName: LEDGER_TABLE,
       Key: { contactId: { S: INBOUND_ID } },
-      ConditionExpression: '#claimed = :version AND attribute_not_exists(#overridesAt)',
+      ConditionExpression:
+        '#claimed = :version AND #sends = :generation AND ' +
+        '(attribute_not_exists(#dirty) OR #dirty < :generation) AND attribute_not_exists(#overridesAt)',
     });
+    expect(valueOf(claim, ':sends')).toEqual({ N: '1' });
+    expect(valueOf(markSent, ':generation')).toEqual({ N: '1' });
     expect(valueOf(markSent, ':version')).toEqual({ S: version });
     expect(valueOf(markSent, ':sent')).toEqual({ S: version });
     const [claimCall, markSentCall] = dynamo.commandCalls(UpdateItemCommand);
@@ -321,9 +325,7 @@ describe('updater handler', () => {
     const fieldValues = invokedPayloads()[0]?.Details.Parameters.fieldValues;
     expect(fieldValues).toMatchObject({ toNumber: '+15550109999', fromNumber: '+15550108888' });
     const [markSent] = ledgerWrites('markSent');
-    expect(markSent?.ConditionExpression).toBe(
-      '#claimed = :version AND #overridesAt = :overridesAt',
-    );
+    expect(markSent?.ConditionExpression).toMatch(/ AND #overridesAt = :overridesAt$/);
     expect(valueOf(markSent, ':overridesAt')).toEqual({ N: '1714564700000' });
   });
 

@@ -64,7 +64,7 @@ describe.each([
     const other = await ledger.claim({ contactId: 'c', version: V2, token: 'm2', receivedAt: 6 });
     const older = await ledger.claim({ contactId: 'c', version: V1, token: 'm3', receivedAt: 6 });
 
-    expect(first).toEqual({ outcome: 'claimed', before: undefined });
+    expect(first).toEqual({ outcome: 'claimed', before: undefined, generation: 1 });
     expect(own).toMatchObject({ outcome: 'duplicate', own: true, before: { claimed: V2 } });
     expect(other).toMatchObject({ outcome: 'duplicate', own: false });
     expect(older).toMatchObject({ outcome: 'older', before: { claimed: V2, receivedAt: 5 } });
@@ -73,13 +73,21 @@ describe.each([
   it('orders versions of the same second by digest, and returns the item before a newer claim', async () => {
     const ledger = await create();
     await ledger.claim({ contactId: 'c', version: V1, token: 'm1', receivedAt: 5 });
-    await ledger.markSent('c', V1, undefined);
+    await ledger.markSent('c', V1, 1, undefined);
 
     const newer = await ledger.claim({ contactId: 'c', version: V2, token: 'm2', receivedAt: 7 });
     const newest = await ledger.claim({ contactId: 'c', version: V3, token: 'm3', receivedAt: 8 });
 
-    expect(newer).toMatchObject({ outcome: 'claimed', before: { claimed: V1, sent: V1 } });
-    expect(newest).toMatchObject({ outcome: 'claimed', before: { claimed: V2, sent: V1 } });
+    expect(newer).toMatchObject({
+      outcome: 'claimed',
+      generation: 2,
+      before: { claimed: V1, sent: V1 },
+    });
+    expect(newest).toMatchObject({
+      outcome: 'claimed',
+      generation: 3,
+      before: { claimed: V2, sent: V1 },
+    });
     expect(await ledger.get('c')).toMatchObject({ claimed: V3, sent: V1, receivedAt: 8 });
   });
 
@@ -88,10 +96,10 @@ describe.each([
     await ledger.claim({ contactId: 'c', version: V1, token: 'm1', receivedAt: 5 });
     await ledger.holdOverrides('c', { toNumber: '+15550100001' }, 10);
 
-    const stale = await ledger.markSent('c', V1, undefined);
-    const current = await ledger.markSent('c', V1, 10);
+    const stale = await ledger.markSent('c', V1, 1, undefined);
+    const current = await ledger.markSent('c', V1, 1, 10);
     await ledger.claim({ contactId: 'c', version: V2, token: 'm2', receivedAt: 5 });
-    const superseded = await ledger.markSent('c', V1, 10);
+    const superseded = await ledger.markSent('c', V1, 1, 10);
 
     expect(stale).toMatchObject({ outcome: 'changed', item: { overridesAt: 10 } });
     expect(current).toEqual({ outcome: 'sent' });
@@ -104,8 +112,8 @@ describe.each([
     await ledger.claim({ contactId: 'c', version: V1, token: 'm1', receivedAt: 5 });
     await ledger.claim({ contactId: 'd', version: V1, token: 'm2', receivedAt: 5 });
 
-    const wrongVersion = await ledger.markPending('c', V2, 100, held);
-    const marked = await ledger.markPending('c', V1, 100, held);
+    const wrongVersion = await ledger.markPending('c', V2, 100, { record: held });
+    const marked = await ledger.markPending('c', V1, 100, { record: held });
     await ledger.markPending('d', V1, 300);
     const due = await ledger.listPending({ before: 200, limit: 10 });
 
@@ -119,9 +127,9 @@ describe.each([
   it('clears pending when the version is marked sent, and a newer claim drops the held record', async () => {
     const ledger = await create();
     await ledger.claim({ contactId: 'c', version: V1, token: 'm1', receivedAt: 5 });
-    await ledger.markPending('c', V1, 100, { json: '{}' });
+    await ledger.markPending('c', V1, 100, { record: { json: '{}' } });
 
-    await ledger.markSent('c', V1, undefined);
+    await ledger.markSent('c', V1, 1, undefined);
     const afterSent = await ledger.get('c');
     await ledger.claim({ contactId: 'c', version: V2, token: 'm2', receivedAt: 5 });
 
@@ -176,6 +184,51 @@ describe.each([
 
     expect(skipped?.skipped).toBe('voicemail');
     expect((await ledger.get('c'))?.skipped).toBeUndefined();
+  });
+
+  it('marks a version sent only by the send generation started last', async () => {
+    const ledger = await create();
+    await ledger.claim({ contactId: 'c', version: V1, token: 'm1', receivedAt: 5 });
+
+    const second = await ledger.beginSend('c', V1);
+    const byFirst = await ledger.markSent('c', V1, 1, undefined);
+    const bySecond = await ledger.markSent('c', V1, 2, undefined);
+    const ofOther = await ledger.beginSend('c', V2);
+
+    expect(second).toBe(2);
+    expect(byFirst).toMatchObject({ outcome: 'changed', item: { sends: 2 } });
+    expect(bySecond).toEqual({ outcome: 'sent' });
+    expect(ofOther).toBeUndefined();
+  });
+
+  it('refuses to mark sent a send started at or before an out-of-order landing, and accepts a later one', async () => {
+    const ledger = await create();
+    await ledger.claim({ contactId: 'c', version: V1, token: 'm1', receivedAt: 5 });
+
+    await ledger.markPending('c', V1, 100, { outOfOrder: true });
+    const dirty = await ledger.markSent('c', V1, 1, undefined);
+    const again = await ledger.beginSend('c', V1);
+    const clean = await ledger.markSent('c', V1, again as number, undefined);
+
+    expect(dirty).toMatchObject({ outcome: 'changed', item: { dirty: 1, pendingSince: 100 } });
+    expect(clean).toEqual({ outcome: 'sent' });
+    expect(await ledger.get('c')).not.toHaveProperty('dirty');
+    expect((await ledger.get('c'))?.pendingSince).toBeUndefined();
+  });
+
+  it('moves a pending item to the back of the pending index, and leaves one that is not pending', async () => {
+    const ledger = await create();
+    await ledger.claim({ contactId: 'c', version: V1, token: 'm1', receivedAt: 5 });
+    await ledger.claim({ contactId: 'd', version: V1, token: 'm2', receivedAt: 5 });
+    await ledger.markPending('c', V1, 100);
+    await ledger.markPending('d', V1, 200);
+
+    const deferred = await ledger.deferPending('c', 300);
+    const notPending = await ledger.deferPending('e', 300);
+    const due = await ledger.listPending({ before: 1_000, limit: 10 });
+
+    expect([deferred, notPending]).toEqual([true, false]);
+    expect(due.items.map((item) => item.contactId)).toEqual(['d', 'c']);
   });
 
   it('forgets an item', async () => {
@@ -240,7 +293,10 @@ describe('syncVoiceCall on the DynamoDB ledger', () => {
       );
       const item = await ledger.get(contactId);
       expect([round, landed.at(-1)]).toEqual([round, 'Newer']);
-      expect([round, item?.sent]).toEqual([round, newestKey]);
+      expect([
+        round,
+        item?.sent ?? (item?.pendingSince !== undefined ? 'pending' : 'none'),
+      ]).toEqual([round, newestKey]);
     }
   });
 

@@ -252,6 +252,38 @@ describe('sweepUnsyncedVoiceCalls', () => {
     expect(syncQueue.enqueued.map((item) => item.contactId)).toEqual([contactId(5)]);
   });
 
+  it('does not resend an archived version older than the claimed one, and defers the pending item it could not resolve', async () => {
+    const oldJson = recordJson(contactId(5), '2024-05-01T10:05:00Z', 'old');
+    const claimedJson = recordJson(contactId(5), '2024-05-01T10:07:00Z', 'claimed');
+    const receivedAt = Date.parse('2024-05-01T10:08:00Z');
+    const ledger = new FakeLedger([
+      { contactId: contactId(5), claimed: keyOf(claimedJson), receivedAt, pendingSince: 100 },
+      {
+        contactId: contactId(6),
+        claimed: keyOf(recordJson(contactId(6))),
+        receivedAt,
+        pendingSince: 200,
+      },
+    ]);
+    const archive = new FakeArchive();
+    archive.add('2024-05-01T10:06:00Z', [oldJson, recordJson(contactId(6))]);
+    const syncQueue = new FakeSyncQueue();
+
+    const result = await sweepUnsyncedVoiceCalls(sweepRequest({ pendingBefore: 500 }), {
+      restApi: new FakeSalesforceRestApi([]),
+      ledger,
+      archive,
+      syncQueue,
+      now: () => 9_000,
+    });
+
+    expect(result.counts).toMatchObject({ pending: 2, pendingNotFound: 1, enqueued: 1 });
+    expect(syncQueue.enqueued.map((item) => item.contactId)).toEqual([contactId(6)]);
+    expect(ledger.items.get(contactId(5))?.pendingSince).toBe(9_000);
+    const next = await ledger.listPending({ before: 10_000, limit: 10 });
+    expect(next.items.map((item) => item.contactId)).toEqual([contactId(6), contactId(5)]);
+  });
+
   it('lists pending items only on the first run of a window, not on its continuations', async () => {
     const ledger = new FakeLedger([
       { contactId: contactId(5), claimed: keyOf(recordJson(contactId(5))), pendingSince: 1 },
@@ -681,6 +713,26 @@ describe('holdCallOverrides', () => {
     expect(syncQueue.enqueued[0]?.record).toEqual({ json });
   });
 
+  it('marks a claimed record pending when the archive has only an older version of it', async () => {
+    const claimedJson = recordJson(contactId(7), '2024-05-01T10:07:00Z', 'claimed');
+    const ledger = new FakeLedger([
+      {
+        contactId: contactId(7),
+        claimed: keyOf(claimedJson),
+        sent: keyOf(claimedJson),
+        receivedAt: Date.parse('2024-05-01T10:08:00Z'),
+      },
+    ]);
+    const archive = new FakeArchive();
+    archive.add('2024-05-01T10:06:00Z', [recordJson(contactId(7), '2024-05-01T10:05:00Z', 'old')]);
+    const syncQueue = new FakeSyncQueue();
+
+    const result = await holdCallOverrides(request(contactId(7)), { ledger, archive, syncQueue });
+
+    expect(result.counts).toEqual({ held: 1, enqueued: 0, pending: 1 });
+    expect(syncQueue.enqueueCalls).toHaveLength(0);
+  });
+
   it('marks a claimed record pending when neither the ledger nor the archive has it yet', async () => {
     const json = recordJson(contactId(7));
     const ledger = new FakeLedger([
@@ -699,7 +751,7 @@ describe('holdCallOverrides', () => {
     });
 
     expect(result.counts).toEqual({ held: 1, enqueued: 0, pending: 1 });
-    expect(ledger.items.get(contactId(7))?.pendingSince).toBe(0);
+    expect(ledger.items.get(contactId(7))?.pendingSince).toBe(1_000);
   });
 
   it('does not resync a call whose record is skipped on purpose', async () => {

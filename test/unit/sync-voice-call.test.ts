@@ -285,7 +285,9 @@ describe('syncVoiceCall', () => {
         token: 'm2',
         receivedAt: 2,
       });
-      await ledger.markPending(CONTACT_ID, keyOf(newer), 6, { json: JSON.stringify(newer) });
+      await ledger.markPending(CONTACT_ID, keyOf(newer), 6, {
+        record: { json: JSON.stringify(newer) },
+      });
     };
 
     const result = await syncVoiceCall(
@@ -311,7 +313,8 @@ describe('syncVoiceCall', () => {
         token: 'm2',
         receivedAt: 2,
       });
-      await ledger.markSent(CONTACT_ID, keyOf(newer), undefined);
+      const item = ledger.items.get(CONTACT_ID);
+      await ledger.markSent(CONTACT_ID, keyOf(newer), item?.sends ?? 0, undefined);
     };
 
     await syncVoiceCall(requestOf(older, { claimToken: 'm1' }), portsOf(ledger, telephony));
@@ -351,8 +354,10 @@ describe('syncVoiceCall', () => {
       token: 'm2',
       receivedAt: 2,
     });
-    await ledger.markPending(CONTACT_ID, keyOf(newer), 6, { json: JSON.stringify(newer) });
-    await ledger.markSent(CONTACT_ID, keyOf(newer), undefined);
+    await ledger.markPending(CONTACT_ID, keyOf(newer), 6, {
+      record: { json: JSON.stringify(newer) },
+    });
+    await ledger.markSent(CONTACT_ID, keyOf(newer), 1, undefined);
     const telephony = new FakeTelephony();
 
     const result = await syncVoiceCall(
