@@ -17,7 +17,9 @@
  * 1 KB units, and a failed conditional write is billed too (Amazon DynamoDB
  * Developer Guide, "Capacity unit consumption for write operations"). The
  * common path keeps the item far below 1 KB: no record is stored in it, so a
- * claim and a mark-sent are one write unit each, and the index is written
+ * claim and a mark-sent are one write unit each (a record held after a
+ * failure, a redelivery or a concurrent send stays until the next claim,
+ * and makes that contact's writes cost its size meanwhile), and the index is written
  * only when `pending` appears or goes (an update that changes no key or
  * projected attribute of an index does not write to it; Developer Guide,
  * "Provisioned throughput considerations for Global Secondary Indexes").
@@ -262,7 +264,9 @@ export function createDynamoDbLedger(options: DynamoDbLedgerOptions): SyncLedger
         .remove('pending', 'pendingSince', 'dirty')
         .value(':version', str(version))
         .value(':generation', num(generation));
-      const [claimed, sends, dirty] = ['claimed', 'sends', 'dirty'].map((name) => update.name(name));
+      const [claimed, sends, dirty] = ['claimed', 'sends', 'dirty'].map((name) =>
+        update.name(name),
+      );
       let condition =
         `${claimed} = :version AND ${sends} = :generation AND ` +
         `(attribute_not_exists(${dirty}) OR ${dirty} < :generation) AND `;
