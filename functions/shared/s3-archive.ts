@@ -10,9 +10,7 @@
  *   timestamp namespace). The reader also takes plain contact records, one
  *   per line or concatenated, as Amazon Connect's own data streaming writes
  *   them.
- * - References: `large/{ContactId}/{version}.json`, one immutable object per
- *   version of a record too large for an event (or holding a character SQS
- *   rejects), written before it is published with a `contactRecordRef`.
+ * - References: `large/...`, see s3-references.ts.
  * - Quarantine: `quarantine/{id}`, the raw bytes of a record that could not be
  *   parsed or validated, with metadata `reason` and `message`.
  */
@@ -23,12 +21,10 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import type {
-  ArchiveWindow,
-  ContactRecordArchive,
-  QuarantineStore,
-  RecordReferenceStore,
-} from '../../domain/ports';
+import type { ArchiveWindow, ContactRecordArchive, QuarantineStore } from '../../domain/ports';
+import { createS3ReferenceStore } from './s3-references';
+
+export { createS3ReferenceStore, REFERENCE_PREFIX, referenceKey } from './s3-references';
 
 /**
  * The S3 client, for a handler that loads this module on first use (ingest):
@@ -39,26 +35,13 @@ export { S3Client };
 
 /** Key prefix of the archive (the delivery stream's prefix). */
 export const ARCHIVE_PREFIX = 'archive/';
-/** Key prefix of records sent by reference. */
-export const REFERENCE_PREFIX = 'large/';
 /** Key prefix of quarantined records. */
 export const QUARANTINE_PREFIX = 'quarantine/';
-
-/** The reference key of one version: `large/{ContactId}/{version}.json`, `:` and `#` as `_`. */
-export function referenceKey(contactId: string, version: string): string {
-  return `${REFERENCE_PREFIX}${contactId}/${version.replace(/[:#]/g, '_')}.json`;
-}
 
 /** The hourly prefix of an instant: `archive/yyyy/MM/dd/HH/` (UTC). */
 export function hourPrefix(milliseconds: number, prefix = ARCHIVE_PREFIX): string {
   const iso = new Date(milliseconds).toISOString();
   return `${prefix}${iso.slice(0, 4)}/${iso.slice(5, 7)}/${iso.slice(8, 10)}/${iso.slice(11, 13)}/`;
-}
-
-function isNotFound(error: unknown): boolean {
-  const name = (error as { name?: string })?.name;
-  const status = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
-  return name === 'NotFound' || name === 'NoSuchKey' || status === 404;
 }
 
 /**
@@ -173,39 +156,6 @@ export function createS3ArchiveReader(options: {
         if (record !== undefined) records.push(record);
       }
       return records;
-    },
-  };
-}
-
-/** Records sent by reference, over S3; see the module comment for the keys. */
-export function createS3ReferenceStore(options: {
-  client: S3Client;
-  bucket: string;
-}): RecordReferenceStore {
-  const { client, bucket } = options;
-  return {
-    async put(contactId, version, json) {
-      const key = referenceKey(contactId, version);
-      await client.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: key,
-          Body: json,
-          ContentType: 'application/json',
-        }),
-      );
-      return { bucket, key };
-    },
-    async get(ref) {
-      try {
-        const result = await client.send(
-          new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key }),
-        );
-        return (await result.Body?.transformToString('utf-8')) ?? '';
-      } catch (error) {
-        if (isNotFound(error)) return undefined;
-        throw error;
-      }
     },
   };
 }

@@ -43,6 +43,7 @@ import { createDynamoDbLedger } from '../shared/dynamodb-ledger';
 import { createObservability, InvocationCounters } from '../shared/observability';
 import { RequestCounts } from '../shared/request-metrics';
 import type { RecordReferenceStore } from '../../domain/ports';
+import { createS3ReferenceStore, S3Client } from '../shared/s3-references';
 import { createTelephonyIntegration } from '../shared/scv-functions';
 import { REDRIVE_RUN_ATTRIBUTE, RESYNC_ATTRIBUTE } from '../shared/sync-message-attributes';
 
@@ -58,22 +59,18 @@ const config = readConfig(
 const { logger, metrics } = createObservability('updater');
 const counters = new InvocationCounters();
 const requests = new RequestCounts();
-let referenceStore: Promise<RecordReferenceStore> | undefined;
+const referenceStore = createS3ReferenceStore({
+  client: requests.instrument(new S3Client({ forcePathStyle: config.S3_FORCE_PATH_STYLE })),
+  bucket: config.ARCHIVE_BUCKET_NAME,
+});
 /**
- * Records sent by reference, over an S3 client created on first use: they are
- * rare (too large for an event, or holding U+FFFE / U+FFFF), so the common
- * path does not construct it. (esbuild inlines the dynamic import into the
- * single bundle; only its evaluation is deferred.)
+ * Records sent by reference. The S3 client is built at init although only
+ * records too large for an event (or holding U+FFFE / U+FFFF) use it: loaded
+ * on first use, it made the bundle 33 KB larger (esbuild cannot tree-shake a
+ * dynamically imported module as well) and the init no faster (README,
+ * Performance, figure 5).
  */
-function references(): Promise<RecordReferenceStore> {
-  referenceStore ??= import('../shared/s3-archive').then(({ S3Client, createS3ReferenceStore }) =>
-    createS3ReferenceStore({
-      client: requests.instrument(new S3Client({ forcePathStyle: config.S3_FORCE_PATH_STYLE })),
-      bucket: config.ARCHIVE_BUCKET_NAME,
-    }),
-  );
-  return referenceStore;
-}
+const references = async (): Promise<RecordReferenceStore> => referenceStore;
 
 /**
  * The JSON text of a held record: inline, or read from the object its
