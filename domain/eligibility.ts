@@ -33,7 +33,7 @@ export type SyncedInitiationMethod = (typeof SYNCED_INITIATION_METHODS)[number];
  * - `initiation-method-not-synced`: InitiationMethod is absent, `null` or not
  *   in {@link SYNCED_INITIATION_METHODS}.
  * - `no-sync-attribute`: the contact attribute `NoSync` is `"true"`.
- * - `voicemail`: a voicemail flag attribute is set and the record has
+ * - `voicemail`: a voicemail flag attribute has a value and the record has
  *   recordings; the voicemail packager owns that VoiceCall.
  */
 export type SkipReason =
@@ -45,8 +45,6 @@ export type SyncEligibility = { eligible: true } | { eligible: false; reason: Sk
 /** Contact attributes that mark a voicemail (SCV voicemail and the VMX/VMX3 voicemail solutions). */
 const VOICEMAIL_FLAG_ATTRIBUTES = ['vm_flag', 'vmx_flag', 'vmx3_flag'] as const;
 
-/** Flag values that mean "not set"; compared trimmed and case-insensitively. */
-const FALSE_FLAG_VALUES: ReadonlySet<string> = new Set(['', '0', 'false']);
 
 /**
  * Decides whether a contact record is synced to its VoiceCall, and if not,
@@ -56,15 +54,20 @@ const FALSE_FLAG_VALUES: ReadonlySet<string> = new Set(['', '0', 'false']);
  * 3. `Attributes.NoSync` must not be `"true"` (compared trimmed and
  *    case-insensitively).
  * 4. The record is not a voicemail: no `vm_flag`, `vmx_flag` or `vmx3_flag`
- *    attribute holds a true value while `Recordings` is a non-empty array.
- *    Any value other than `""`, `"0"` or `"false"` (trimmed, case-insensitive)
- *    is true.
+ *    attribute has a non-empty value (trimmed) while `Recordings` is a
+ *    non-empty array. `"0"` counts: SCV's voicemail audio processor sets
+ *    `vm_flag` to `"0"` once it processed the voicemail
+ *    (voiceMailAudioProcessing/handler.js), and its ctrDataSync skips any
+ *    non-empty `vm_flag` with recordings (ctrDataSync/handler.js,
+ *    `shouldProcessCtr`): syncing it would overwrite what the voicemail
+ *    packager wrote (recordingLocation, callOrigin "Voicemail").
  *
  * Pure; never throws.
  *
  * Source: SCV CTRDataSyncFunction field mapping (supported InitiationMethod
- * values, voicemail left to the packager); this project (VOICE channel only,
- * WEBRTC_API, the NoSync opt-out, the vmx flags).
+ * values, voicemail left to the packager), service-cloud-voice/ServiceCloudVoiceLambdas
+ * ctrDataSync/handler.js `shouldProcessCtr` and voiceMailAudioProcessing/handler.js
+ * (`vm_flag` "0"); this project (VOICE channel only, the vmx flags).
  */
 export function evaluateSyncEligibility(ctr: ContactRecord): SyncEligibility {
   if (ctr.Channel != null && ctr.Channel !== 'VOICE') {
@@ -95,7 +98,7 @@ function isVoicemail(ctr: ContactRecord): boolean {
     hasRecordings &&
     VOICEMAIL_FLAG_ATTRIBUTES.some((name) => {
       const flag = normalizeFlag(readAttribute(ctr, name));
-      return flag !== undefined && !FALSE_FLAG_VALUES.has(flag);
+      return flag !== undefined && flag !== '';
     })
   );
 }

@@ -92,8 +92,11 @@ export type VoiceCallUpdate = { contactId: string; fieldValues: VoiceCallFieldVa
  *   non-empty) for fromNumber / toNumber.
  * - callSubType = `WebRTC` for WEBRTC_API, `PSTN` otherwise.
  * - recordingLocation = Recording.Location, else the Location of the first
- *   `Recordings` entry with MediaStreamType AUDIO that has one (this project:
- *   newer records may carry only `Recordings`).
+ *   `Recordings` entry with MediaStreamType AUDIO and StorageType S3 that has
+ *   one (this project: newer records may carry only `Recordings`; an entry
+ *   stored in a Kinesis video stream has a stream ARN as its Location, which
+ *   is no recording location. SCV's ctrDataSync/utils.js reads `Recording`
+ *   only).
  * - callAttributes = JSON of the attributes whose key starts with `sfdc-`, the
  *   prefix removed, plus `sf_realtime_transcription_status` when present (it
  *   wins over `sfdc-sf_realtime_transcription_status`). `"{}"` when Attributes
@@ -174,7 +177,11 @@ function findRecordingLocation(ctr: ContactRecord): string | undefined {
     return legacy;
   }
   const audio = ctr.Recordings?.find(
-    (entry) => entry.MediaStreamType === 'AUDIO' && entry.Location != null && entry.Location !== '',
+    (entry) =>
+      entry.MediaStreamType === 'AUDIO' &&
+      entry.StorageType === 'S3' &&
+      entry.Location != null &&
+      entry.Location !== '',
   );
   return audio?.Location ?? undefined;
 }

@@ -685,6 +685,44 @@ describe('data protection (stage dev, default parameters)', () => {
     });
   });
 
+  it('keeps the archive bucket, the ledger and every dead-letter queue when the stack is removed or they are replaced', () => {
+    const kept = [
+      'ArchiveBucket',
+      'SyncLedgerTable',
+      'SyncDlq',
+      'RedriveDlq',
+      'IngestFailureQueue',
+      'ArchiveDlq',
+    ];
+
+    for (const id of kept) {
+      const entry = dev.template.Resources[id] as {
+        DeletionPolicy?: string;
+        UpdateReplacePolicy?: string;
+      };
+      expect([id, entry.DeletionPolicy, entry.UpdateReplacePolicy]).toEqual([
+        id,
+        'Retain',
+        'Retain',
+      ]);
+    }
+  });
+
+  it('blocks public access to the deployment bucket', () => {
+    const bucket = resource<{ PublicAccessBlockConfiguration?: Record<string, boolean> }>(
+      dev.template,
+      'ServerlessDeploymentBucket',
+      'AWS::S3::Bucket',
+    );
+
+    expect(bucket.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+  });
+
   it('gives the ledger the key, attributes and sparse pending index the local stack creates (LEDGER_TABLE)', () => {
     const properties = resource<Record<string, unknown>>(
       dev.template,

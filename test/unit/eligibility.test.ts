@@ -154,12 +154,28 @@ describe('evaluateSyncEligibility', () => {
     expect(eligibility).toEqual({ eligible: false, reason: 'voicemail' });
   });
 
-  it.each(['0', 'false', 'FALSE', '', ' '])('syncs a contact whose vm_flag is "%s"', (value) => {
+  it.each(['', ' '])('syncs a contact whose vm_flag is empty ("%s")', (value) => {
     const ctr = buildContactRecord({ Attributes: { vm_flag: value }, Recordings: RECORDINGS });
 
     const eligibility = evaluateSyncEligibility(ctr);
 
     expect(eligibility).toEqual({ eligible: true });
+  });
+
+  // SCV's voicemail audio processor sets vm_flag "0" once it processed the voicemail, and its
+  // ctrDataSync skips any non-empty vm_flag (ServiceCloudVoiceLambdas, voiceMailAudioProcessing and
+  // ctrDataSync handler.js).
+  it.each([
+    ['vm_flag', '0'],
+    ['vm_flag', 'false'],
+    ['vmx_flag', '0'],
+    ['vmx3_flag', 'FALSE'],
+  ])('skips a contact with recordings and %s "%s": a processed voicemail', (flag, value) => {
+    const ctr = buildContactRecord({ Attributes: { [flag]: value }, Recordings: RECORDINGS });
+
+    const eligibility = evaluateSyncEligibility(ctr);
+
+    expect(eligibility).toEqual({ eligible: false, reason: 'voicemail' });
   });
 
   it.each([

@@ -278,6 +278,35 @@ describe('toVoiceCallUpdate', () => {
       expect(fieldValues.recordingLocation).toBe(AUDIO_ENTRY.Location);
     });
 
+    it('passes over an AUDIO entry stored in a Kinesis video stream: its Location is a stream ARN', () => {
+      const ctr = buildContactRecord({
+        Recording: null,
+        Recordings: [
+          {
+            ...AUDIO_ENTRY,
+            StorageType: 'KINESIS_VIDEO_STREAM',
+            Location: 'arn:aws:kinesisvideo:us-east-1:111122223333:stream/connect-live/1',
+          },
+          { ...AUDIO_ENTRY, Location: 'bucket/stored.wav' },
+        ],
+      });
+
+      const { fieldValues } = toVoiceCallUpdate(ctr);
+
+      expect(fieldValues.recordingLocation).toBe('bucket/stored.wav');
+    });
+
+    it('leaves recordingLocation out when the only AUDIO entry is not stored in S3', () => {
+      const ctr = buildContactRecord({
+        Recording: null,
+        Recordings: [{ ...AUDIO_ENTRY, StorageType: 'KINESIS_VIDEO_STREAM', Location: 'arn:x' }],
+      });
+
+      const { fieldValues } = toVoiceCallUpdate(ctr);
+
+      expect(fieldValues).not.toHaveProperty('recordingLocation');
+    });
+
     it('leaves recordingLocation out when only a chat transcript exists', () => {
       const ctr = loadContactRecord('chat');
 
