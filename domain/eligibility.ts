@@ -45,7 +45,6 @@ export type SyncEligibility = { eligible: true } | { eligible: false; reason: Sk
 /** Contact attributes that mark a voicemail (SCV voicemail and the VMX/VMX3 voicemail solutions). */
 const VOICEMAIL_FLAG_ATTRIBUTES = ['vm_flag', 'vmx_flag', 'vmx3_flag'] as const;
 
-
 /**
  * Decides whether a contact record is synced to its VoiceCall, and if not,
  * why. The rules are checked in this order, the first that applies wins:
