@@ -40,16 +40,27 @@ export const ContactRecordRefSchema = z.object({
 });
 
 /**
- * Characters valid in JSON text that SQS does not accept in a message body:
- * U+FFFE and U+FFFF (SQS allows #x9, #xA, #xD, #x20 to #xD7FF, #xE000 to
- * #xFFFD and #x10000 to #x10FFFF; Amazon SQS API Reference, SendMessage). A
- * detail holding one cannot reach the sync queue, so it travels by reference.
+ * Whether JSON text holds a character that SQS does not accept in a message
+ * body, U+FFFE or U+FFFF (SQS allows #x9, #xA, #xD, #x20 to #xD7FF, #xE000 to
+ * #xFFFD and #x10000 to #x10FFFF; Amazon SQS API Reference, SendMessage),
+ * written as itself or as the escape `\uFFFE` / `\uFFFF` (any case): an
+ * escape is decoded on the way (EventBridge turns the event's detail into the
+ * message body), and SQS would then reject both the send and the dead-letter
+ * send. A detail holding one cannot reach the sync queue, so it travels by
+ * reference.
+ *
+ * @param text - JSON text (an escape counts only where its backslash is not
+ *   itself escaped: `\\uffff` is a backslash and the letters `uffff`).
  */
 export function hasCharactersSqsRejects(text: string): boolean {
-  return SQS_REJECTED_CHARACTERS.test(text);
+  if (SQS_REJECTED_CHARACTERS.test(text)) return true;
+  // Cheap first: most records hold no escape at all.
+  return text.includes('\\u') && SQS_REJECTED_ESCAPES.test(text);
 }
 
 const SQS_REJECTED_CHARACTERS = /[\uFFFE\uFFFF]/;
+/** `\uFFFE` or `\uFFFF` after an even number of backslashes (so the backslash escapes the `u`). */
+const SQS_REJECTED_ESCAPES = /(?<!\\)(?:\\\\)*\\u[fF]{3}[eEfF]/;
 
 /** Parsed {@link ContactRecordRefSchema}. */
 export type ContactRecordRef = z.infer<typeof ContactRecordRefSchema>;

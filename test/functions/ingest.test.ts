@@ -481,4 +481,26 @@ describe('toCtrReceivedEntry', () => {
       json: text,
     });
   });
+
+  it.each([
+    ['\\uffff', 'archive-first'],
+    ['\\uFFFE', 'archive-first'],
+    ['\\\\\\uffff', 'archive-first'],
+    ['\\\\uffff', 'publish'],
+    ['\\ufffd', 'publish'],
+  ])(
+    'decides %s in the JSON text as %s: an escape EventBridge decodes into a character SQS rejects',
+    (escape, action) => {
+      const record = loadContactRecordFixture('inbound-answered');
+      const text = JSON.stringify({ ...record, Attributes: { note: 'x' } }).replace(
+        '"note":"x"',
+        `"note":"a${escape}b"`,
+      );
+      expect(() => JSON.parse(text)).not.toThrow();
+
+      const decision = toCtrReceivedEntry(Buffer.from(text));
+
+      expect(decision.action).toBe(action);
+    },
+  );
 });

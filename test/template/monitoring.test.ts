@@ -331,6 +331,25 @@ describe('monitoring (stage dev, default parameters)', () => {
     }
   });
 
+  it('alarms on any event lost at the bus by a rule with a dead-letter queue (InvocationsFailedToBeSentToDlq)', () => {
+    const rules = resourcesOfType<RuleProperties>(dev.template, 'AWS::Events::Rule').filter(
+      ([, rule]) => rule.EventBusName !== undefined,
+    );
+
+    expect(rules).toHaveLength(4);
+    for (const [id, rule] of rules) {
+      expect(rule.Targets?.every((target) => target.DeadLetterConfig?.Arn !== undefined)).toBe(
+        true,
+      );
+      const ruleName = rule.Name ?? { 'Fn::Select': [2, { 'Fn::Split': ['/', getAtt(id)] }] };
+      const alarm = alarmOn(dev.template, 'AWS/Events', 'InvocationsFailedToBeSentToDlq', [
+        { Name: 'RuleName', Value: ruleName },
+        { Name: 'EventBusName', Value: getAtt('EventBus', 'Name') },
+      ]);
+      expectAbove(alarm, 0, 'Sum');
+    }
+  });
+
   it('alarms when the archive delivery stream holds a record older than 900 seconds', () => {
     const alarm = alarmOn(dev.template, 'AWS/Firehose', 'DeliveryToS3.DataFreshness', [
       { Name: 'DeliveryStreamName', Value: { Ref: 'ArchiveDeliveryStream' } },
@@ -358,8 +377,10 @@ describe('monitoring (stage dev, default parameters)', () => {
     const names = all.map(([, alarm]) => alarm.AlarmName);
 
     // DLQs, oldest sync message, iterator age, errors and throttles, rules, quarantine, archive
-    // freshness.
-    expect(all).toHaveLength(DEAD_LETTER_QUEUES.length + 1 + 1 + 2 * functions + rules + 1 + 1);
+    // freshness, events lost by each rule with a dead-letter queue (all but the schedule).
+    expect(all).toHaveLength(
+      DEAD_LETTER_QUEUES.length + 1 + 1 + 2 * functions + rules + 1 + 1 + (rules - 1),
+    );
     expect(new Set(names).size).toBe(names.length);
     for (const [id, alarm] of all) {
       expect([id, alarm.AlarmName]).toEqual([id, expect.stringMatching(/^ctr-sync-dev-[a-z-]+$/)]);
