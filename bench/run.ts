@@ -26,7 +26,11 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 import { generateContactRecords } from '../local/generate';
 import { measureColdStart } from './cold-start';
 import { costPerMillion } from './cost';
-import { decodeContactRecord, decodeContactRecordWithText } from '../domain/contact-record';
+import {
+  canonicalJson,
+  decodeContactRecord,
+  decodeContactRecordWithText,
+} from '../domain/contact-record';
 import { evaluateSyncEligibility } from '../domain/eligibility';
 import { compareContactRecordVersions } from '../domain/versions';
 import type { InputRecord } from '../local/input';
@@ -257,7 +261,7 @@ export function ledgerStorageOptions(
   for (const record of records) {
     try {
       const { json } = decodeContactRecordWithText(record.data);
-      sizes.push(Buffer.byteLength(JSON.stringify(JSON.parse(json))) + 'record'.length);
+      sizes.push(Buffer.byteLength(canonicalJson(json)) + 'record'.length);
     } catch {
       // Malformed records are never claimed.
     }

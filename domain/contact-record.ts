@@ -320,6 +320,17 @@ export function decodeContactRecord(data: Uint8Array): ContactRecord {
 }
 
 /**
+ * JSON text in the form `JSON.stringify` writes it after `JSON.parse` (no
+ * whitespace, numbers spelled one way, key order kept): the form
+ * {@link ../domain/versions!contentDigest} digests, so that a record digests
+ * alike however it was written.
+ * @throws SyntaxError when `text` is not JSON.
+ */
+export function canonicalJson(text: string): string {
+  return JSON.stringify(JSON.parse(text));
+}
+
+/**
  * A contact record from JSON text held or archived by the pipeline (a record
  * sent by reference, held in the sync ledger, read from the archive), checked
  * as ingest checks a Kinesis record.
@@ -333,7 +344,7 @@ export function parseContactRecordText(text: string): {
   json: string;
 } {
   const { contactRecord } = decodeContactRecordWithText(Buffer.from(text, 'utf8'));
-  return { contactRecord, json: JSON.stringify(JSON.parse(text)) };
+  return { contactRecord, json: canonicalJson(text) };
 }
 
 /** Count of `char` in `text`, stopping once it exceeds `limit`. */

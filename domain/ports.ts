@@ -152,15 +152,16 @@ export interface SyncLedger {
   ): Promise<MarkSentOutcome>;
   /**
    * Mark `version` pending (needs a send), holding `record` when given, on
-   * condition that it is still the claimed version; with `outOfOrder`, also
-   * set `dirty` to the current send generation (an older update may have
-   * landed last). Resolves `false` when `version` is not claimed.
+   * condition that it is still the claimed version; with `outOfOrder`, the
+   * send generation the caller read after an older update may have landed
+   * last, also set `dirty` to it (never lowering it). Resolves `false` when
+   * `version` is not claimed (or `dirty` is already as high).
    */
   markPending(
     contactId: string,
     version: string,
     at: number,
-    options?: { record?: HeldRecord; outOfOrder?: boolean },
+    options?: { record?: HeldRecord; outOfOrder?: number },
   ): Promise<boolean>;
   /**
    * Move a pending item to the back of the pending index (`pendingSince` =

@@ -256,14 +256,18 @@ async function settle(
     } else {
       const newer = await heldRecordOf(item, ports);
       if (!newer) {
-        await ports.ledger.markPending(contactId, item.claimed, ports.now(), { outOfOrder: true });
+        await ports.ledger.markPending(contactId, item.claimed, ports.now(), {
+          outOfOrder: item.sends ?? 0,
+        });
         return done;
       }
       record = newer;
       version = item.claimed;
     }
     if (repairs === MAX_REPAIRS) {
-      await ports.ledger.markPending(contactId, version, ports.now(), { outOfOrder: true });
+      await ports.ledger.markPending(contactId, version, ports.now(), {
+        outOfOrder: item.sends ?? 0,
+      });
       throw new TransientError(
         `ContactId ${contactId} kept changing while it was synced; retrying later`,
       );
@@ -292,7 +296,7 @@ async function repairNewer(
   const newer = await heldRecordOf(item, ports);
   if (!newer) {
     await ports.ledger.markPending(item.contactId, item.claimed, ports.now(), {
-      outOfOrder: true,
+      outOfOrder: item.sends ?? 0,
     });
     return;
   }

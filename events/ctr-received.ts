@@ -53,14 +53,15 @@ export const ContactRecordRefSchema = z.object({
  *   itself escaped: `\\uffff` is a backslash and the letters `uffff`).
  */
 export function hasCharactersSqsRejects(text: string): boolean {
-  if (SQS_REJECTED_CHARACTERS.test(text)) return true;
-  // Cheap first: most records hold no escape at all.
-  return text.includes('\\u') && SQS_REJECTED_ESCAPES.test(text);
+  // One scan for both spellings; only an escape found needs its backslashes counted.
+  const found = SQS_REJECTED.exec(text);
+  if (!found) return false;
+  return found[0].length === 1 || SQS_REJECTED_ESCAPE.test(text);
 }
 
-const SQS_REJECTED_CHARACTERS = /[\uFFFE\uFFFF]/;
-/** `\uFFFE` or `\uFFFF` after an even number of backslashes (so the backslash escapes the `u`). */
-const SQS_REJECTED_ESCAPES = /(?<!\\)(?:\\\\)*\\u[fF]{3}[eEfF]/;
+const SQS_REJECTED = /[\uFFFE\uFFFF]|\\u[fF]{3}[eEfF]/;
+/** The escape after an even number of backslashes (so the backslash escapes the `u`), or the character. */
+const SQS_REJECTED_ESCAPE = /(?<!\\)(?:\\\\)*\\u[fF]{3}[eEfF]|[\uFFFE\uFFFF]/;
 
 /** Parsed {@link ContactRecordRefSchema}. */
 export type ContactRecordRef = z.infer<typeof ContactRecordRefSchema>;

@@ -15,7 +15,11 @@
  * one, or none), and a malformed record missing from the quarantine.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { type ContactRecord, decodeContactRecordWithText } from '../domain/contact-record';
+import {
+  type ContactRecord,
+  canonicalJson,
+  decodeContactRecordWithText,
+} from '../domain/contact-record';
 import { evaluateSyncEligibility } from '../domain/eligibility';
 import { InvalidContactRecordError } from '../domain/errors';
 import { contentDigest, versionKey } from '../domain/versions';
@@ -114,7 +118,7 @@ export function reconcile(
   for (const { data } of input) {
     try {
       const { contactRecord: record, json } = decodeContactRecordWithText(data);
-      const canonical = JSON.stringify(JSON.parse(json));
+      const canonical = canonicalJson(json);
       const digest = contentDigest(canonical);
       const list = versions.get(record.ContactId) ?? [];
       list.push({ record, version: versionKey(record.LastUpdateTimestamp, digest), canonical });
@@ -143,7 +147,7 @@ export function reconcile(
     for (const text of texts) {
       archivedRecords++;
       try {
-        archivedTexts.add(JSON.stringify(JSON.parse(text)));
+        archivedTexts.add(canonicalJson(text));
       } catch {
         archivedTexts.add(text);
       }

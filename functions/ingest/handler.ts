@@ -26,7 +26,7 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { Context, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import * as z from 'zod';
-import { decodeContactRecordWithText } from '../../domain/contact-record';
+import { canonicalJson, decodeContactRecordWithText } from '../../domain/contact-record';
 import { evaluateSyncEligibility, type SkipReason } from '../../domain/eligibility';
 import { InvalidContactRecordError, PermanentError } from '../../domain/errors';
 import type { QuarantineStore, RecordReferenceStore } from '../../domain/ports';
@@ -239,7 +239,7 @@ export function decideBatch(
     }
     const { contactId, lastUpdateTimestamp, json } = decision;
     // Asked for only when two records of a contact share a LastUpdateTimestamp.
-    const digest = () => contentDigest(JSON.stringify(JSON.parse(json)));
+    const digest = () => contentDigest(canonicalJson(json));
     return { contactId, lastUpdateTimestamp, digest };
   });
   for (const [record, { outcome }] of dropped) decisions.set(record, outcome);
@@ -311,7 +311,7 @@ async function archiveFirst(
   json: string,
 ): Promise<string> {
   const { references } = await s3();
-  const version = versionKey(lastUpdateTimestamp, contentDigest(JSON.stringify(JSON.parse(json))));
+  const version = versionKey(lastUpdateTimestamp, contentDigest(canonicalJson(json)));
   const ref = await references.put(contactId, version, json);
   counters.add('Archived');
   logger.info('Contact record stored before publishing a reference', {

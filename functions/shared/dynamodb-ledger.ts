@@ -291,10 +291,7 @@ export function createDynamoDbLedger(options: DynamoDbLedgerOptions): SyncLedger
           (placeholder) => `if_not_exists(#pendingSince, ${placeholder})`,
         )
         .value(':version', str(version));
-      if (outOfOrder) {
-        const sends = update.name('sends');
-        update.set('dirty', num(0), (zero) => `if_not_exists(${sends}, ${zero})`);
-      }
+      if (outOfOrder !== undefined) update.set('dirty', num(outOfOrder));
       if (record) {
         const held = heldValue(record);
         update
@@ -302,7 +299,11 @@ export function createDynamoDbLedger(options: DynamoDbLedgerOptions): SyncLedger
           .set('heldVersion', str(version))
           .remove(held.name === 'heldJson' ? 'heldRef' : 'heldJson');
       }
-      const condition = `${update.name('claimed')} = :version`;
+      let condition = `${update.name('claimed')} = :version`;
+      if (outOfOrder !== undefined) {
+        const dirty = update.name('dirty');
+        condition += ` AND (attribute_not_exists(${dirty}) OR ${dirty} < :dirty)`;
+      }
       const result = await conditionalUpdate(contactId, update, condition, 'NONE');
       return !result.failed;
     },

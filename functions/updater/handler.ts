@@ -42,7 +42,6 @@ import { booleanFlag, positiveInt, readConfig, requiredString } from '../shared/
 import { createDynamoDbLedger } from '../shared/dynamodb-ledger';
 import { createObservability, InvocationCounters } from '../shared/observability';
 import { RequestCounts } from '../shared/request-metrics';
-import type { RecordReferenceStore } from '../../domain/ports';
 import { createS3ReferenceStore, S3Client } from '../shared/s3-references';
 import { createTelephonyIntegration } from '../shared/scv-functions';
 import { REDRIVE_RUN_ATTRIBUTE, RESYNC_ATTRIBUTE } from '../shared/sync-message-attributes';
@@ -59,10 +58,6 @@ const config = readConfig(
 const { logger, metrics } = createObservability('updater');
 const counters = new InvocationCounters();
 const requests = new RequestCounts();
-const referenceStore = createS3ReferenceStore({
-  client: requests.instrument(new S3Client({ forcePathStyle: config.S3_FORCE_PATH_STYLE })),
-  bucket: config.ARCHIVE_BUCKET_NAME,
-});
 /**
  * Records sent by reference. The S3 client is built at init although only
  * records too large for an event (or holding U+FFFE / U+FFFF) use it: loaded
@@ -70,7 +65,10 @@ const referenceStore = createS3ReferenceStore({
  * dynamically imported module as well) and the init no faster (README,
  * Performance, figure 5).
  */
-const references = async (): Promise<RecordReferenceStore> => referenceStore;
+const references = createS3ReferenceStore({
+  client: requests.instrument(new S3Client({ forcePathStyle: config.S3_FORCE_PATH_STYLE })),
+  bucket: config.ARCHIVE_BUCKET_NAME,
+});
 
 /**
  * The JSON text of a held record: inline, or read from the object its
@@ -82,7 +80,7 @@ async function heldText(held: HeldRecord): Promise<string> {
   if (held.ref.bucket !== config.ARCHIVE_BUCKET_NAME) {
     throw new PermanentError('contactRecordRef names a bucket other than the archive bucket');
   }
-  const text = await (await references()).get(held.ref);
+  const text = await references.get(held.ref);
   if (text === undefined) {
     throw new TransientError(`Referenced contact record ${held.ref.key} does not exist (yet)`);
   }

@@ -27,6 +27,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { hourPrefix } from '../../functions/shared/s3-archive';
 
 /** Options of {@link startLocalFirehose}. */
 export interface LocalFirehoseOptions {
@@ -59,11 +60,6 @@ export interface LocalFirehose {
 const MAX_RECORD_BYTES = 1000 * 1024;
 const MAX_BATCH_RECORDS = 500;
 
-function timestampPrefix(prefix: string, milliseconds: number): string {
-  const iso = new Date(milliseconds).toISOString();
-  return `${prefix}${iso.slice(0, 4)}/${iso.slice(5, 7)}/${iso.slice(8, 10)}/${iso.slice(11, 13)}/`;
-}
-
 /** Start the stand-in on 127.0.0.1. */
 export async function startLocalFirehose(options: LocalFirehoseOptions): Promise<LocalFirehose> {
   const stats = { accepted: 0, failed: 0, objects: 0, billedBytes: 0 };
@@ -82,7 +78,7 @@ export async function startLocalFirehose(options: LocalFirehoseOptions): Promise
     buffer = [];
     bufferBytes = 0;
     const stamp = new Date(arrival).toISOString().slice(0, 19).replace(/[T:]/g, '-');
-    const key = `${timestampPrefix(options.prefix, arrival)}${options.deliveryStreamName}-1-${stamp}-${randomUUID()}.gz`;
+    const key = `${hourPrefix(arrival, options.prefix)}${options.deliveryStreamName}-1-${stamp}-${randomUUID()}.gz`;
     const write = (async () => {
       // Firehose retries delivery to S3 until it succeeds (or its retry duration ends).
       for (let attempt = 1; ; attempt++) {

@@ -205,11 +205,13 @@ describe.each([
     const ledger = await create();
     await ledger.claim({ contactId: 'c', version: V1, token: 'm1', receivedAt: 5 });
 
-    await ledger.markPending('c', V1, 100, { outOfOrder: true });
+    await ledger.markPending('c', V1, 100, { outOfOrder: 1 });
+    const lower = await ledger.markPending('c', V1, 100, { outOfOrder: 0 });
     const dirty = await ledger.markSent('c', V1, 1, undefined);
     const again = await ledger.beginSend('c', V1);
     const clean = await ledger.markSent('c', V1, again as number, undefined);
 
+    expect(lower).toBe(false);
     expect(dirty).toMatchObject({ outcome: 'changed', item: { dirty: 1, pendingSince: 100 } });
     expect(clean).toEqual({ outcome: 'sent' });
     expect(await ledger.get('c')).not.toHaveProperty('dirty');
