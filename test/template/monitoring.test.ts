@@ -178,16 +178,21 @@ function deadLetterQueues(template: Template): string[] {
 }
 
 /** Evaluate a condition made of Fn::Not, Fn::Or and Fn::Equals over literal strings. */
-function evaluateCondition(expression: unknown): boolean {
+function evaluateCondition(expression: unknown, template: FullTemplate): boolean {
   const node = expression as {
     'Fn::Not'?: [unknown];
     'Fn::Or'?: unknown[];
     'Fn::Equals'?: [unknown, unknown];
   };
-  if (node['Fn::Not']) return !evaluateCondition(node['Fn::Not'][0]);
-  if (node['Fn::Or']) return node['Fn::Or'].some(evaluateCondition);
+  if (node['Fn::Not']) return !evaluateCondition(node['Fn::Not'][0], template);
+  if (node['Fn::Or']) return node['Fn::Or'].some((item) => evaluateCondition(item, template));
   if (node['Fn::Equals']) {
-    const [left, right] = node['Fn::Equals'];
+    // A Ref to a template parameter takes the parameter's default (what serverless deploys).
+    const value = (operand: unknown): unknown => {
+      const ref = (operand as { Ref?: string } | null)?.Ref;
+      return ref === undefined ? operand : template.Parameters?.[ref]?.Default;
+    };
+    const [left, right] = node['Fn::Equals'].map(value);
     if (typeof left !== 'string' || typeof right !== 'string') {
       throw new Error(`not a literal comparison: ${JSON.stringify(node)}`);
     }
@@ -404,7 +409,7 @@ describe('monitoring (stage dev, default parameters)', () => {
     );
 
     expect(template.Resources.AlarmEmailSubscription?.Condition).toBe('HasAlarmEmail');
-    expect(evaluateCondition(template.Conditions?.HasAlarmEmail)).toBe(false);
+    expect(evaluateCondition(template.Conditions?.HasAlarmEmail, template)).toBe(false);
     expect(subscription).toMatchObject({ TopicArn: TOPIC, Protocol: 'email' });
   });
 
@@ -592,11 +597,12 @@ describe('monitoring (--stage prod, thresholds, periods and alarmEmail set)', ()
     );
 
     expect(template.Resources.AlarmEmailSubscription?.Condition).toBe('HasAlarmEmail');
-    expect(evaluateCondition(template.Conditions?.HasAlarmEmail)).toBe(true);
+    expect(evaluateCondition(template.Conditions?.HasAlarmEmail, template)).toBe(true);
     expect(subscription).toEqual({
       TopicArn: TOPIC,
       Protocol: 'email',
-      Endpoint: PROD_PARAMS.alarmEmail,
+      Endpoint: { Ref: 'AlarmEmail' },
     });
+    expect(template.Parameters?.AlarmEmail?.Default).toBe(PROD_PARAMS.alarmEmail);
   });
 });

@@ -34,8 +34,17 @@ export interface Resource {
   Properties: Record<string, unknown>;
 }
 
+/** A template parameter (the parts read here). */
+export interface TemplateParameter {
+  Type: string;
+  Default?: string;
+  AllowedPattern?: string;
+}
+
 export interface Template {
   Resources: Record<string, Resource>;
+  Parameters?: Record<string, TemplateParameter>;
+  Conditions?: Record<string, unknown>;
 }
 
 /** The resolved service configuration serverless-state.json holds (the parts read here). */

@@ -536,15 +536,15 @@ describe('serverless package (stage dev, default parameters)', () => {
       const kinesis = [...granted].filter((pair) => pair.startsWith('kinesis:'));
       const rest = [...granted].filter((pair) => !pair.startsWith('kinesis:'));
 
-      // The archive key, only used with SSE-KMS (archiveKmsKeyArn; 'none' by default): the
-      // updater only reads the bucket.
+      // The archive key, only used with SSE-KMS (the ArchiveKmsKeyArn template parameter, from
+      // archiveKmsKeyArn; 'none' by default): the updater only reads the bucket.
       const kms = name === 'updater' ? ['kms:Decrypt'] : ['kms:Decrypt', 'kms:GenerateDataKey'];
       expect(rest.sort()).toEqual(
         [
           ...expected(),
           grant('logs:CreateLogStream', logs(name)),
           grant('logs:PutLogEvents', logs(name)),
-          ...kms.map((action) => grant(action, 'none')),
+          ...kms.map((action) => grant(action, { Ref: 'ArchiveKmsKeyArn' })),
         ].sort(),
       );
       if (name === 'ingest') {
@@ -601,8 +601,11 @@ describe('data protection (stage dev, default parameters)', () => {
       (rule) => rule.ServerSideEncryptionByDefault?.SSEAlgorithm,
     );
     expect(algorithms).toEqual([{ 'Fn::If': ['ArchiveUsesKms', 'aws:kms', 'AES256'] }]);
-    const conditions = (dev.template as { Conditions?: Record<string, unknown> }).Conditions;
-    expect(conditions?.ArchiveUsesKms).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['none', 'none'] }] });
+    const { Conditions, Parameters } = dev.template;
+    expect(Conditions?.ArchiveUsesKms).toEqual({
+      'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'ArchiveKmsKeyArn' }, 'none'] }],
+    });
+    expect(Parameters?.ArchiveKmsKeyArn?.Default).toBe('none');
     expect(bucket.PublicAccessBlockConfiguration).toEqual({
       BlockPublicAcls: true,
       BlockPublicPolicy: true,
@@ -685,10 +688,11 @@ describe('data protection (stage dev, default parameters)', () => {
     });
   });
 
-  it('keeps the archive bucket, the ledger and every dead-letter queue when the stack is removed or they are replaced', () => {
+  it('keeps the archive bucket, the ledger, the sync queue and every dead-letter queue when the stack is removed or they are replaced', () => {
     const kept = [
       'ArchiveBucket',
       'SyncLedgerTable',
+      'SyncQueue',
       'SyncDlq',
       'RedriveDlq',
       'IngestFailureQueue',
@@ -859,12 +863,18 @@ describe('serverless package --stage prod --param=maxReceiveCount=3', () => {
   });
 
   it('encrypts the archive with the KMS key of archiveKmsKeyArn, which the roles may use', () => {
-    const conditions = (prod.template as { Conditions?: Record<string, unknown> }).Conditions;
+    const { Conditions, Parameters } = prod.template;
 
-    expect(conditions?.ArchiveUsesKms).toEqual({
-      'Fn::Not': [{ 'Fn::Equals': [PROD_KMS_KEY, 'none'] }],
+    expect(Conditions?.ArchiveUsesKms).toEqual({
+      'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'ArchiveKmsKeyArn' }, 'none'] }],
     });
-    expect(JSON.stringify(prod.template.Resources.UpdaterRole)).toContain(PROD_KMS_KEY);
+    expect(Parameters?.ArchiveKmsKeyArn?.Default).toBe(PROD_KMS_KEY);
+    expect(new RegExp(String(Parameters?.ArchiveKmsKeyArn?.AllowedPattern)).test(PROD_KMS_KEY)).toBe(
+      true,
+    );
+    expect(JSON.stringify(prod.template.Resources.UpdaterRole)).toContain(
+      JSON.stringify({ Ref: 'ArchiveKmsKeyArn' }),
+    );
   });
 
   it('applies archiveExpirationDays to the archive lifecycle', () => {
