@@ -73,7 +73,11 @@ export const COMMON_PATH_CLIENTS: Readonly<Record<ColdStartFunction, readonly st
   redrive: ['dynamodb', 'eventbridge', 'lambda', 's3', 'sqs'],
 };
 
-/** Bytes in a KB, as this project counts them (EventBridge's "256 KB" is 256 × 1024 bytes). */
+/**
+ * Bytes in a KB, as this project counts bundle sizes. (The EventBridge limit,
+ * "less than 1MB" per PutEvents request, is counted in decimal bytes:
+ * functions/shared/event-publisher.ts, MAX_REQUEST_BYTES.)
+ */
 export const KB = 1024;
 /** Target: largest bundle, in bytes (600 KB). */
 export const MAX_BUNDLE_BYTES = 600 * KB;

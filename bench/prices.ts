@@ -36,16 +36,17 @@ export const PRICE_REGION = 'us-east-1';
 
 /**
  * EventBridge bills a custom event per 64 KB chunk of its payload: a 256 KB event counts as four
- * events. Source: https://aws.amazon.com/eventbridge/pricing/ ("Size of payloads"). Applies to
+ * events, and the largest ingest publishes (just under 1,000,000 bytes) as sixteen. Source:
+ * https://aws.amazon.com/eventbridge/pricing/ ("Size of payloads"). Applies to
  * `PRICES.eventBridgeCustomEvent`.
  */
 export const EVENTBRIDGE_CHUNK_BYTES = 64 * 1024;
 
 /**
  * SQS bills each API request per 64 KB chunk of its payload: one call carrying 256 KB counts as
- * four requests. Source: https://aws.amazon.com/sqs/features/ ("Payload size"), read on the
- * retrieved Japanese edition, https://aws.amazon.com/jp/sqs/features/. Applies to
- * `PRICES.sqsStandardRequest`.
+ * four requests, one carrying 1 MiB (the largest message, and the largest batch) as sixteen.
+ * Source: https://aws.amazon.com/sqs/features/ ("Payload size"), read on the retrieved Japanese
+ * edition, https://aws.amazon.com/jp/sqs/features/. Applies to `PRICES.sqsStandardRequest`.
  */
 export const SQS_CHUNK_BYTES = 64 * 1024;
 

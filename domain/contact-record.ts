@@ -161,6 +161,37 @@ export function toEpochMilliseconds(timestamp: string): number | undefined {
   return Number.isNaN(milliseconds) ? undefined : milliseconds;
 }
 
+/** Default of the future-timestamp tolerance, in minutes (serverless param `futureTimestampToleranceMinutes`). */
+export const DEFAULT_FUTURE_TIMESTAMP_TOLERANCE_MINUTES = 15;
+
+/**
+ * Refuse a version from the future. Amazon Connect sets LastUpdateTimestamp
+ * when it writes the record, so a record processed (`nowMs`, milliseconds
+ * since the Unix epoch) more than `toleranceMs` before its LastUpdateTimestamp
+ * was not written by Connect: a forged or corrupted version. Accepted, it
+ * would be claimed as newest and supersede every genuine version until that
+ * date.
+ *
+ * @param lastUpdateTimestamp - ISO-8601 UTC, as {@link ContactRecordSchema} checked it.
+ * @returns an {@link InvalidContactRecordError} with reason `future-timestamp`
+ *   naming the ContactId (never a value of the record), or `undefined` when
+ *   the timestamp is acceptable (or not a timestamp: the schema reports that).
+ */
+export function futureTimestampError(
+  contactId: string,
+  lastUpdateTimestamp: string,
+  nowMs: number,
+  toleranceMs: number,
+): InvalidContactRecordError | undefined {
+  const timestampMs = Date.parse(lastUpdateTimestamp);
+  if (!(timestampMs > nowMs + toleranceMs)) return undefined;
+  return new InvalidContactRecordError(
+    'future-timestamp',
+    `ContactId ${contactId}: LastUpdateTimestamp is ${Math.ceil((timestampMs - nowMs) / 60_000)} minutes ` +
+      `after it was processed (tolerance ${toleranceMs / 60_000} minutes)`,
+  );
+}
+
 /**
  * Validates a decoded contact record.
  *

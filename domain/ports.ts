@@ -184,6 +184,15 @@ export interface SyncLedger {
   }): Promise<{ items: LedgerItem[]; next?: string }>;
   /** Remove the item: the next delivery of the contact is claimed as new (a repair). */
   forget(contactId: string): Promise<void>;
+  /**
+   * Reset the claim (a repair of one contact): remove what the item says of
+   * versions (claimed, claimedBy, receivedAt, sent, skipped, held record,
+   * pending, dirty), keeping the held overrides and the send generation, so
+   * the next version offered is claimed as new and no send already started
+   * can be marked sent. One unconditional write; resolves with the item after
+   * it, or `undefined` when there was none (nothing is created).
+   */
+  resetClaim(contactId: string): Promise<LedgerItem | undefined>;
 }
 
 /** Time window of archive objects, ISO-8601 UTC bounds (`from` inclusive, `to` exclusive). */

@@ -129,6 +129,23 @@ interface FoundRecord {
   version: string;
 }
 
+/**
+ * Whether a record's LastUpdateTimestamp is after `latestTimestampMs` (ms
+ * since the epoch): a version from the future, which Connect did not write
+ * (see futureTimestampError in domain/contact-record.ts). The archive keeps
+ * whatever was put on the bus, so lookups pass such versions over rather
+ * than resend them.
+ */
+function isFromTheFuture(
+  parsed: ReturnType<typeof parseContactRecordText>,
+  latestTimestampMs: number | undefined,
+): boolean {
+  return (
+    latestTimestampMs !== undefined &&
+    Date.parse(parsed.contactRecord.LastUpdateTimestamp) > latestTimestampMs
+  );
+}
+
 /** Keep `parsed` in `found` under its ContactId when it is newer than the version kept there. */
 function keepNewest(
   found: Map<string, FoundRecord>,
@@ -151,7 +168,9 @@ function keepNewest(
 /**
  * Look for the newest version of each wanted contact in the archive objects
  * of its window (windows that overlap are read once). Reads at most
- * `maxObjects` objects; records that do not parse are passed over.
+ * `maxObjects` objects; records that do not parse, or whose
+ * LastUpdateTimestamp is after `latestTimestampMs` (ms since the epoch;
+ * forged versions), are passed over.
  *
  * @param wanted - per ContactId, the window (epoch ms, `from` inclusive, `to` exclusive).
  * @returns the newest version found per ContactId, and the objects read.
@@ -161,6 +180,7 @@ export async function findInArchive(
   ports: {
     archive: ContactRecordArchive;
     maxObjects: number;
+    latestTimestampMs?: number;
     sleep?: (ms: number) => Promise<void>;
   },
 ): Promise<{ found: Map<string, FoundRecord>; objectsRead: number }> {
@@ -197,6 +217,7 @@ export async function findInArchive(
             continue;
           }
           if (!wanted.has(parsed.contactRecord.ContactId)) continue;
+          if (isFromTheFuture(parsed, ports.latestTimestampMs)) continue;
           keepNewest(found, parsed);
         }
       }
@@ -257,6 +278,8 @@ export interface SweepRequest extends SweepWindow {
   archiveLookupHours: number;
   /** Archive objects read in this run at most. */
   maxArchiveObjects: number;
+  /** Archived versions whose LastUpdateTimestamp is after this (ms since the epoch) are passed over. */
+  latestTimestampMs?: number;
 }
 
 /**
@@ -392,6 +415,7 @@ export async function sweepUnsyncedVoiceCalls(
       const { found, objectsRead } = await findInArchive(wanted, {
         archive: ports.archive,
         maxObjects: request.maxArchiveObjects,
+        latestTimestampMs: request.latestTimestampMs,
         sleep,
       });
       counts.archiveObjects = objectsRead;
@@ -456,8 +480,11 @@ export async function redriveDeadLetters(
 
 /** Counts and cursor of one replay run. */
 export interface ReplayResult {
-  /** Objects read, records in them, records enqueued, records that do not parse (passed over). */
-  counts: { objects: number; records: number; enqueued: number; invalid: number };
+  /**
+   * Objects read, records in them, records enqueued, records that do not
+   * parse and records from the future (both passed over).
+   */
+  counts: { objects: number; records: number; enqueued: number; invalid: number; future: number };
   /** True when the window's objects were all read. */
   complete: boolean;
   /** The last object read when the run stopped early: pass it as `startAfter`. */
@@ -476,9 +503,10 @@ export interface ReplayResult {
  * 1. List the window's objects after `startAfter`, in time order.
  * 2. Per object: read its records (newline-delimited or concatenated JSON,
  *    GZIP or not: the delivery stream's objects, or an Amazon Connect
- *    export's), pass over those that do not parse (counted `invalid`) or are
- *    not among `contactIds`, and enqueue the newest version of each contact
- *    in it.
+ *    export's), pass over those that do not parse (counted `invalid`), whose
+ *    LastUpdateTimestamp is after `latestTimestampMs` (counted `future`: the
+ *    updater would quarantine them) or that are not among `contactIds`, and
+ *    enqueue the newest version of each contact in it.
  * 3. Stop after `maxObjects` objects or when `hasTimeLeft()` says so, and
  *    report the last object read to continue after.
  *
@@ -491,6 +519,7 @@ export async function replayArchive(
     contactIds?: string[];
     startAfter?: string;
     maxObjects: number;
+    latestTimestampMs?: number;
   },
   ports: {
     archive: ContactRecordArchive;
@@ -501,7 +530,7 @@ export async function replayArchive(
 ): Promise<ReplayResult> {
   const sleep = ports.sleep ?? realSleep;
   const only = request.contactIds ? new Set(request.contactIds) : undefined;
-  const counts = { objects: 0, records: 0, enqueued: 0, invalid: 0 };
+  const counts = { objects: 0, records: 0, enqueued: 0, invalid: 0, future: 0 };
   let cursor = request.startAfter;
   let lastRead: string | undefined;
   const window = { from: request.from, to: request.to };
@@ -527,6 +556,10 @@ export async function replayArchive(
           continue;
         }
         if (only && !only.has(parsed.contactRecord.ContactId)) continue;
+        if (isFromTheFuture(parsed, request.latestTimestampMs)) {
+          counts.future++;
+          continue;
+        }
         keepNewest(newest, parsed);
       }
       const items = [...newest.values()].map((found) => found.item);
@@ -553,6 +586,7 @@ export async function holdCallOverrides(
     at: number;
     archiveLookupHours: number;
     maxArchiveObjects: number;
+    latestTimestampMs?: number;
   },
   ports: { ledger: SyncLedger; archive: ContactRecordArchive; syncQueue: SyncQueue },
 ): Promise<{ counts: { held: number; enqueued: number; pending: number } }> {
@@ -570,6 +604,7 @@ export async function holdCallOverrides(
     const { found } = await findInArchive(new Map([[item.contactId, window]]), {
       archive: ports.archive,
       maxObjects: request.maxArchiveObjects,
+      latestTimestampMs: request.latestTimestampMs,
     });
     resync = atLeast(found.get(item.contactId), item.claimed)?.item;
   }
@@ -579,4 +614,100 @@ export async function holdCallOverrides(
   }
   await ports.ledger.markPending(item.contactId, item.claimed, request.at);
   return { counts: { held: 1, enqueued: 0, pending: 1 } };
+}
+
+/** Counts of one repair of a contact; see {@link resyncContact}. */
+export interface ResyncResult {
+  /**
+   * - `reset`: 1 when the ledger's claim was reset;
+   * - `archiveObjects`: archive objects read;
+   * - `enqueued`: 1 when a record was found and enqueued as a resync;
+   * - `noRecord`: 1 when no genuine version was in the window.
+   */
+  counts: { reset: number; archiveObjects: number; enqueued: number; noRecord: number };
+  /** The window read, ISO-8601 UTC (`from` inclusive, `to` exclusive). */
+  window: { from: string; to: string };
+  /** The LastUpdateTimestamp of the version enqueued, when one was. */
+  lastUpdateTimestamp?: string;
+}
+
+/**
+ * Repair one contact (an operator's `ResyncRequested`): with `reset`, reset
+ * its ledger claim first (overrides kept), then find the newest genuine
+ * version of its record in the archive and enqueue it as a resync, which the
+ * updater sends whatever version the ledger held. Genuine: its
+ * LastUpdateTimestamp is not after `latestTimestampMs` (a forged future
+ * version, archived like any other, is passed over).
+ *
+ * The archive window is `from`/`to` when given; otherwise it starts an hour
+ * before the VoiceCall's CreatedDate (one `queryRecord` by VendorCallKey) and
+ * lasts `archiveLookupHours` more.
+ *
+ * @throws PermanentError when no window is given and SCV has no VoiceCall for
+ *   the contact (nothing to repair, or the wrong ContactId); whatever the
+ *   ports throw otherwise (after 3 attempts for queries and reads).
+ */
+export async function resyncContact(
+  request: {
+    contactId: string;
+    reset: boolean;
+    from?: string;
+    to?: string;
+    archiveLookupHours: number;
+    maxArchiveObjects: number;
+    latestTimestampMs: number;
+  },
+  ports: {
+    ledger: SyncLedger;
+    restApi: SalesforceRestApi;
+    archive: ContactRecordArchive;
+    syncQueue: SyncQueue;
+    sleep?: (ms: number) => Promise<void>;
+  },
+): Promise<ResyncResult> {
+  const sleep = ports.sleep ?? realSleep;
+  const { contactId } = request;
+  let window: { from: number; to: number };
+  if (request.from !== undefined && request.to !== undefined) {
+    window = { from: Date.parse(request.from), to: Date.parse(request.to) };
+  } else {
+    const row = await withRetries(
+      () =>
+        ports.restApi.queryRecord(
+          `SELECT Id, VendorCallKey, CreatedDate FROM VoiceCall WHERE VendorCallKey = ${soqlString(contactId)} LIMIT 1`,
+        ),
+      sleep,
+    );
+    const created = row?.CreatedDate === undefined ? Number.NaN : Date.parse(row.CreatedDate);
+    if (Number.isNaN(created)) {
+      throw new PermanentError(
+        `No VoiceCall with VendorCallKey ${contactId} (or no CreatedDate): give from and to`,
+      );
+    }
+    window = { from: created - HOUR_MS, to: created + request.archiveLookupHours * HOUR_MS };
+  }
+  const counts = { reset: 0, archiveObjects: 0, enqueued: 0, noRecord: 0 };
+  if (request.reset) {
+    await ports.ledger.resetClaim(contactId);
+    counts.reset = 1;
+  }
+  const { found, objectsRead } = await findInArchive(new Map([[contactId, window]]), {
+    archive: ports.archive,
+    maxObjects: request.maxArchiveObjects,
+    latestTimestampMs: request.latestTimestampMs,
+    sleep,
+  });
+  counts.archiveObjects = objectsRead;
+  const record = found.get(contactId);
+  const result: ResyncResult = {
+    counts,
+    window: { from: new Date(window.from).toISOString(), to: new Date(window.to).toISOString() },
+  };
+  if (!record) {
+    counts.noRecord = 1;
+    return result;
+  }
+  await ports.syncQueue.enqueue([record.item]);
+  counts.enqueued = 1;
+  return { ...result, lastUpdateTimestamp: record.item.lastUpdateTimestamp };
 }

@@ -74,9 +74,9 @@ export type ContactRecordRef = z.infer<typeof ContactRecordRefSchema>;
  * - exactly one of
  *   - `contactRecord`: the whole contact record, as Amazon Connect published it;
  *   - `contactRecordRef`: where the record was stored before publishing,
- *     when it is too large for an event entry (EventBridge entries must be
- *     under 256 KB, Amazon EventBridge User Guide, "Calculating PutEvents
- *     event entry size").
+ *     when it is too large for an event entry (PutEvents entries must total
+ *     less than 1 MB per request, Amazon EventBridge API Reference, PutEvents;
+ *     ingest counts 1,000,000 bytes, functions/shared/event-publisher.ts).
  * - `fieldOverrides`: optional; accepted so that messages enqueued by earlier
  *   versions still parse, and ignored: the updater applies the overrides the
  *   sync ledger holds (START_CALL_PROCESSING).

@@ -112,6 +112,50 @@ export const ReplayRequestedDetailSchema = z
 export type ReplayRequestedDetail = z.infer<typeof ReplayRequestedDetailSchema>;
 
 /**
+ * `ResyncRequested`: repair one contact. Sent by operators when a VoiceCall
+ * must be brought back to the newest genuine version of its contact record
+ * (README, Runbook, "Repairing one contact").
+ */
+export const ResyncRequested = {
+  source: CTR_SYNC_SOURCE,
+  detailType: 'ResyncRequested',
+  schemaVersion: '1',
+} as const;
+
+/**
+ * Detail of `ResyncRequested`:
+ * - `contactId`: the contact (the VoiceCall's VendorCallKey).
+ * - `reset`: optional, reset the sync ledger's claim first (keeping held
+ *   overrides), so a claimed version that should not be there (a forged one)
+ *   no longer supersedes the genuine ones. Default false.
+ * - `from` / `to`: optional ISO-8601 UTC bounds of the archive window to read
+ *   (both or neither); default: from an hour before the VoiceCall's
+ *   CreatedDate, for `archiveLookupHours`.
+ */
+export const ResyncRequestedDetailSchema = z
+  .object({
+    contactId: z.string().min(1).max(256),
+    reset: z.boolean().optional(),
+    from: isoTimestamp.optional(),
+    to: isoTimestamp.optional(),
+  })
+  .strict()
+  .refine((detail) => (detail.from === undefined) === (detail.to === undefined), {
+    message: 'give both from and to, or neither',
+    path: ['to'],
+  })
+  .refine(
+    (detail) =>
+      detail.from === undefined ||
+      detail.to === undefined ||
+      Date.parse(detail.from) < Date.parse(detail.to),
+    { message: 'from must be before to', path: ['to'] },
+  );
+
+/** Parsed `ResyncRequested` detail. */
+export type ResyncRequestedDetail = z.infer<typeof ResyncRequestedDetailSchema>;
+
+/**
  * `RedriveCompleted`: the counts of one redrive run, published after it.
  * `operation` names what ran; counts absent for an operation are omitted.
  */
@@ -124,7 +168,7 @@ export const RedriveCompleted = {
 /** Detail of `RedriveCompleted`. */
 export const RedriveCompletedDetailSchema = z.object({
   schemaVersion: z.literal('1'),
-  operation: z.enum(['sweep', 'dlq-redrive', 'start-call-processing', 'replay']),
+  operation: z.enum(['sweep', 'dlq-redrive', 'start-call-processing', 'replay', 'resync']),
   counts: z.record(z.string(), z.number().int().nonnegative()),
   /** Sweep and replay: true when the window was done to its end; false when the run stopped early (count or time). */
   complete: z.boolean().optional(),

@@ -90,7 +90,7 @@ export function createRandom(seed: number): () => number {
  * first contacts of every run cover each of them once, so a run of 200 records or more
  * holds every InitiationMethod. Versions per contact: 1 (10%), 2 (40%), 3 (30%),
  * 4 (20%); 20% of versions are delivered twice. Timestamps are whole seconds, starting
- * at 2026-11-01T00:00:00Z plus (seed mod 30) days.
+ * at 2026-10-01T00:00:00Z plus (seed mod 30) days.
  *
  * @param options - `count` records to return and the `seed`.
  * @returns exactly `count` records, in delivery order; same seed and count give
@@ -418,8 +418,13 @@ function uuid(rng: Random): string {
 // ---------------------------------------------------------------------------
 // Clock
 
-/** 2026-11-01T00:00:00Z, in seconds since the Unix epoch. */
-const EPOCH_SECONDS = Date.UTC(2026, 10, 1) / 1000;
+/**
+ * 2026-10-01T00:00:00Z, in seconds since the Unix epoch. Every generated
+ * LastUpdateTimestamp (at most about 33 days later) lies before the day this
+ * project's tests first ran with the future-timestamp check (2026-12-02), so
+ * none is refused as `future-timestamp`.
+ */
+const EPOCH_SECONDS = Date.UTC(2026, 9, 1) / 1000;
 const DAY = 86_400;
 /** Fresh contacts are spread over about this many seconds (fewer for small runs). */
 const SPREAD_SECONDS = 3 * DAY;

@@ -394,7 +394,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const archiveDlqUrl = await queueUrl(QUEUES.archiveDlq);
     const syncQueueUrl = await queueUrl(QUEUES.sync, {
       VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 10),
-      MaximumMessageSize: String(262_144),
+      MaximumMessageSize: String(SYNC_QUEUE.maximumMessageSize),
       RedrivePolicy: JSON.stringify({
         deadLetterTargetArn: queueArn(QUEUES.syncDlq),
         maxReceiveCount: SYNC_QUEUE.maxReceiveCount,
@@ -429,6 +429,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         LEDGER_TABLE_NAME,
         // A local run sweeps after it drained: nothing is in flight, every pending item is due.
         PENDING_RESEND_AFTER_MINUTES: '0',
+        // Generated records start weeks before a run (local/generate.ts, a fixed epoch), and the
+        // run's sweep covers them all in one window: wider than a deployed stack's operator bound.
+        MAX_TRIGGER_WINDOW_DAYS: '3660',
         EVENT_BUS_NAME: BUS_NAME,
         SYNC_QUEUE_URL: syncQueueUrl,
         SYNC_DLQ_URL: syncDlqUrl,

@@ -55,8 +55,16 @@ export const UPDATER_MAPPING = {
   functionResponseType: 'ReportBatchItemFailures',
 } as const;
 
-/** Sync queue settings (serverless.yml params `maxReceiveCount`, `syncQueueVisibilityTimeoutSeconds`). */
-export const SYNC_QUEUE = { maxReceiveCount: 5, visibilityTimeoutSeconds: 180 } as const;
+/**
+ * Sync queue settings (serverless.yml params `maxReceiveCount`,
+ * `syncQueueVisibilityTimeoutSeconds`; SyncQueue `MaximumMessageSize`, in
+ * bytes: 1 MiB, the most SQS allows).
+ */
+export const SYNC_QUEUE = {
+  maxReceiveCount: 5,
+  visibilityTimeoutSeconds: 180,
+  maximumMessageSize: 1_048_576,
+} as const;
 
 /** Function timeouts in seconds (serverless.yml). */
 export const FUNCTION_TIMEOUTS: Record<FunctionName, number> = {

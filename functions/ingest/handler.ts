@@ -26,7 +26,12 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { Context, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import * as z from 'zod';
-import { canonicalJson, decodeContactRecordWithText } from '../../domain/contact-record';
+import {
+  canonicalJson,
+  DEFAULT_FUTURE_TIMESTAMP_TOLERANCE_MINUTES,
+  decodeContactRecordWithText,
+  futureTimestampError,
+} from '../../domain/contact-record';
 import { evaluateSyncEligibility, type SkipReason } from '../../domain/eligibility';
 import { InvalidContactRecordError, PermanentError } from '../../domain/errors';
 import type { QuarantineStore, RecordReferenceStore } from '../../domain/ports';
@@ -37,7 +42,13 @@ import {
   CtrReceived,
   hasCharactersSqsRejects,
 } from '../../events/ctr-received';
-import { booleanFlag, positiveInt, readConfig, requiredString } from '../shared/config';
+import {
+  booleanFlag,
+  nonNegativeInt,
+  positiveInt,
+  readConfig,
+  requiredString,
+} from '../shared/config';
 import {
   createBatchingPublisher,
   createEventPublisher,
@@ -55,8 +66,11 @@ const config = readConfig(
     S3_FORCE_PATH_STYLE: booleanFlag(false),
     /** Base of the PutEvents retry backoff in ms (default 100); tests lower it to stay fast. */
     PUT_EVENTS_RETRY_BASE_DELAY_MS: positiveInt(100),
+    /** Minutes a LastUpdateTimestamp may lie ahead of the processing time (`future-timestamp`). */
+    FUTURE_TIMESTAMP_TOLERANCE_MINUTES: nonNegativeInt(DEFAULT_FUTURE_TIMESTAMP_TOLERANCE_MINUTES),
   }),
 );
+const futureToleranceMs = config.FUTURE_TIMESTAMP_TOLERANCE_MINUTES * 60_000;
 const { logger, metrics } = createObservability('ingest');
 const counters = new InvocationCounters();
 const requests = new RequestCounts();
@@ -145,7 +159,8 @@ async function quarantineRecord(record: KinesisStreamRecord, error: PermanentErr
  *   deliver to SQS nor to its DLQ): store it, publish a reference;
  * - `skip`: valid but of another channel than VOICE (no VoiceCall), with the
  *   {@link SkipReason}; voice records skipped for other reasons are published;
- * - `invalid`: the bytes are not a valid contact record; quarantine them.
+ * - `invalid`: the bytes are not a valid contact record, or its
+ *   LastUpdateTimestamp lies in the future (reason `future-timestamp`); quarantine them.
  */
 export type IngestDecision =
   | {
@@ -159,6 +174,12 @@ export type IngestDecision =
   | { action: 'skip'; contactId: string; reason: SkipReason }
   | { action: 'invalid'; error: InvalidContactRecordError };
 
+/** When a record is processed and how far ahead of that its LastUpdateTimestamp may be, in ms. */
+export interface FutureTimestampClock {
+  nowMs: number;
+  toleranceMs: number;
+}
+
 /**
  * The record path of ingest, pure and synchronous: strict UTF-8 decoding,
  * JSON parsing, structure and schema checks ({@link decodeContactRecordWithText}),
@@ -167,9 +188,18 @@ export type IngestDecision =
  * the handler acts on the result; the benchmark (bench/ingest.ts) times it.
  *
  * @param data - the Kinesis record's data, base64-decoded.
+ * @param clock - `nowMs`, the processing time in milliseconds since the Unix
+ *   epoch, and `toleranceMs`, how far ahead of it a LastUpdateTimestamp may be
+ *   ({@link futureTimestampError}); by default now and 15 minutes.
  * @returns the {@link IngestDecision}; never throws for bad input.
  */
-export function toCtrReceivedEntry(data: Uint8Array): IngestDecision {
+export function toCtrReceivedEntry(
+  data: Uint8Array,
+  clock: FutureTimestampClock = {
+    nowMs: Date.now(),
+    toleranceMs: DEFAULT_FUTURE_TIMESTAMP_TOLERANCE_MINUTES * 60_000,
+  },
+): IngestDecision {
   let decoded: ReturnType<typeof decodeContactRecordWithText>;
   try {
     decoded = decodeContactRecordWithText(data);
@@ -179,6 +209,13 @@ export function toCtrReceivedEntry(data: Uint8Array): IngestDecision {
   }
   const { contactRecord, json } = decoded;
   const { ContactId: contactId, LastUpdateTimestamp: lastUpdateTimestamp } = contactRecord;
+  const future = futureTimestampError(
+    contactId,
+    lastUpdateTimestamp,
+    clock.nowMs,
+    clock.toleranceMs,
+  );
+  if (future) return { action: 'invalid', error: future };
   const eligibility = evaluateSyncEligibility(contactRecord);
   if (!eligibility.eligible && eligibility.reason === 'channel-not-voice') {
     return { action: 'skip', contactId, reason: eligibility.reason };
@@ -217,16 +254,18 @@ export type InBatchOutcome = 'superseded' | 'duplicate';
  * retries from its sequence number, the records after it included.
  *
  * @param records - the batch, in shard order.
+ * @param clock - the batch's processing time and the future-timestamp tolerance (ms).
  * @returns per record, its {@link IngestDecision}, or the {@link InBatchOutcome}
  *   when another record of the batch stands for it.
  */
 export function decideBatch(
   records: readonly KinesisStreamRecord[],
+  clock: FutureTimestampClock = { nowMs: Date.now(), toleranceMs: futureToleranceMs },
 ): Map<KinesisStreamRecord, IngestDecision | InBatchOutcome> {
   const decisions = new Map<KinesisStreamRecord, IngestDecision | InBatchOutcome>(
     records.map((record) => [
       record,
-      toCtrReceivedEntry(Buffer.from(record.kinesis.data, 'base64')),
+      toCtrReceivedEntry(Buffer.from(record.kinesis.data, 'base64'), clock),
     ]),
   );
   const dropped = keepNewestDeliveries(records, (record) => {
@@ -301,8 +340,9 @@ async function handleRecord(
 }
 
 /**
- * Store a record that cannot travel in the event (over 256 KB, or holding a
- * character SQS rejects) as its own object, one per version, and return the
+ * Store a record that cannot travel in the event (an entry of
+ * {@link MAX_REQUEST_BYTES}, 1,000,000 bytes, or more, or holding a character
+ * SQS rejects) as its own object, one per version, and return the
  * `CtrReceived` detail that refers to it.
  */
 async function archiveFirst(

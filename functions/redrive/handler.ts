@@ -12,9 +12,19 @@
  * - `ReplayRequested` (operator): feed the records of the archive objects of a
  *   time window through the normal sync path; a run stopped by its limits
  *   continues itself, as the sweep does.
+ * - `ResyncRequested` (operator): repair one contact: optionally reset its
+ *   ledger claim, then resync the newest genuine version in the archive.
  * - `START_CALL_PROCESSING` (AWS Live Call Analytics): hold the call's
- *   toNumber/fromNumber overrides in the ledger for its record's syncs, and
- *   resync it now when a version is already claimed.
+ *   toNumber/fromNumber overrides (E.164 or SCV's WebRTC_Default) in the
+ *   ledger for its record's syncs, and resync it now when a version is
+ *   already claimed.
+ *
+ * Operator windows are bounded: a sweep or replay window (or a sweep's
+ * lookback) longer than MAX_TRIGGER_WINDOW_DAYS is refused with the reason,
+ * as is any trigger whose detail does not validate. Archived versions whose
+ * LastUpdateTimestamp lies more than FUTURE_TIMESTAMP_TOLERANCE_MINUTES
+ * ahead are never resent (forged versions; the updater would quarantine
+ * them).
  *
  * Each run logs its counts and publishes them as `RedriveCompleted`. An event
  * that is not one of these (unknown detail-type, invalid detail) fails with a
@@ -31,10 +41,12 @@ import * as z from 'zod';
 import { formatPath } from '../../domain/contact-record';
 import { PermanentError } from '../../domain/errors';
 import { TransientError } from '../../domain/errors';
+import { DEFAULT_FUTURE_TIMESTAMP_TOLERANCE_MINUTES } from '../../domain/contact-record';
 import {
   holdCallOverrides,
   redriveDeadLetters,
   replayArchive,
+  resyncContact,
   sweepUnsyncedVoiceCalls,
 } from '../../domain/redrive';
 import {
@@ -44,6 +56,8 @@ import {
   type RedriveCompletedDetail,
   ReplayRequested,
   ReplayRequestedDetailSchema,
+  ResyncRequested,
+  ResyncRequestedDetailSchema,
   SweepRequested,
   SweepRequestedDetailSchema,
 } from '../../events/redrive';
@@ -85,9 +99,31 @@ const config = readConfig(
     ARCHIVE_LOOKUP_HOURS: positiveInt(6),
     /** Archive objects one run reads at most. */
     MAX_ARCHIVE_OBJECTS: positiveInt(2000),
+    /** Days a sweep or replay window (or a sweep's lookback) may span at most. */
+    MAX_TRIGGER_WINDOW_DAYS: positiveInt(7),
+    /** Minutes a LastUpdateTimestamp may lie ahead of now; later archived versions are not resent. */
+    FUTURE_TIMESTAMP_TOLERANCE_MINUTES: nonNegativeInt(DEFAULT_FUTURE_TIMESTAMP_TOLERANCE_MINUTES),
     S3_FORCE_PATH_STYLE: booleanFlag(false),
   }),
 );
+const DAY_MS = 86_400_000;
+/** The latest LastUpdateTimestamp (ms since the epoch) a genuine archived version can have now. */
+const latestTimestampMs = () => Date.now() + config.FUTURE_TIMESTAMP_TOLERANCE_MINUTES * 60_000;
+
+/**
+ * Refuse an operator window longer than MAX_TRIGGER_WINDOW_DAYS: one trigger
+ * must not start an unbounded run over the archive or Salesforce.
+ * @throws PermanentError naming the window's length, the limit and the fix.
+ */
+export function assertWindowWithinLimit(kind: string, from: string, to: string): void {
+  const days = (Date.parse(to) - Date.parse(from)) / DAY_MS;
+  if (days > config.MAX_TRIGGER_WINDOW_DAYS) {
+    throw new PermanentError(
+      `${kind} window of ${days.toFixed(1)} days is longer than maxTriggerWindowDays ` +
+        `(${config.MAX_TRIGGER_WINDOW_DAYS}): split it into windows of at most that many days`,
+    );
+  }
+}
 const { logger, metrics } = createObservability('redrive');
 const counters = new InvocationCounters();
 const requests = new RequestCounts();
@@ -162,6 +198,11 @@ const RedriveEventSchema = z.discriminatedUnion('detail-type', [
     detail: ReplayRequestedDetailSchema,
   }),
   EventBridgeSchema.extend({
+    source: z.literal(ResyncRequested.source),
+    'detail-type': z.literal(ResyncRequested.detailType),
+    detail: ResyncRequestedDetailSchema,
+  }),
+  EventBridgeSchema.extend({
     source: z.literal(StartCallProcessing.source),
     'detail-type': z.literal(StartCallProcessing.detailType),
     detail: StartCallProcessingDetailSchema,
@@ -202,6 +243,7 @@ export async function handler(
           new Date(
             Date.parse(to) - (detail.lookbackHours ?? config.SWEEP_LOOKBACK_HOURS) * 3_600_000,
           ).toISOString();
+        assertWindowWithinLimit('Sweep', from, to);
         const maxRecords = detail.maxRecords ?? config.SWEEP_MAX_RECORDS;
         const result = await sweepUnsyncedVoiceCalls(
           {
@@ -212,6 +254,7 @@ export async function handler(
             pendingBefore: Date.now() - config.PENDING_RESEND_AFTER_MINUTES * 60_000,
             archiveLookupHours: config.ARCHIVE_LOOKUP_HOURS,
             maxArchiveObjects: config.MAX_ARCHIVE_OBJECTS,
+            latestTimestampMs: latestTimestampMs(),
           },
           { restApi, ledger, archive, syncQueue, hasTimeLeft },
         );
@@ -247,6 +290,7 @@ export async function handler(
       }
       case 'ReplayRequested': {
         const { detail } = trigger;
+        assertWindowWithinLimit('Replay', detail.from, detail.to);
         const maxObjects = detail.maxObjects ?? config.MAX_ARCHIVE_OBJECTS;
         const reader = createS3ArchiveReader({
           client: s3,
@@ -254,7 +298,7 @@ export async function handler(
           prefix: detail.prefix ?? 'archive/',
         });
         const result = await replayArchive(
-          { ...detail, maxObjects },
+          { ...detail, maxObjects, latestTimestampMs: latestTimestampMs() },
           { archive: reader, syncQueue, hasTimeLeft },
         );
         report = { schemaVersion: '1', operation: 'replay', ...result };
@@ -270,6 +314,29 @@ export async function handler(
         }
         break;
       }
+      case 'ResyncRequested': {
+        const { contactId, reset = false, from, to } = trigger.detail;
+        if (from !== undefined && to !== undefined) assertWindowWithinLimit('Resync', from, to);
+        const result = await resyncContact(
+          {
+            contactId,
+            reset,
+            from,
+            to,
+            archiveLookupHours: config.ARCHIVE_LOOKUP_HOURS,
+            maxArchiveObjects: config.MAX_ARCHIVE_OBJECTS,
+            latestTimestampMs: latestTimestampMs(),
+          },
+          { ledger, restApi, archive, syncQueue },
+        );
+        logger.info('Contact resync', {
+          contactId,
+          window: result.window,
+          lastUpdateTimestamp: result.lastUpdateTimestamp,
+        });
+        report = { schemaVersion: '1', operation: 'resync', counts: result.counts };
+        break;
+      }
       case 'START_CALL_PROCESSING': {
         const { callId, toNumber, fromNumber } = trigger.detail;
         const result = await holdCallOverrides(
@@ -279,6 +346,7 @@ export async function handler(
             at: Date.now(),
             archiveLookupHours: config.ARCHIVE_LOOKUP_HOURS,
             maxArchiveObjects: config.MAX_ARCHIVE_OBJECTS,
+            latestTimestampMs: latestTimestampMs(),
           },
           { ledger, archive, syncQueue },
         );

@@ -367,5 +367,44 @@ export function createDynamoDbLedger(options: DynamoDbLedgerOptions): SyncLedger
     async forget(contactId) {
       await client.send(new DeleteItemCommand({ TableName: tableName, Key: key(contactId) }));
     },
+
+    async resetClaim(contactId) {
+      // `dirty` goes with the claim; `sends` stays, so a send started before the reset cannot be
+      // marked sent after it (markSent requires the generation it started).
+      const update = new Update()
+        .set('expiresAt', expiresAt())
+        .remove(
+          'claimed',
+          'claimedBy',
+          'claimedAt',
+          'receivedAt',
+          'sent',
+          'sentAt',
+          'skipped',
+          'heldJson',
+          'heldRef',
+          'heldVersion',
+          'pending',
+          'pendingSince',
+          'dirty',
+        );
+      try {
+        const result = await client.send(
+          new UpdateItemCommand({
+            TableName: tableName,
+            Key: key(contactId),
+            UpdateExpression: update.expression,
+            ExpressionAttributeNames: { ...update.names, '#contactId': 'contactId' },
+            ExpressionAttributeValues: update.values,
+            ConditionExpression: 'attribute_exists(#contactId)',
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        return result.Attributes ? toLedgerItem(result.Attributes) : undefined;
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) return undefined;
+        throw error;
+      }
+    },
   };
 }

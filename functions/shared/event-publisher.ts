@@ -1,13 +1,14 @@
 /**
  * Publishing to an EventBridge bus with PutEvents, the way its API reference
- * asks: at most 10 entries and less than 256 KB per request, every response
- * entry's ErrorCode checked (a request can succeed while some of its entries
- * fail; FailedEntryCount alone is not trusted), failed entries retried with
- * backoff.
+ * asks: at most 10 entries and less than 1 MB (counted as 1,000,000 bytes) of
+ * entries per request, every response entry's ErrorCode checked (a request
+ * can succeed while some of its entries fail; FailedEntryCount alone is not
+ * trusted), failed entries retried with backoff.
  *
  * Sources: Amazon EventBridge API Reference, PutEvents; EventBridge User
  * Guide, "Sending events with PutEvents" and "Calculating PutEvents event
- * entry size".
+ * entry size"; AWS Compute Blog, "More room to build: serverless services now
+ * support payloads up to 1 MB" (January 2026, the limit raised from 256 KB).
  */
 import {
   type EventBridgeClient,
@@ -19,8 +20,18 @@ import { PermanentError, TransientError } from '../../domain/errors';
 
 /** Entries per PutEvents request (EventBridge quota). */
 export const MAX_ENTRIES_PER_REQUEST = 10;
-/** Total entry size per PutEvents request must be less than this many bytes (256 KB). */
-export const MAX_REQUEST_BYTES = 256 * 1024;
+/**
+ * Total entry size per PutEvents request must be less than this many bytes:
+ * "the total entry size must be less than 1MB" (Amazon EventBridge API
+ * Reference, PutEvents; the same words in `@aws-sdk/client-eventbridge`'s
+ * PutEventsCommand), entries sized as {@link entrySize} does. 1 MB is read as
+ * 1,000,000 bytes, the smaller of its two readings. That also keeps the
+ * archive rule's Firehose record (`InputPath: $.detail`, never larger than
+ * the entry) under Firehose's 1,000 KiB (1,024,000 bytes) per record (Amazon
+ * Data Firehose API Reference, Record), and the sync rule's SQS message (the
+ * same detail) under SQS's 1 MiB (functions/shared/sqs-queues.ts).
+ */
+export const MAX_REQUEST_BYTES = 1_000_000;
 /**
  * PutEvents requests in flight at once, by default: the sockets the SDK's
  * Node HTTP handler opens per host (maxSockets 50). Requests beyond it would
@@ -81,8 +92,11 @@ export function entrySize(entry: EventEntry): number {
 
 /**
  * Split entry indices into requests of at most 10 entries and less than
- * 256 KB each. Indices of entries too large for any request are returned in
- * `oversized`.
+ * {@link MAX_REQUEST_BYTES} (1,000,000 bytes) of entries each. Indices of
+ * entries too large for any request (that size or more on their own) are
+ * returned in `oversized`.
+ *
+ * @param sizes - each entry's size in bytes, as {@link entrySize} counts it.
  */
 export function chunkEntries(sizes: readonly number[]): {
   chunks: number[][];

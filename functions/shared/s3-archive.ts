@@ -15,16 +15,17 @@
  *   parsed or validated, with metadata `reason` and `message`.
  */
 import { gunzipSync } from 'node:zlib';
-import {
-  GetObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-} from '@aws-sdk/client-s3';
-import type { ArchiveWindow, ContactRecordArchive, QuarantineStore } from '../../domain/ports';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import type { ArchiveWindow, ContactRecordArchive } from '../../domain/ports';
 import { createS3ReferenceStore } from './s3-references';
 
-export { createS3ReferenceStore, REFERENCE_PREFIX, referenceKey } from './s3-references';
+export {
+  createS3Quarantine,
+  createS3ReferenceStore,
+  QUARANTINE_PREFIX,
+  REFERENCE_PREFIX,
+  referenceKey,
+} from './s3-references';
 
 /**
  * The S3 client, for a handler that loads this module on first use (ingest):
@@ -35,8 +36,6 @@ export { S3Client };
 
 /** Key prefix of the archive (the delivery stream's prefix). */
 export const ARCHIVE_PREFIX = 'archive/';
-/** Key prefix of quarantined records. */
-export const QUARANTINE_PREFIX = 'quarantine/';
 
 /** The hourly prefix of an instant: `archive/yyyy/MM/dd/HH/` (UTC). */
 export function hourPrefix(milliseconds: number, prefix = ARCHIVE_PREFIX): string {
@@ -156,25 +155,6 @@ export function createS3ArchiveReader(options: {
         if (record !== undefined) records.push(record);
       }
       return records;
-    },
-  };
-}
-
-/** The quarantine port over S3: raw bytes under `quarantine/{id}`. */
-export function createS3Quarantine(options: { client: S3Client; bucket: string }): QuarantineStore {
-  const { client, bucket } = options;
-  return {
-    async put({ id, data, reason, message }) {
-      await client.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: `${QUARANTINE_PREFIX}${id}`,
-          Body: data,
-          ContentType: 'application/octet-stream',
-          // Header values must be ASCII; the message is ours (no record values) but may name odd paths.
-          Metadata: { reason, message: encodeURIComponent(message).slice(0, 1024) },
-        }),
-      );
     },
   };
 }

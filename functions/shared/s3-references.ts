@@ -2,15 +2,18 @@
  * Records sent by reference, in the archive bucket: `large/{ContactId}/{version}.json`,
  * one immutable object per version of a record too large for an event (or
  * holding a character SQS rejects), written before it is published with a
- * `contactRecordRef`. A module of its own, with only GetObject and PutObject,
- * so the updater, which loads it on first use, bundles no more of the S3
- * client than that.
+ * `contactRecordRef`; and the quarantine, `quarantine/{id}`. A module of its
+ * own, with only GetObject and PutObject, so the updater bundles no more of
+ * the S3 client than that.
  */
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import type { RecordReferenceStore } from '../../domain/ports';
+import type { QuarantineStore, RecordReferenceStore } from '../../domain/ports';
 
 /** The S3 client, for a handler that loads this module on first use. */
 export { S3Client };
+
+/** Key prefix of quarantined records. */
+export const QUARANTINE_PREFIX = 'quarantine/';
 
 /** Key prefix of records sent by reference. */
 export const REFERENCE_PREFIX = 'large/';
@@ -55,6 +58,25 @@ export function createS3ReferenceStore(options: {
         if (isNotFound(error)) return undefined;
         throw error;
       }
+    },
+  };
+}
+
+/** The quarantine port over S3: raw bytes under `quarantine/{id}`. */
+export function createS3Quarantine(options: { client: S3Client; bucket: string }): QuarantineStore {
+  const { client, bucket } = options;
+  return {
+    async put({ id, data, reason, message }) {
+      await client.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: `${QUARANTINE_PREFIX}${id}`,
+          Body: data,
+          ContentType: 'application/octet-stream',
+          // Header values must be ASCII; the message is ours (no record values) but may name odd paths.
+          Metadata: { reason, message: encodeURIComponent(message).slice(0, 1024) },
+        }),
+      );
     },
   };
 }

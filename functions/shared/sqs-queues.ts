@@ -30,13 +30,20 @@ export { REDRIVE_RUN_ATTRIBUTE, RESYNC_ATTRIBUTE };
 
 const MAX_BATCH = 10;
 /**
- * Largest message body sent as is: 256 KiB, the `MaximumMessageSize` the sync
- * queue is created with (serverless.yml; Amazon SQS Developer Guide, "Amazon
- * SQS message quotas"). A bigger record is stored and enqueued by reference.
+ * Largest message sent as is, body and attributes, in bytes: 1 MiB
+ * (1,048,576), the largest `MaximumMessageSize` SQS allows and the
+ * `MaximumMessageSize` the sync queue is created with (serverless.yml; Amazon
+ * SQS API Reference, CreateQueue and SetQueueAttributes, range 1,024 to
+ * 1,048,576, the default since August 2025; the same in
+ * `@aws-sdk/client-sqs`'s model). A bigger record is stored and enqueued by
+ * reference.
  */
-export const MAX_MESSAGE_BYTES = 256 * 1024;
-/** Largest total of bodies and attributes in one SendMessageBatch (the same 256 KiB). */
-const MAX_BATCH_BYTES = 256 * 1024;
+export const MAX_MESSAGE_BYTES = 1_048_576;
+/**
+ * Largest total of bodies and attributes in one SendMessageBatch, in bytes:
+ * the same 1 MiB (Amazon SQS API Reference, SendMessageBatch).
+ */
+const MAX_BATCH_BYTES = 1_048_576;
 /**
  * Whether `body` can travel as an SQS message with attributes of
  * `attributeBytes`: body and attributes at most {@link MAX_MESSAGE_BYTES}
@@ -73,7 +80,7 @@ const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(reso
  * does not fit a message by size or by a character SQS rejects, as a
  * `contactRecordRef`, storing it first) marked with {@link RESYNC_ATTRIBUTE}; `sendRaw` sends bodies
  * unchanged, marked with {@link REDRIVE_RUN_ATTRIBUTE} when given a run id. Both send in batches of at most
- * 10 messages and 256 KiB, resend only the entries SendMessageBatch reported
+ * 10 messages and 1 MiB, resend only the entries SendMessageBatch reported
  * as failed (up to 4 rounds, with backoff), and throw a TransientError if any
  * entry still failed.
  */
@@ -115,7 +122,7 @@ export function createSqsSyncQueue(options: {
     bodies: string[],
     attributes: Record<string, MessageAttributeValue> | undefined,
   ): Promise<void> {
-    // Batches of at most 10 messages and 256 KiB in all (attribute names and values included).
+    // Batches of at most 10 messages and 1 MiB in all (attribute names and values included).
     const attributeBytes = attributeSize(attributes);
     let chunk: string[] = [];
     let chunkBytes = 0;

@@ -28,8 +28,17 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import * as z from 'zod';
-import { formatPath, parseContactRecordText } from '../../domain/contact-record';
-import { PermanentError, TransientError } from '../../domain/errors';
+import {
+  DEFAULT_FUTURE_TIMESTAMP_TOLERANCE_MINUTES,
+  formatPath,
+  futureTimestampError,
+  parseContactRecordText,
+} from '../../domain/contact-record';
+import {
+  type InvalidContactRecordError,
+  PermanentError,
+  TransientError,
+} from '../../domain/errors';
 import type { HeldRecord } from '../../domain/ports';
 import { syncVoiceCall } from '../../domain/sync-voice-call';
 import { contentDigest, keepNewestDeliveries } from '../../domain/versions';
@@ -38,11 +47,17 @@ import {
   type CtrReceivedDetail,
   CtrReceivedDetailSchema,
 } from '../../events/ctr-received';
-import { booleanFlag, positiveInt, readConfig, requiredString } from '../shared/config';
+import {
+  booleanFlag,
+  nonNegativeInt,
+  positiveInt,
+  readConfig,
+  requiredString,
+} from '../shared/config';
 import { createDynamoDbLedger } from '../shared/dynamodb-ledger';
 import { createObservability, InvocationCounters } from '../shared/observability';
 import { RequestCounts } from '../shared/request-metrics';
-import { createS3ReferenceStore, S3Client } from '../shared/s3-references';
+import { createS3Quarantine, createS3ReferenceStore, S3Client } from '../shared/s3-references';
 import { createTelephonyIntegration } from '../shared/scv-functions';
 import { REDRIVE_RUN_ATTRIBUTE, RESYNC_ATTRIBUTE } from '../shared/sync-message-attributes';
 
@@ -53,8 +68,11 @@ const config = readConfig(
     LEDGER_TTL_DAYS: positiveInt(730),
     INVOKE_TELEPHONY_INTEGRATION_API_ARN: requiredString,
     S3_FORCE_PATH_STYLE: booleanFlag(false),
+    /** Minutes a LastUpdateTimestamp may lie ahead of the processing time (`future-timestamp`). */
+    FUTURE_TIMESTAMP_TOLERANCE_MINUTES: nonNegativeInt(DEFAULT_FUTURE_TIMESTAMP_TOLERANCE_MINUTES),
   }),
 );
+const futureToleranceMs = config.FUTURE_TIMESTAMP_TOLERANCE_MINUTES * 60_000;
 const { logger, metrics } = createObservability('updater');
 const counters = new InvocationCounters();
 const requests = new RequestCounts();
@@ -65,10 +83,10 @@ const requests = new RequestCounts();
  * dynamically imported module as well) and the init no faster (README,
  * Performance, figure 5).
  */
-const references = createS3ReferenceStore({
-  client: requests.instrument(new S3Client({ forcePathStyle: config.S3_FORCE_PATH_STYLE })),
-  bucket: config.ARCHIVE_BUCKET_NAME,
-});
+const s3Client = requests.instrument(new S3Client({ forcePathStyle: config.S3_FORCE_PATH_STYLE }));
+const references = createS3ReferenceStore({ client: s3Client, bucket: config.ARCHIVE_BUCKET_NAME });
+/** Messages whose record is refused for good (`future-timestamp`), kept with the reason. */
+const quarantine = createS3Quarantine({ client: s3Client, bucket: config.ARCHIVE_BUCKET_NAME });
 
 /**
  * The JSON text of a held record: inline, or read from the object its
@@ -146,7 +164,8 @@ export type MessagePlan =
       resync: boolean;
     }
   | { kind: 'in-batch'; outcome: 'superseded' | 'duplicate'; contactId: string }
-  | { kind: 'invalid'; error: PermanentError };
+  | { kind: 'invalid'; error: PermanentError }
+  | { kind: 'quarantine'; contactId: string; error: InvalidContactRecordError };
 
 /**
  * Parse every message of a batch and keep one sync per ContactId among the
@@ -156,8 +175,18 @@ export type MessagePlan =
  * if the kept message fails, it is retried itself. The kept message is
  * treated as a redelivery or a resync when any message it stands for is one
  * (a cut-off earlier attempt may have left an older update landing late).
+ * A message whose LastUpdateTimestamp (the detail's, or its record's) is
+ * more than `toleranceMs` after `nowMs` is `quarantine`d before that choice,
+ * so a forged future version neither stands for genuine ones nor is claimed.
+ *
+ * @param nowMs - the batch's processing time, milliseconds since the Unix epoch.
+ * @param toleranceMs - how far ahead of it a LastUpdateTimestamp may be, in ms.
  */
-export function planBatch(records: readonly SQSRecord[]): Map<SQSRecord, MessagePlan> {
+export function planBatch(
+  records: readonly SQSRecord[],
+  nowMs = Date.now(),
+  toleranceMs = futureToleranceMs,
+): Map<SQSRecord, MessagePlan> {
   const plans = new Map<SQSRecord, MessagePlan>();
   for (const record of records) {
     let parsed: ReturnType<typeof parseSyncMessage>;
@@ -165,6 +194,15 @@ export function planBatch(records: readonly SQSRecord[]): Map<SQSRecord, Message
       parsed = parseSyncMessage(record.body);
     } catch (error) {
       plans.set(record, { kind: 'invalid', error: error as PermanentError });
+      continue;
+    }
+    const { contactId, lastUpdateTimestamp, contactRecord } = parsed.detail;
+    const future =
+      futureTimestampError(contactId, lastUpdateTimestamp, nowMs, toleranceMs) ??
+      (contactRecord &&
+        futureTimestampError(contactId, contactRecord.LastUpdateTimestamp, nowMs, toleranceMs));
+    if (future) {
+      plans.set(record, { kind: 'quarantine', contactId, error: future });
       continue;
     }
     const attributes = record.messageAttributes ?? {};
@@ -221,6 +259,7 @@ async function handleMessage(record: SQSRecord, plan: MessagePlan): Promise<void
     });
     throw plan.error;
   }
+  if (plan.kind === 'quarantine') return quarantineMessage(record, plan.contactId, plan.error);
   if (plan.kind === 'in-batch') {
     counters.add(plan.outcome === 'superseded' ? 'Superseded' : 'Duplicate');
     return;
@@ -250,6 +289,14 @@ async function handleMessage(record: SQSRecord, plan: MessagePlan): Promise<void
           `contactRecordRef of ContactId ${contactId} holds another contact`,
         );
       }
+      const { LastUpdateTimestamp } = parsed.contactRecord;
+      const future = futureTimestampError(
+        contactId,
+        LastUpdateTimestamp,
+        Date.now(),
+        futureToleranceMs,
+      );
+      if (future) return await quarantineMessage(record, contactId, future);
       request = { ...parsed, held: { ref }, receivedAt, claimToken, redelivered, resync };
     }
     const result = await syncVoiceCall(request, ports);
@@ -274,6 +321,33 @@ async function handleMessage(record: SQSRecord, plan: MessagePlan): Promise<void
     });
     throw error;
   }
+}
+
+/**
+ * Keep a message whose record is refused for good under
+ * `quarantine/updater/{yyyy-mm-dd}/{messageId}` (the body as received, with the
+ * reason), count it, and let SQS delete it: retrying cannot help, and a
+ * redrive from the DLQ would bring it back.
+ * @throws when the quarantine write fails (the message is then retried).
+ */
+async function quarantineMessage(
+  record: SQSRecord,
+  contactId: string,
+  error: InvalidContactRecordError,
+): Promise<void> {
+  const day = new Date().toISOString().slice(0, 10);
+  await quarantine.put({
+    id: `updater/${day}/${record.messageId}`,
+    data: Buffer.from(record.body),
+    reason: error.reason,
+    message: error.message,
+  });
+  counters.add('Quarantined');
+  logger.warn('Sync message quarantined', {
+    contactId,
+    reason: error.reason,
+    error: error.message,
+  });
 }
 
 /** Lambda entry point: an SQS batch in, `{ batchItemFailures }` out. */

@@ -10,9 +10,15 @@
  * delivered, asynchronously as EventBridge does, to the targets of every rule
  * on its bus whose event pattern matches ({@link matchesEventPattern}).
  *
+ * A request whose entries total {@link MAX_REQUEST_BYTES} or more is refused
+ * as a whole (ValidationException, "Total size of the entries in the request
+ * is over the limit."), entries sized as "Calculating PutEvents event entry
+ * size" says.
+ *
  * Sources: Amazon EventBridge API Reference, PutEvents (request/response
- * shapes, per-entry ErrorCode); EventBridge User Guide, "Amazon EventBridge
- * events" (event envelope), "Event retry policy and using dead-letter queues".
+ * shapes, per-entry ErrorCode, the size limit); EventBridge User Guide,
+ * "Amazon EventBridge events" (event envelope), "Calculating PutEvents event
+ * entry size", "Event retry policy and using dead-letter queues".
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -90,8 +96,15 @@ export interface LocalEventBridge {
   stop(): Promise<void>;
 }
 
-/** Upper bound of one entry, in bytes, as PutEvents computes it (256 KB). */
-const MAX_ENTRY_BYTES = 256 * 1024;
+/**
+ * The entries of one request must total less than this many bytes: "the total
+ * entry size must be less than 1MB" (Amazon EventBridge API Reference,
+ * PutEvents; raised from 256 KB, AWS Compute Blog, "More room to build:
+ * serverless services now support payloads up to 1 MB", January 2026). AWS
+ * does not say which 1 MB; the stand-in takes 1,000,000 bytes, the smaller,
+ * so it refuses whatever AWS might.
+ */
+const MAX_REQUEST_BYTES = 1_000_000;
 
 interface PutEventsRequestEntry {
   Source?: unknown;
@@ -120,6 +133,7 @@ function busNameOf(value: unknown): string {
   return at >= 0 ? value.slice(at + marker.length) : value;
 }
 
+/** An entry's size as "Calculating PutEvents event entry size" counts it (Time as 14 bytes). */
 function entrySize(entry: PutEventsRequestEntry): number {
   let size = entry.Time !== undefined ? 14 : 0;
   for (const value of [entry.Source, entry.DetailType, entry.Detail]) {
@@ -245,10 +259,6 @@ export async function startLocalEventBridge(
         fail('MalformedDetail', 'Detail is malformed.');
         continue;
       }
-      if (entrySize(entry) > MAX_ENTRY_BYTES) {
-        fail('InvalidArgument', 'Total size of the entries in the request is over the limit.');
-        continue;
-      }
       const busName = busNameOf(entry.EventBusName);
       if (!buses.has(busName)) {
         fail('ResourceNotFoundException', `Event bus ${busName} does not exist.`);
@@ -325,12 +335,24 @@ export async function startLocalEventBridge(
         );
         return;
       }
-      const entries = Array.isArray(body.Entries) ? body.Entries : [];
+      const entries = Array.isArray(body.Entries) ? (body.Entries as PutEventsRequestEntry[]) : [];
       if (entries.length < 1 || entries.length > 10) {
         sendJson(
           response,
           400,
           { __type: 'ValidationException', message: 'Entries must have between 1 and 10 items' },
+          'ValidationException',
+        );
+        return;
+      }
+      if (entries.reduce((total, entry) => total + entrySize(entry), 0) >= MAX_REQUEST_BYTES) {
+        sendJson(
+          response,
+          400,
+          {
+            __type: 'ValidationException',
+            message: 'Total size of the entries in the request is over the limit.',
+          },
           'ValidationException',
         );
         return;

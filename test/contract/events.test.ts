@@ -14,11 +14,14 @@ import {
   CtrReceivedDetailSchema,
 } from '../../events/ctr-received';
 import patterns from '../../events/patterns.json';
+import { MAX_REQUEST_BYTES } from '../../functions/shared/event-publisher';
 import {
   DlqRedriveRequested,
   DlqRedriveRequestedDetailSchema,
   ReplayRequested,
   ReplayRequestedDetailSchema,
+  ResyncRequested,
+  ResyncRequestedDetailSchema,
   SweepRequested,
   SweepRequestedDetailSchema,
 } from '../../events/redrive';
@@ -31,8 +34,25 @@ import { type EventPattern, matchesEventPattern } from '../../local/eventbridge/
 const examplesDir = new URL('../../events/examples/', import.meta.url);
 const fixturesDir = new URL('../fixtures/ctr/', import.meta.url);
 
-/** PutEvents caps an entry (and the whole request) at 256 KB. */
-const MAX_ENTRY_BYTES = 256 * 1024;
+/**
+ * An example file is one `aws events put-events --entries` request, and
+ * PutEvents refuses a request whose entries total 1 MB or more (Amazon
+ * EventBridge API Reference, PutEvents), counted as ingest counts it
+ * ({@link MAX_REQUEST_BYTES}, 1,000,000 bytes).
+ */
+function requestSize(entries: readonly PutEventsEntry[]): number {
+  // Sizes as "Calculating PutEvents event entry size" (EventBridge User Guide) counts them.
+  return entries.reduce(
+    (total, entry) =>
+      total +
+      (entry.Time === undefined ? 0 : 14) +
+      Buffer.byteLength(entry.Source) +
+      Buffer.byteLength(entry.DetailType) +
+      Buffer.byteLength(entry.Detail) +
+      (entry.Resources ?? []).reduce((bytes, resource) => bytes + Buffer.byteLength(resource), 0),
+    0,
+  );
+}
 
 /** One entry of `aws events put-events --entries`, as the AWS CLI reads it. */
 const PutEventsEntrySchema = z
@@ -84,6 +104,11 @@ const CONTRACTS = {
     schema: StartCallProcessingDetailSchema,
     routedBy: ['startCallProcessing'],
   },
+  resyncRequested: {
+    ...ResyncRequested,
+    schema: ResyncRequestedDetailSchema,
+    routedBy: ['redriveRequested'],
+  },
 } satisfies Record<string, Contract>;
 
 /** Which contract each example file follows. */
@@ -94,6 +119,7 @@ const EXAMPLES: Record<string, Contract> = {
   'dlq-redrive-requested.json': CONTRACTS.dlqRedriveRequested,
   'start-call-processing.json': CONTRACTS.startCallProcessing,
   'replay-requested.json': CONTRACTS.replayRequested,
+  'resync-requested.json': CONTRACTS.resyncRequested,
 };
 
 const PATTERN_NAMES = Object.keys(patterns) as PatternName[];
@@ -157,11 +183,8 @@ describe('example PutEvents entries (events/examples)', () => {
       }
     });
 
-    it('fits in one PutEvents entry (256 KB)', () => {
-      for (const entry of readExampleEntries(file)) {
-        const bytes = Buffer.byteLength(entry.DetailType) + Buffer.byteLength(entry.Detail);
-        expect(bytes + Buffer.byteLength(entry.Source)).toBeLessThan(MAX_ENTRY_BYTES);
-      }
+    it('fits in one PutEvents request (entries under 1,000,000 bytes in all)', () => {
+      expect(requestSize(readExampleEntries(file))).toBeLessThan(MAX_REQUEST_BYTES);
     });
 
     it('matches the rule patterns that route it and no other rule pattern', () => {
@@ -325,5 +348,39 @@ describe('detail schemas', () => {
     expect(issuesOf(ReplayRequestedDetailSchema, { ...detail, prefix: 'quarantine/' })).toEqual([
       expect.objectContaining({ path: ['prefix'] }),
     ]);
+  });
+
+  it('reject a ResyncRequested with one window bound only, or a window that ends before it starts', () => {
+    const detail = exampleDetail('resync-requested.json');
+
+    expect(
+      issuesOf(ResyncRequestedDetailSchema, { ...detail, from: '2026-11-20T00:00:00Z' }),
+    ).toEqual([
+      expect.objectContaining({ path: ['to'], message: 'give both from and to, or neither' }),
+    ]);
+    expect(
+      issuesOf(ResyncRequestedDetailSchema, {
+        ...detail,
+        from: '2026-11-20T00:00:00Z',
+        to: '2026-11-19T00:00:00Z',
+      }),
+    ).toEqual([expect.objectContaining({ path: ['to'], message: 'from must be before to' })]);
+    expect(issuesOf(ResyncRequestedDetailSchema, { reset: true })).toEqual([
+      expect.objectContaining({ path: ['contactId'] }),
+    ]);
+  });
+
+  it('reject START_CALL_PROCESSING numbers SCV would not take, and accept E.164 and WebRTC_Default', () => {
+    const detail = exampleDetail('start-call-processing.json');
+
+    for (const fromNumber of ['Bobs cell', '15550100199', '+0155501001', '+1 555 010 0199']) {
+      expect([
+        fromNumber,
+        issuesOf(StartCallProcessingDetailSchema, { ...detail, fromNumber }),
+      ]).toEqual([fromNumber, [expect.objectContaining({ path: ['fromNumber'] })]]);
+    }
+    for (const toNumber of ['+15550100199', 'WebRTC_Default', '+442071838750']) {
+      expect(issuesOf(StartCallProcessingDetailSchema, { ...detail, toNumber })).toEqual([]);
+    }
   });
 });

@@ -23,8 +23,9 @@ import { loadContactRecordFixture } from '../fixtures/factories';
 const answered = loadContactRecordFixture('inbound-answered');
 const alwaysFailing = loadContactRecordFixture('outbound-answered');
 const failingForAWhile = loadContactRecordFixture('callback');
+/** Over 1,000,000 bytes, too large for an event entry; under 1 MiB, a valid record. */
 const large = loadContactRecordFixture('sfdc-attributes');
-large.Attributes = { ...(large.Attributes as object), transcript: 'é'.repeat(150_000) };
+large.Attributes = { ...(large.Attributes as object), transcript: 'é'.repeat(500_000) };
 
 /**
  * The SCV stand-in answers with a FunctionError: always for one contact, and
@@ -109,7 +110,10 @@ describe('DLQ redrive and bad input on the local stack', () => {
     expect(redriveFailures.join('\n')).toMatch(/detail\.maxRecords/);
     expect(redriveFailures.join('\n')).toMatch(/detail(\.queues)?: Unrecognized key/);
     expect(redriveFailures.join('\n')).toMatch(/detail\.callId/);
-    expect((await stack.summary()).inDlq).toMatchObject({ sync: 2, redrive: 3 });
+    expect(await stack.summary()).toMatchObject({
+      archived: 1,
+      inDlq: { sync: 2, redrive: 3 },
+    });
   }, 180_000);
 
   it('moves the sync DLQ back: the record that failed for a while is synced, the one that keeps failing returns to the DLQ once', async () => {

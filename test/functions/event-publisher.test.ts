@@ -14,6 +14,7 @@ import {
   entrySize,
   MAX_REQUEST_BYTES,
 } from '../../functions/shared/event-publisher';
+import { MAX_MESSAGE_BYTES } from '../../functions/shared/sqs-queues';
 
 const eventBridge = mockClient(EventBridgeClient);
 
@@ -56,36 +57,42 @@ describe('chunkEntries', () => {
     expect(oversized).toEqual([]);
   });
 
-  it('starts a new request before the total would reach 256 KB', () => {
-    const sizes = [100_000, 100_000, 100_000, 62_143];
+  it('keeps entries of 999,999 bytes in all in one request and starts a new one at 1,000,000', () => {
+    // More than the old 256 KB limit in one request, one byte under the 1 MB one.
+    const sizes = [400_000, 400_000, 199_999, 1];
 
     const { chunks } = chunkEntries(sizes);
 
-    expect(chunks).toEqual([
-      [0, 1],
-      [2, 3],
-    ]);
+    expect(chunks).toEqual([[0, 1, 2], [3]]);
   });
 
-  it('keeps two entries that together make exactly 256 KB in separate requests', () => {
-    const half = MAX_REQUEST_BYTES / 2;
-
-    const { chunks } = chunkEntries([half, half]);
+  it('keeps two entries that together make exactly 1,000,000 bytes in separate requests', () => {
+    const { chunks } = chunkEntries([500_000, 500_000]);
 
     expect(chunks).toEqual([[0], [1]]);
   });
 
-  it('reports an entry of 256 KB or more as oversized and leaves it out of every request', () => {
-    const sizes = [10, MAX_REQUEST_BYTES, 20, MAX_REQUEST_BYTES - 1];
+  it('reports an entry of 1,000,000 bytes or more as oversized and leaves it out of every request', () => {
+    const sizes = [10, 1_000_000, 20, 999_999, 1_048_576];
 
     const { chunks, oversized } = chunkEntries(sizes);
 
-    expect(oversized).toEqual([1]);
+    expect(oversized).toEqual([1, 4]);
     expect(chunks).toEqual([[0, 2], [3]]);
   });
 
   it('returns no request for no entries', () => {
     expect(chunkEntries([])).toEqual({ chunks: [], oversized: [] });
+  });
+});
+
+describe('MAX_REQUEST_BYTES', () => {
+  it('lets no detail through that the sync queue or the archive stream could refuse', () => {
+    // The sync and archive rules deliver the detail (InputPath $.detail), which is smaller than
+    // its entry: at most MAX_REQUEST_BYTES - 1 bytes. SQS takes a message of 1 MiB (the sync
+    // queue's MaximumMessageSize), Firehose a record of 1,000 KiB (Firehose API Reference, Record).
+    expect(MAX_REQUEST_BYTES - 1).toBeLessThanOrEqual(MAX_MESSAGE_BYTES);
+    expect(MAX_REQUEST_BYTES - 1).toBeLessThanOrEqual(1000 * 1024);
   });
 });
 
@@ -138,6 +145,29 @@ describe('createEventPublisher', () => {
 
     expect(outcomes).toEqual([{ ok: true }, { ok: true }]);
     expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(2);
+  });
+
+  it('sends an entry of 999,999 bytes and fails one of 1,000,000 as EntryTooLarge', async () => {
+    eventBridge.on(PutEventsCommand).callsFake(answer());
+    const publisher = createEventPublisher({
+      client: new EventBridgeClient({ region: 'us-east-1' }),
+      eventBusName: 'ctr-sync-bus',
+      sleep: async () => undefined,
+    });
+    const ofSize = (contactId: string, bytes: number) =>
+      entry(contactId, bytes - entrySize(entry(contactId)));
+    const under = ofSize('contact-under', 999_999);
+    const at = ofSize('contact-at', 1_000_000);
+    expect([entrySize(under), entrySize(at)]).toEqual([999_999, 1_000_000]);
+
+    const outcomes = await publisher.publishAll([under, at]);
+
+    expect(outcomes[0]).toEqual({ ok: true });
+    expect(outcomes[1]).toMatchObject({ ok: false, errorCode: 'EntryTooLarge' });
+    const sent = eventBridge
+      .commandCalls(PutEventsCommand)
+      .map((call) => call.args[0].input.Entries?.map((item) => item.Detail));
+    expect(sent).toEqual([[under.Detail]]);
   });
 
   it('fails an oversized entry as EntryTooLarge without sending it', async () => {

@@ -9,7 +9,9 @@ import type { KinesisStreamEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { contentDigest } from '../../domain/versions';
-import { CtrReceivedDetailSchema } from '../../events/ctr-received';
+import { MAX_CONTACT_RECORD_BYTES } from '../../domain/contact-record';
+import { buildCtrReceivedDetail, CtrReceivedDetailSchema } from '../../events/ctr-received';
+import { entrySize } from '../../functions/shared/event-publisher';
 import {
   contactRecordKinesisRecord,
   distinctContactRecords,
@@ -63,11 +65,40 @@ function publishedDetails() {
   );
 }
 
-/** The inbound-answered sample with a 300 KB attribute: too large for an event entry. */
+/**
+ * The inbound-answered sample with a 1,000,000-byte attribute: too large for
+ * an event entry (1,000,000 bytes or more), still a valid record (at most
+ * 1 MiB), written compactly or with whitespace.
+ */
 function hugeContactRecord() {
   const record = loadContactRecordFixture('inbound-answered');
-  record.Attributes = { transcript: 'x'.repeat(300_000) };
+  record.Attributes = { transcript: 'x'.repeat(1_000_000) };
+  expect(Buffer.byteLength(JSON.stringify(record, null, 1))).toBeLessThan(MAX_CONTACT_RECORD_BYTES);
   return record as typeof record & { ContactId: string; LastUpdateTimestamp: string };
+}
+
+/**
+ * The inbound-answered sample, its transcript padded so that its `CtrReceived`
+ * entry is exactly `bytes` bytes.
+ */
+function contactRecordWithEntrySize(bytes: number) {
+  const record = loadContactRecordFixture('inbound-answered') as JsonObject & {
+    ContactId: string;
+    LastUpdateTimestamp: string;
+  };
+  const entryOf = () => ({
+    Source: 'ctr-sync',
+    DetailType: 'CtrReceived',
+    Detail: buildCtrReceivedDetail(
+      JSON.stringify(record),
+      record.ContactId,
+      record.LastUpdateTimestamp,
+    ),
+  });
+  record.Attributes = { transcript: '' };
+  record.Attributes = { transcript: 'x'.repeat(bytes - entrySize(entryOf())) };
+  expect(entrySize(entryOf())).toBe(bytes);
+  return record;
 }
 
 function run(event: KinesisStreamEvent) {
@@ -265,6 +296,30 @@ describe('ingest handler', () => {
     },
   );
 
+  it('quarantines a version dated in the future (forged) as future-timestamp, and publishes the genuine one of its batch', async () => {
+    const genuine = loadContactRecordFixture('inbound-answered');
+    const forged = {
+      ...genuine,
+      LastUpdateTimestamp: '2099-01-01T00:00:00Z',
+      CustomerEndpoint: { Address: '+15550100999', Type: 'TELEPHONE_NUMBER' },
+    };
+    const event = kinesisEvent([
+      kinesisRecord(JSON.stringify(genuine), { sequenceNumber: sequenceNumber(1) }),
+      kinesisRecord(JSON.stringify(forged), { sequenceNumber: sequenceNumber(2) }),
+    ]);
+
+    const response = await run(event);
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    const puts = s3.commandCalls(PutObjectCommand).map((call) => call.args[0].input);
+    expect(puts.map((put) => [put.Key?.endsWith(sequenceNumber(2)), put.Metadata?.reason])).toEqual(
+      [[true, 'future-timestamp']],
+    );
+    expect(publishedDetails().map((detail) => detail.lastUpdateTimestamp)).toEqual([
+      genuine.LastUpdateTimestamp,
+    ]);
+  });
+
   it('publishes the reference of a record archived first in the same PutEvents requests as the others', async () => {
     s3.on(HeadObjectCommand).rejects(
       Object.assign(new Error('Not Found'), {
@@ -455,6 +510,28 @@ describe('toCtrReceivedEntry', () => {
     expect(decision).toMatchObject({ action: 'skip', reason: 'channel-not-voice' });
   });
 
+  it('decides invalid (future-timestamp) only beyond the tolerance after the processing time', () => {
+    const record = loadContactRecordFixture('inbound-answered');
+    const nowMs = Date.parse(String(record.LastUpdateTimestamp));
+    const decide = (aheadMs: number) =>
+      toCtrReceivedEntry(
+        Buffer.from(
+          JSON.stringify({
+            ...record,
+            LastUpdateTimestamp: new Date(nowMs + aheadMs).toISOString(),
+          }),
+        ),
+        { nowMs, toleranceMs: 15 * 60_000 },
+      );
+
+    expect(decide(15 * 60_000).action).toBe('publish');
+    expect(decide(15 * 60_000 + 1000)).toMatchObject({
+      action: 'invalid',
+      error: { reason: 'future-timestamp' },
+    });
+    expect(decide(-86_400_000).action).toBe('publish');
+  });
+
   it('decides invalid with the reason of the decoding error', () => {
     const decision = toCtrReceivedEntry(Buffer.from('{"ContactId":'));
 
@@ -470,6 +547,32 @@ describe('toCtrReceivedEntry', () => {
     ['holds U+FFFF', withUffff],
     ['is too large for an event entry', hugeContactRecord()],
   ])('decides archive-first for a record that %s', (_case, record) => {
+    const text = JSON.stringify(record);
+
+    const decision = toCtrReceivedEntry(Buffer.from(text));
+
+    expect(decision).toEqual({
+      action: 'archive-first',
+      contactId: record.ContactId,
+      lastUpdateTimestamp: record.LastUpdateTimestamp,
+      json: text,
+    });
+  });
+
+  it('decides publish for a record whose entry is 999,999 bytes', () => {
+    const record = contactRecordWithEntrySize(999_999);
+    const text = JSON.stringify(record);
+
+    const decision = toCtrReceivedEntry(Buffer.from(text));
+
+    expect(decision.action).toBe('publish');
+    if (decision.action !== 'publish') return;
+    expect(entrySize(decision.entry)).toBe(999_999);
+    expect(decision.json).toBe(text);
+  });
+
+  it('decides archive-first for a record whose entry would be 1,000,000 bytes', () => {
+    const record = contactRecordWithEntrySize(1_000_000);
     const text = JSON.stringify(record);
 
     const decision = toCtrReceivedEntry(Buffer.from(text));

@@ -356,10 +356,15 @@ describe('redrive handler, SweepRequested', () => {
   });
 
   it('stores a record too large for a message under large/ in the archive bucket and enqueues a reference to it', async () => {
-    const huge: JsonObject = {
+    // 1 MiB, the largest record accepted; with the detail around it, over a message's 1 MiB.
+    const withTranscript = (padding: number): JsonObject => ({
       ...inbound(),
-      Attributes: { transcript: 'x'.repeat(MAX_MESSAGE_BYTES) },
-    };
+      Attributes: { transcript: 'x'.repeat(padding) },
+    });
+    const huge = withTranscript(
+      MAX_MESSAGE_BYTES - Buffer.byteLength(JSON.stringify(withTranscript(0))),
+    );
+    expect(Buffer.byteLength(JSON.stringify(huge))).toBe(1_048_576);
     lambda.on(InvokeCommand).resolvesOnce(invokeResponse(ROW)).resolves(invokeResponse({}));
     s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: ARCHIVE_KEY }], IsTruncated: false });
     s3.on(GetObjectCommand).resolves(archiveObject([huge]));
@@ -625,6 +630,61 @@ describe('redrive handler, START_CALL_PROCESSING', () => {
     expect(JSON.parse(publishedReports()[0]?.Detail ?? '')).toEqual(report);
   });
 
+  it.each([
+    ["free text, as in LCA's own example", { fromNumber: 'Bobs cell' }],
+    ['a number without its +', { toNumber: '15550109999' }],
+    ['more than 15 digits', { toNumber: '+1555010999912345' }],
+  ])(
+    'refuses overrides that are %s, holding nothing and naming the field, not the value',
+    async (_case, overrides) => {
+      const invalid = startCallProcessing({ callId: CONTACT_ID, ...overrides });
+
+      const refused = await handler(invalid, lambdaContext()).catch((error: unknown) => error);
+
+      expect(refused).toBeInstanceOf(PermanentError);
+      const message = (refused as Error).message;
+      expect(message).toMatch(/detail\.(toNumber|fromNumber): must be an E\.164 number/);
+      for (const value of Object.values(overrides)) expect(message).not.toContain(value);
+      expect(dynamo.calls()).toHaveLength(0);
+      expect(sqs.calls()).toHaveLength(0);
+    },
+  );
+
+  it('accepts WebRTC_Default, the value SCV sends for a WebRTC call without an address', async () => {
+    dynamo.on(UpdateItemCommand).resolves({
+      Attributes: ledgerItem({ overridesAt: Date.parse(NOW) }),
+    });
+
+    await handler(
+      startCallProcessing({ callId: CONTACT_ID, fromNumber: 'WebRTC_Default' }),
+      lambdaContext(),
+    );
+
+    expect(holdOverridesWrites()[0]?.ExpressionAttributeValues?.[':overrides']).toEqual({
+      M: { fromNumber: { S: 'WebRTC_Default' } },
+    });
+  });
+
+  it('does not resync an archived version from the future (forged), marking the claimed one pending instead', async () => {
+    const version = versionOf(inbound());
+    dynamo.on(UpdateItemCommand).resolves({
+      Attributes: ledgerItem({
+        claimed: version,
+        sent: version,
+        receivedAt: Date.parse('2024-05-01T10:20:00Z'),
+        overridesAt: Date.parse(NOW),
+      }),
+    });
+    const forged = { ...inbound(), LastUpdateTimestamp: '2099-01-01T00:00:00Z' };
+    s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: ARCHIVE_KEY }], IsTruncated: false });
+    s3.on(GetObjectCommand).resolves(archiveObject([forged]));
+
+    const report = await handler(event(), lambdaContext());
+
+    expect(sentBatches()).toHaveLength(0);
+    expect(report.counts).toEqual({ held: 1, enqueued: 0, pending: 1 });
+  });
+
   it('throws a PermanentError naming callId when the detail has none', async () => {
     const invalid = startCallProcessing({ toNumber: '+15550109999' });
 
@@ -635,6 +695,142 @@ describe('redrive handler, START_CALL_PROCESSING', () => {
     expect(dynamo.calls()).toHaveLength(0);
     expect(sqs.calls()).toHaveLength(0);
     expect(s3.calls()).toHaveLength(0);
+  });
+});
+
+describe('redrive handler, operator windows', () => {
+  it.each([
+    ['SweepRequested', { from: '2024-04-01T00:00:00Z', to: '2024-04-09T00:00:00Z' }],
+    ['SweepRequested', { lookbackHours: 24 * 8 }],
+    ['ReplayRequested', { from: '2024-04-01T00:00:00Z', to: '2024-04-08T01:00:00Z' }],
+    [
+      'ResyncRequested',
+      { contactId: CONTACT_ID, from: '2024-04-01T00:00:00Z', to: '2024-04-30T00:00:00Z' },
+    ],
+  ])(
+    'refuses a %s window longer than MAX_TRIGGER_WINDOW_DAYS (7), saying how to split it',
+    async (detailType, detail) => {
+      const refused = await handler(
+        eventBridgeEvent('ctr-sync', detailType, detail),
+        lambdaContext(),
+      ).catch((error: unknown) => error);
+
+      expect(refused).toBeInstanceOf(PermanentError);
+      expect((refused as Error).message).toMatch(
+        /window of \d+\.\d days is longer than maxTriggerWindowDays \(7\): split it/,
+      );
+      expect(lambda.calls()).toHaveLength(0);
+      expect(s3.calls()).toHaveLength(0);
+      expect(sqs.calls()).toHaveLength(0);
+    },
+  );
+
+  it('runs a window of exactly 7 days', async () => {
+    const report = await handler(
+      sweepRequested({ from: '2024-04-01T00:00:00Z', to: '2024-04-08T00:00:00Z' }),
+      lambdaContext(),
+    );
+
+    expect(report.operation).toBe('sweep');
+    expect(soqlQueries()).toHaveLength(1);
+  });
+});
+
+describe('redrive handler, ResyncRequested', () => {
+  const genuine = () => inbound();
+  /** A version put on the bus by hand: dated 2099, with a made-up number. */
+  const forged = () => ({
+    ...inbound(),
+    LastUpdateTimestamp: '2099-01-01T00:00:00Z',
+    CustomerEndpoint: { Address: '+15550100999', Type: 'TELEPHONE_NUMBER' },
+  });
+
+  function resetWrites(): UpdateItemCommandInput[] {
+    return dynamo
+      .commandCalls(UpdateItemCommand)
+      .map((call) => call.args[0].input)
+      .filter((input) => /^SET #expiresAt = :expiresAt REMOVE /.test(input.UpdateExpression ?? ''));
+  }
+
+  it("resets the claim and resyncs the newest genuine archived version, from the VoiceCall's CreatedDate", async () => {
+    lambda.on(InvokeCommand).resolves(invokeResponse({ ...ROW }));
+    dynamo.on(UpdateItemCommand).resolves({ Attributes: ledgerItem({}) });
+    s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: ARCHIVE_KEY }], IsTruncated: false });
+    s3.on(GetObjectCommand).resolves(archiveObject([forged(), genuine()]));
+
+    const report = await handler(
+      eventBridgeEvent('ctr-sync', 'ResyncRequested', { contactId: CONTACT_ID, reset: true }),
+      lambdaContext(),
+    );
+
+    expect(soqlQueries()).toEqual([
+      `SELECT Id, VendorCallKey, CreatedDate FROM VoiceCall WHERE VendorCallKey = '${CONTACT_ID}' LIMIT 1`,
+    ]);
+    const [reset] = resetWrites();
+    expect(reset?.Key).toEqual({ contactId: { S: CONTACT_ID } });
+    expect(reset?.UpdateExpression).toContain('#claimed');
+    expect(reset?.UpdateExpression).not.toContain('#overrides');
+    // From an hour before CreatedDate (2024-05-01T10:15Z): the objects of hour 09 on.
+    expect(s3.commandCalls(ListObjectsV2Command)[0]?.args[0].input.StartAfter).toBe(
+      'archive/2024/05/01/09',
+    );
+    expect(sentBodies()).toEqual([JSON.parse(ctrReceivedBody(genuine()))]);
+    expect(sentBatches()[0]?.Entries?.[0]?.MessageAttributes).toEqual(RESYNC_ATTRIBUTES);
+    expect(report).toEqual({
+      schemaVersion: '1',
+      operation: 'resync',
+      counts: { reset: 1, archiveObjects: 1, enqueued: 1, noRecord: 0 },
+    });
+  });
+
+  it('reads the given window without querying Salesforce, and leaves the claim without reset', async () => {
+    s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: ARCHIVE_KEY }], IsTruncated: false });
+    s3.on(GetObjectCommand).resolves(archiveObject([genuine()]));
+
+    const report = await handler(
+      eventBridgeEvent('ctr-sync', 'ResyncRequested', {
+        contactId: CONTACT_ID,
+        from: '2024-05-01T10:00:00Z',
+        to: '2024-05-01T11:00:00Z',
+      }),
+      lambdaContext(),
+    );
+
+    expect(lambda.calls()).toHaveLength(0);
+    expect(resetWrites()).toEqual([]);
+    expect(report.counts).toEqual({ reset: 0, archiveObjects: 1, enqueued: 1, noRecord: 0 });
+  });
+
+  it('reports noRecord when only a forged version is archived', async () => {
+    s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: ARCHIVE_KEY }], IsTruncated: false });
+    s3.on(GetObjectCommand).resolves(archiveObject([forged()]));
+
+    const report = await handler(
+      eventBridgeEvent('ctr-sync', 'ResyncRequested', {
+        contactId: CONTACT_ID,
+        from: '2024-05-01T10:00:00Z',
+        to: '2024-05-01T11:00:00Z',
+      }),
+      lambdaContext(),
+    );
+
+    expect(sentBatches()).toHaveLength(0);
+    expect(report.counts).toEqual({ reset: 0, archiveObjects: 1, enqueued: 0, noRecord: 1 });
+  });
+
+  it('refuses a contact SCV has no VoiceCall for when no window is given', async () => {
+    lambda.on(InvokeCommand).resolves(invokeResponse({}));
+
+    const refused = await handler(
+      eventBridgeEvent('ctr-sync', 'ResyncRequested', { contactId: CONTACT_ID, reset: true }),
+      lambdaContext(),
+    ).catch((error: unknown) => error);
+
+    expect(refused).toBeInstanceOf(PermanentError);
+    expect((refused as Error).message).toMatch(
+      /No VoiceCall with VendorCallKey .*give from and to/,
+    );
+    expect(resetWrites()).toEqual([]);
   });
 });
 

@@ -14,7 +14,6 @@ import { contentDigest, versionKey } from '../../domain/versions';
 import { buildCtrReceivedDetail, CtrReceivedDetailSchema } from '../../events/ctr-received';
 import {
   createSqsSyncQueue,
-  MAX_MESSAGE_BYTES,
   REDRIVE_RUN_ATTRIBUTE,
   RESYNC_ATTRIBUTE,
 } from '../../functions/shared/sqs-queues';
@@ -35,6 +34,20 @@ function queue() {
     references,
     sleep: async () => {},
   });
+}
+
+/** A contact record of contact c-1 with a transcript of `padding` bytes, as JSON text. */
+function record(padding: number): string {
+  return JSON.stringify({
+    ContactId: 'c-1',
+    LastUpdateTimestamp: TIMESTAMP,
+    Attributes: { transcript: 'x'.repeat(padding) },
+  });
+}
+
+/** Bytes of the `CtrReceived` detail that carries `json` inline. */
+function bodyBytes(json: string): number {
+  return Buffer.byteLength(buildCtrReceivedDetail(json, 'c-1', TIMESTAMP));
 }
 
 /** The reference store's key of a record's version. */
@@ -131,11 +144,7 @@ describe('createSqsSyncQueue', () => {
 
   it('stores a record too large for a message, one object per version, and enqueues a reference to it', async () => {
     sqs.on(SendMessageBatchCommand).callsFake(answer(() => false));
-    const big = JSON.stringify({
-      ContactId: 'c-1',
-      LastUpdateTimestamp: TIMESTAMP,
-      Attributes: { transcript: 'x'.repeat(MAX_MESSAGE_BYTES) },
-    });
+    const big = record(1_048_576 - 25 - bodyBytes(record(0)) + 1);
     const small = JSON.stringify({ ContactId: 'c-2', LastUpdateTimestamp: TIMESTAMP });
 
     await queue().enqueue([
@@ -199,11 +208,7 @@ describe('createSqsSyncQueue', () => {
     references.put = async () => {
       throw new TransientError('PutObject failed (SlowDown)');
     };
-    const big = JSON.stringify({
-      ContactId: 'c-1',
-      LastUpdateTimestamp: TIMESTAMP,
-      Attributes: { transcript: 'x'.repeat(MAX_MESSAGE_BYTES) },
-    });
+    const big = record(1_048_576 - 25 - bodyBytes(record(0)) + 1);
     const small = JSON.stringify({ ContactId: 'c-2', LastUpdateTimestamp: TIMESTAMP });
 
     const enqueue = queue().enqueue([
@@ -217,17 +222,9 @@ describe('createSqsSyncQueue', () => {
 
   it('sends by reference a record that fits a message only without its resync attribute', async () => {
     sqs.on(SendMessageBatchCommand).callsFake(answer(() => false));
-    const record = (padding: number) =>
-      JSON.stringify({
-        ContactId: 'c-1',
-        LastUpdateTimestamp: TIMESTAMP,
-        Attributes: { transcript: 'x'.repeat(padding) },
-      });
-    const bodyBytes = (json: string) =>
-      Buffer.byteLength(buildCtrReceivedDetail(json, 'c-1', TIMESTAMP));
-    // 10 bytes under the limit on its own; the attribute ('ctr-sync-resync', 'String', 'true') adds 25.
-    const json = record(MAX_MESSAGE_BYTES - 10 - bodyBytes(record(0)));
-    expect(bodyBytes(json)).toBe(MAX_MESSAGE_BYTES - 10);
+    // 10 bytes under 1 MiB on its own; the attribute ('ctr-sync-resync', 'String', 'true') adds 25.
+    const json = record(1_048_576 - 10 - bodyBytes(record(0)));
+    expect(bodyBytes(json)).toBe(1_048_566);
 
     await queue().enqueue([{ contactId: 'c-1', lastUpdateTimestamp: TIMESTAMP, record: { json } }]);
 
@@ -239,21 +236,36 @@ describe('createSqsSyncQueue', () => {
 
   it('sends inline a record that fits a message with its resync attribute', async () => {
     sqs.on(SendMessageBatchCommand).callsFake(answer(() => false));
-    const record = (padding: number) =>
-      JSON.stringify({
-        ContactId: 'c-1',
-        LastUpdateTimestamp: TIMESTAMP,
-        Attributes: { transcript: 'x'.repeat(padding) },
-      });
-    const bodyBytes = (json: string) =>
-      Buffer.byteLength(buildCtrReceivedDetail(json, 'c-1', TIMESTAMP));
-    // Exactly at the limit with the attribute's 25 bytes.
-    const json = record(MAX_MESSAGE_BYTES - 25 - bodyBytes(record(0)));
-    expect(bodyBytes(json)).toBe(MAX_MESSAGE_BYTES - 25);
+    // Exactly 1 MiB with the attribute's 25 bytes: far over the old 256 KiB limit.
+    const json = record(1_048_576 - 25 - bodyBytes(record(0)));
+    expect(bodyBytes(json)).toBe(1_048_551);
 
     await queue().enqueue([{ contactId: 'c-1', lastUpdateTimestamp: TIMESTAMP, record: { json } }]);
 
     expect(sentBodies()[0]?.contactRecord).toEqual(JSON.parse(json));
     expect(references.objects.size).toBe(0);
+  });
+
+  it('sends messages of 1 MiB in all in one SendMessageBatch and starts another one byte later', async () => {
+    sqs.on(SendMessageBatchCommand).callsFake(answer(() => false));
+    const body = (bytes: number) => 'x'.repeat(bytes);
+
+    await queue().sendRaw([body(400_000), body(400_000), body(248_576)]);
+    await queue().sendRaw([body(400_000), body(400_000), body(248_577)]);
+
+    expect(
+      batches().map((batch) => batch.Entries?.map((entry) => entry.MessageBody?.length)),
+    ).toEqual([[400_000, 400_000, 248_576], [400_000, 400_000], [248_577]]);
+  });
+
+  it('counts the redrive-run attribute toward a SendMessageBatch', async () => {
+    sqs.on(SendMessageBatchCommand).callsFake(answer(() => false));
+    // 'ctr-sync-redrive-run' (20) + 'String' (6) + 'run-1' (5): 31 bytes per message.
+    const body = (bytes: number) => 'x'.repeat(bytes);
+
+    await queue().sendRaw([body(524_257), body(524_257)], { redriveRun: 'run-1' });
+    await queue().sendRaw([body(524_257), body(524_258)], { redriveRun: 'run-1' });
+
+    expect(batches().map((batch) => batch.Entries?.length)).toEqual([2, 1, 1]);
   });
 });

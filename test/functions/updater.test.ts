@@ -18,6 +18,7 @@ import {
   GetObjectCommand,
   type GetObjectCommandOutput,
   NoSuchKey,
+  PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
 import type { SQSEvent } from 'aws-lambda';
@@ -738,6 +739,82 @@ describe('updater handler', () => {
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: MESSAGE_B }] });
     expect(invokedContactIds()).toEqual([INBOUND_ID]);
     expect(ledgerWrites('claim').map((input) => input.Key?.contactId?.S)).toEqual([INBOUND_ID]);
+  });
+});
+
+describe('updater handler, a version from the future (forged)', () => {
+  // What anyone able to put events on the bus could send: the genuine record with
+  // LastUpdateTimestamp 2099, hold data and a made-up number.
+  const genuine = loadContactRecordFixture('inbound-answered');
+  const forged: JsonObject = {
+    ...genuine,
+    LastUpdateTimestamp: '2099-01-01T00:00:00Z',
+    CustomerEndpoint: { Address: '+15550100999', Type: 'TELEPHONE_NUMBER' },
+  };
+
+  it('quarantines it with reason future-timestamp: no claim, no invoke, not retried', async () => {
+    const response = await handler(
+      sqsEvent([sqsRecord(ctrReceivedBody(forged), { messageId: MESSAGE_A })]),
+      lambdaContext(),
+    );
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(ledgerWrites('claim')).toEqual([]);
+    expect(lambda.commandCalls(InvokeCommand)).toHaveLength(0);
+    const [put] = s3.commandCalls(PutObjectCommand).map((call) => call.args[0].input);
+    expect(put?.Bucket).toBe(ARCHIVE_BUCKET);
+    expect(put?.Key).toMatch(new RegExp(`^quarantine/updater/\\d{4}-\\d{2}-\\d{2}/${MESSAGE_A}$`));
+    expect(put?.Metadata?.reason).toBe('future-timestamp');
+    expect(put?.Metadata?.message).not.toContain('15550100999');
+  });
+
+  it('does not let it stand for the genuine version of the same batch', async () => {
+    const response = await handler(
+      sqsEvent([
+        sqsRecord(ctrReceivedBody(genuine), { messageId: MESSAGE_A }),
+        sqsRecord(ctrReceivedBody(forged), { messageId: MESSAGE_B }),
+      ]),
+      lambdaContext(),
+    );
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(ledgerWrites('claim').map((input) => valueOf(input, ':claimed'))).toEqual([
+      { S: versionOf(genuine) },
+    ]);
+    expect(invokedPayloads().map((payload) => payload.Details.Parameters.fieldValues)).toEqual([
+      fieldValuesOf(genuine),
+    ]);
+  });
+
+  it('quarantines a record by reference whose own LastUpdateTimestamp is in the future', async () => {
+    const key = referenceKey(INBOUND_ID, versionOf(forged));
+    s3.on(GetObjectCommand).resolves(objectHolding(JSON.stringify(forged)));
+    // The detail claims the genuine timestamp; the stored record does not.
+    const body = buildCtrReceivedReferenceDetail(INBOUND_ID, String(genuine.LastUpdateTimestamp), {
+      bucket: ARCHIVE_BUCKET,
+      key,
+    });
+
+    const response = await handler(sqsEvent([sqsRecord(body)]), lambdaContext());
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(ledgerWrites('claim')).toEqual([]);
+    expect(lambda.commandCalls(InvokeCommand)).toHaveLength(0);
+    expect(
+      s3.commandCalls(PutObjectCommand).map((call) => call.args[0].input.Metadata?.reason),
+    ).toEqual(['future-timestamp']);
+  });
+
+  it('retries the message when the quarantine cannot be written', async () => {
+    s3.on(PutObjectCommand).rejects(new Error('SlowDown'));
+
+    const response = await handler(
+      sqsEvent([sqsRecord(ctrReceivedBody(forged), { messageId: MESSAGE_A })]),
+      lambdaContext(),
+    );
+
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: MESSAGE_A }] });
+    expect(lambda.commandCalls(InvokeCommand)).toHaveLength(0);
   });
 });
 

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { FirehoseClient, PutRecordBatchCommand } from '@aws-sdk/client-firehose';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import {
   CreateBucketCommand,
   GetObjectCommand,
@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CtrReceivedDetailSchema } from '../../events/ctr-received';
+import { buildCtrReceivedDetail, CtrReceivedDetailSchema } from '../../events/ctr-received';
 import { createEventPublisher } from '../../functions/shared/event-publisher';
 import {
   createS3ArchiveReader,
@@ -37,6 +37,7 @@ import {
   type LocalEventBridge,
   startLocalEventBridge,
 } from '../../local/eventbridge/server';
+import { SYNC_QUEUE } from '../../local/topology';
 
 let fauxqs: EmulatorHandle;
 let s3: S3Client;
@@ -250,6 +251,52 @@ describe('SQS queues against fauxqs', () => {
     ]);
     expect(await deadLetters.receive(10)).toEqual([]);
   });
+
+  it('enqueues inline a record whose message is exactly 1 MiB, and one a byte larger by reference', async () => {
+    const queueUrl = (
+      await sqs.send(
+        new CreateQueueCommand({
+          QueueName: `sync-${randomUUID()}`,
+          Attributes: { MaximumMessageSize: String(SYNC_QUEUE.maximumMessageSize) },
+        }),
+      )
+    ).QueueUrl as string;
+    const syncQueue = createSqsSyncQueue({
+      client: sqs,
+      queueUrl,
+      references: createS3ReferenceStore({ client: s3, bucket }),
+    });
+    const timestamp = '2022-01-05T17:48:35Z';
+    const record = (contactId: string, padding: number) =>
+      JSON.stringify({
+        ContactId: contactId,
+        LastUpdateTimestamp: timestamp,
+        Attributes: { transcript: 'x'.repeat(padding) },
+      });
+    // Body and resync attribute (25 bytes) of an empty transcript; each byte of it adds one.
+    const overhead =
+      Buffer.byteLength(buildCtrReceivedDetail(record('c-1', 0), 'c-1', timestamp)) + 25;
+    const fits = record('c-1', 1_048_576 - overhead);
+    const over = record('c-2', 1_048_576 - overhead + 1);
+
+    await syncQueue.enqueue([
+      { contactId: 'c-1', lastUpdateTimestamp: timestamp, record: { json: fits } },
+      { contactId: 'c-2', lastUpdateTimestamp: timestamp, record: { json: over } },
+    ]);
+
+    const bodies: string[] = [];
+    for (let receive = 0; receive < 5 && bodies.length < 2; receive++) {
+      const received = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 }),
+      );
+      bodies.push(...(received.Messages ?? []).map((message) => message.Body ?? ''));
+    }
+    const details = bodies.map((body) => CtrReceivedDetailSchema.parse(JSON.parse(body)));
+    const byContact = new Map(details.map((detail) => [detail.contactId, detail]));
+    expect(Buffer.byteLength(bodies.find((body) => body.includes('"c-1"')) ?? '')).toBe(1_048_551);
+    expect(byContact.get('c-1')?.contactRecord).toEqual(JSON.parse(fits));
+    expect(byContact.get('c-2')?.contactRecordRef?.key).toMatch(/^large\/c-2\//);
+  });
 });
 
 describe('DLQ redrive stamp against fauxqs', () => {
@@ -350,6 +397,53 @@ describe('event publisher against the local EventBridge', () => {
       (event) => ((event as EventBridgeEvent).detail as { index: number }).index,
     );
     expect(indices.sort((a, b) => a - b)).toEqual(Array.from({ length: 23 }, (_, index) => index));
+    client.destroy();
+  });
+
+  /** An entry of exactly `bytes` bytes as PutEvents counts them (no rule matches its source). */
+  const entryOfSize = (bytes: number) => {
+    const head = { Source: 'size-test', DetailType: 'sized', EventBusName: 'bus' };
+    const empty = JSON.stringify({ padding: '' });
+    const padding = bytes - 'size-test'.length - 'sized'.length - empty.length;
+    return { ...head, Detail: JSON.stringify({ padding: 'x'.repeat(padding) }) };
+  };
+
+  it('accepts a request of 999,999 bytes of entries and refuses one of 1,000,000 as a whole', async () => {
+    const client = new EventBridgeClient({
+      endpoint: eventBridge.endpoint,
+      region: LOCAL_REGION,
+      credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+      maxAttempts: 1,
+    });
+
+    const accepted = await client.send(
+      new PutEventsCommand({ Entries: [entryOfSize(599_999), entryOfSize(400_000)] }),
+    );
+    const refused = client.send(
+      new PutEventsCommand({ Entries: [entryOfSize(600_000), entryOfSize(400_000)] }),
+    );
+
+    expect(accepted.FailedEntryCount).toBe(0);
+    await expect(refused).rejects.toMatchObject({
+      name: 'ValidationException',
+      message: 'Total size of the entries in the request is over the limit.',
+    });
+    client.destroy();
+  });
+
+  it('publishes entries of 500,000 bytes, which no request of the local EventBridge can hold two of', async () => {
+    const client = new EventBridgeClient({
+      endpoint: eventBridge.endpoint,
+      region: LOCAL_REGION,
+      credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+      maxAttempts: 1,
+    });
+    const publisher = createEventPublisher({ client, eventBusName: 'bus', sleep: async () => {} });
+    const { EventBusName: _bus, ...entry } = entryOfSize(500_000);
+
+    const outcomes = await publisher.publishAll([entry, entry, entry]);
+
+    expect(outcomes).toEqual([{ ok: true }, { ok: true }, { ok: true }]);
     client.destroy();
   });
 });

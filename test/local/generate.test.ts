@@ -162,14 +162,26 @@ describe('generateContactRecords: determinism and count', () => {
     expect(() => generateContactRecords({ count: 10, seed: Number.NaN })).toThrow(RangeError);
   });
 
-  it('starts the clock at 2026-11-01T00:00:00Z plus (seed mod 30) days', () => {
+  it('starts the clock at 2026-10-01T00:00:00Z plus (seed mod 30) days', () => {
     const starts = (seed: number) =>
       generateContactRecords({ count: 300, seed })
         .map((record) => record.initiationTimestamp)
         .filter((timestamp): timestamp is string => timestamp !== undefined)
         .sort()[0];
-    expect(starts(0)?.slice(0, 10)).toBe('2026-11-01');
-    expect(starts(3)?.slice(0, 10)).toBe('2026-11-04');
+    expect(starts(0)?.slice(0, 10)).toBe('2026-10-01');
+    expect(starts(3)?.slice(0, 10)).toBe('2026-10-04');
+  });
+
+  it('writes no LastUpdateTimestamp after 2026-12-01 for any seed, so none is refused as future-timestamp', () => {
+    let latest = '';
+    for (const seed of [29, 59, 89]) {
+      for (const record of generateContactRecords({ count: 2000, seed })) {
+        const match = /"LastUpdateTimestamp":"([^"]+)"/.exec(record.data.toString('utf8'));
+        if (match?.[1] && match[1] > latest) latest = match[1];
+      }
+    }
+    expect(latest > '2026-10-30').toBe(true);
+    expect(latest < '2026-12-01').toBe(true);
   });
 });
 

@@ -241,6 +241,31 @@ describe.each([
 
     expect(await ledger.get('c')).toBeUndefined();
   });
+
+  it('resets a claim, keeping the overrides and the send generation, so an older version is claimed as new', async () => {
+    const ledger = await create();
+    await ledger.claim({ contactId: 'c', version: V2, token: 'm1', receivedAt: 5 });
+    await ledger.holdOverrides('c', { toNumber: '+15550100001' }, 7);
+    const generation = await ledger.beginSend('c', V2);
+    await ledger.markPending('c', V2, 9, { record: { json: '{}' } });
+
+    const reset = await ledger.resetClaim('c');
+    const missing = await ledger.resetClaim('nobody');
+    const claim = await ledger.claim({ contactId: 'c', version: V1, token: 'm2', receivedAt: 11 });
+
+    expect(missing).toBeUndefined();
+    expect(await ledger.get('nobody')).toBeUndefined();
+    expect(reset).toEqual({
+      contactId: 'c',
+      overrides: { toNumber: '+15550100001' },
+      overridesAt: 7,
+      sends: generation,
+    });
+    expect(claim.outcome).toBe('claimed');
+    expect((await ledger.listPending({ before: 1_000, limit: 10 })).items).toEqual([]);
+    // The send begun before the reset cannot be marked sent after it.
+    expect((await ledger.markSent('c', V2, generation as number, 7)).outcome).not.toBe('sent');
+  });
 });
 
 const readHeld = async (held: HeldRecord) =>

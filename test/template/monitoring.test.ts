@@ -317,7 +317,8 @@ describe('monitoring (stage dev, default parameters)', () => {
   it('alarms on failed invocations of every EventBridge rule, by its name and bus', () => {
     const rules = resourcesOfType<RuleProperties>(dev.template, 'AWS::Events::Rule');
 
-    expect(rules).toHaveLength(5);
+    // Sync, archive, two redrive rules, the sweep schedule, the START_CALL_PROCESSING forwarder.
+    expect(rules).toHaveLength(6);
     for (const [id, rule] of rules) {
       const onCustomBus = rule.EventBusName !== undefined;
       if (onCustomBus) {
@@ -337,20 +338,26 @@ describe('monitoring (stage dev, default parameters)', () => {
   });
 
   it('alarms on any event lost at the bus by a rule with a dead-letter queue (InvocationsFailedToBeSentToDlq)', () => {
+    // Every rule but the sweep schedule (which carries no record) has a dead-letter queue.
     const rules = resourcesOfType<RuleProperties>(dev.template, 'AWS::Events::Rule').filter(
-      ([, rule]) => rule.EventBusName !== undefined,
+      ([, rule]) => rule.Targets?.some((target) => target.DeadLetterConfig !== undefined),
     );
 
-    expect(rules).toHaveLength(4);
+    expect(rules).toHaveLength(5);
     for (const [id, rule] of rules) {
       expect(rule.Targets?.every((target) => target.DeadLetterConfig?.Arn !== undefined)).toBe(
         true,
       );
+      const onCustomBus = rule.EventBusName !== undefined;
       const ruleName = rule.Name ?? { 'Fn::Select': [2, { 'Fn::Split': ['/', getAtt(id)] }] };
-      const alarm = alarmOn(dev.template, 'AWS/Events', 'InvocationsFailedToBeSentToDlq', [
-        { Name: 'RuleName', Value: ruleName },
-        { Name: 'EventBusName', Value: getAtt('EventBus', 'Name') },
-      ]);
+      const dimensions: Dimension[] = [{ Name: 'RuleName', Value: ruleName }];
+      if (onCustomBus) dimensions.push({ Name: 'EventBusName', Value: getAtt('EventBus', 'Name') });
+      const alarm = alarmOn(
+        dev.template,
+        'AWS/Events',
+        'InvocationsFailedToBeSentToDlq',
+        dimensions,
+      );
       expectAbove(alarm, 0, 'Sum');
     }
   });
@@ -381,10 +388,11 @@ describe('monitoring (stage dev, default parameters)', () => {
     const rules = resourcesOfType(dev.template, 'AWS::Events::Rule').length;
     const names = all.map(([, alarm]) => alarm.AlarmName);
 
-    // DLQs, oldest sync message, iterator age, errors and throttles, rules, quarantine, archive
-    // freshness, events lost by each rule with a dead-letter queue (all but the schedule).
+    // DLQs, oldest sync message, iterator age, errors and throttles, rules, quarantine (ingest's
+    // and the updater's), archive freshness, events lost by each rule with a dead-letter queue
+    // (all but the schedule).
     expect(all).toHaveLength(
-      DEAD_LETTER_QUEUES.length + 1 + 1 + 2 * functions + rules + 1 + 1 + (rules - 1),
+      DEAD_LETTER_QUEUES.length + 1 + 1 + 2 * functions + rules + 2 + 1 + (rules - 1),
     );
     expect(new Set(names).size).toBe(names.length);
     for (const [id, alarm] of all) {
@@ -554,13 +562,15 @@ describe('monitoring (--stage prod, thresholds, periods and alarmEmail set)', ()
       Array(3).fill(PROD_PARAMS.functionThrottlesAlarmThreshold),
     );
     expect(threshold('AWS/Events', 'FailedInvocations')).toEqual(
-      Array(5).fill(PROD_PARAMS.ruleFailedInvocationsAlarmThreshold),
+      Array(6).fill(PROD_PARAMS.ruleFailedInvocationsAlarmThreshold),
     );
     expect(threshold('AWS/Firehose', 'DeliveryToS3.DataFreshness')).toEqual([
       PROD_PARAMS.archiveFreshnessAlarmSeconds,
     ]);
+    // Ingest's, then the updater's: any record it refuses was forged, so its threshold is fixed at 0.
     expect(threshold(METRICS_NAMESPACE, 'Quarantined')).toEqual([
       PROD_PARAMS.quarantinedAlarmThreshold,
+      0,
     ]);
     for (const [id, alarm] of alarms(prod.template)) {
       expect([id, Number(alarm.Period)]).toEqual([id, PROD_PARAMS.alarmPeriodSeconds]);

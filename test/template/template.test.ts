@@ -267,10 +267,14 @@ describe('serverless package (stage dev, default parameters)', () => {
   });
 
   it('has no bus rule or rule target beyond those of local/topology.ts', () => {
-    const targets = busRules(dev.template).flatMap(([, rule]) => rule.Targets);
+    const onBus = busRules(dev.template).filter(([, rule]) => isOnEventBus(rule));
+    const elsewhere = busRules(dev.template).filter(([, rule]) => !isOnEventBus(rule));
 
-    expect(busRules(dev.template).every(([, rule]) => isOnEventBus(rule))).toBe(true);
-    expect(targets).toHaveLength(RULES.length);
+    // The one rule on the default bus forwards START_CALL_PROCESSING to the ctr-sync bus.
+    expect(elsewhere.map(([id, rule]) => [id, rule.EventBusName])).toEqual([
+      ['StartCallProcessingForwardRule', undefined],
+    ]);
+    expect(onBus.flatMap(([, rule]) => rule.Targets)).toHaveLength(RULES.length);
   });
 
   it('sends undeliverable events of every bus rule to a dead-letter queue', () => {
@@ -318,6 +322,14 @@ describe('serverless package (stage dev, default parameters)', () => {
 
     expect(queue.RedrivePolicy?.deadLetterTargetArn).toEqual(getAtt('SyncDlq'));
     expect(Number(queue.RedrivePolicy?.maxReceiveCount)).toBe(SYNC_QUEUE.maxReceiveCount);
+  });
+
+  it('takes messages of SYNC_QUEUE.maximumMessageSize (1 MiB) in the sync queue and the DLQs EventBridge dead-letters to', () => {
+    for (const id of ['SyncQueue', 'SyncDlq', 'ArchiveDlq']) {
+      const queue = resource<{ MaximumMessageSize?: unknown }>(dev.template, id, 'AWS::SQS::Queue');
+      expect([id, Number(queue.MaximumMessageSize)]).toEqual([id, SYNC_QUEUE.maximumMessageSize]);
+    }
+    expect(SYNC_QUEUE.maximumMessageSize).toBe(1_048_576);
   });
 
   it('keeps the sync queue visibility timeout at SYNC_QUEUE and at least 6x the updater timeout', () => {
@@ -453,8 +465,13 @@ describe('serverless package (stage dev, default parameters)', () => {
 
     it('gives every function a role of its own, and no role is shared or left over', () => {
       const roles = FUNCTION_NAMES.map(roleOf);
-      // The delivery stream's role, and the archive rule's role to put records on it.
-      const serviceRoles = ['ArchiveDeliveryRole', 'ArchiveRuleRole'];
+      // The delivery stream's role, the archive rule's role to put records on it, and the role
+      // that forwards START_CALL_PROCESSING from the default bus.
+      const serviceRoles = [
+        'ArchiveDeliveryRole',
+        'ArchiveRuleRole',
+        'StartCallProcessingForwardRole',
+      ];
 
       expect(new Set(roles).size).toBe(FUNCTION_NAMES.length);
       expect(
@@ -506,6 +523,7 @@ describe('serverless package (stage dev, default parameters)', () => {
           grant('dynamodb:UpdateItem', getAtt('SyncLedgerTable')),
           grant('dynamodb:GetItem', getAtt('SyncLedgerTable')),
           grant('s3:GetObject', referenceKeys),
+          grant('s3:PutObject', { 'Fn::Sub': '${ArchiveBucket.Arn}/quarantine/updater/*' }),
           grant('s3:ListBucket', getAtt('ArchiveBucket')),
           grant('sqs:ReceiveMessage', getAtt('SyncQueue')),
           grant('sqs:DeleteMessage', getAtt('SyncQueue')),
@@ -810,15 +828,18 @@ describe('data protection (stage dev, default parameters)', () => {
     );
   });
 
-  it('admits only principals of this account to put events on the bus', () => {
+  it('admits only principals of this account to put events on the bus (the Denies: bus-policy.test.ts)', () => {
     const policies = resourcesOfType<{ EventBusName?: unknown; Statement?: PolicyStatement }>(
       dev.template,
       'AWS::Events::EventBusPolicy',
     );
+    const allows = policies.filter(([, policy]) => policy.Statement?.Effect === 'Allow');
 
-    expect(policies).toHaveLength(1);
-    const [, policy] = policies[0] ?? [];
-    expect(policy?.EventBusName).toEqual({ Ref: 'EventBus' });
+    expect(
+      policies.every(([, policy]) => isDeepStrictEqual(policy.EventBusName, { Ref: 'EventBus' })),
+    ).toBe(true);
+    expect(allows).toHaveLength(1);
+    const [, policy] = allows[0] ?? [];
     expect(policy?.Statement).toMatchObject({
       Effect: 'Allow',
       Action: 'events:PutEvents',
@@ -869,9 +890,9 @@ describe('serverless package --stage prod --param=maxReceiveCount=3', () => {
       'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'ArchiveKmsKeyArn' }, 'none'] }],
     });
     expect(Parameters?.ArchiveKmsKeyArn?.Default).toBe(PROD_KMS_KEY);
-    expect(new RegExp(String(Parameters?.ArchiveKmsKeyArn?.AllowedPattern)).test(PROD_KMS_KEY)).toBe(
-      true,
-    );
+    expect(
+      new RegExp(String(Parameters?.ArchiveKmsKeyArn?.AllowedPattern)).test(PROD_KMS_KEY),
+    ).toBe(true);
     expect(JSON.stringify(prod.template.Resources.UpdaterRole)).toContain(
       JSON.stringify({ Ref: 'ArchiveKmsKeyArn' }),
     );

@@ -600,6 +600,27 @@ describe('redriveDeadLetters', () => {
 describe('replayArchive', () => {
   const window = { from: '2024-05-01T10:00:00Z', to: '2024-05-01T12:00:00Z' };
 
+  it('passes over versions dated after latestTimestampMs (forged), keeping the genuine newest one', async () => {
+    const archive = new FakeArchive();
+    archive.add('2024-05-01T10:10:00Z', [
+      recordJson('a', '2024-05-01T10:05:00Z', 'genuine'),
+      recordJson('a', '2099-01-01T00:00:00Z', 'forged'),
+    ]);
+    const syncQueue = new FakeSyncQueue();
+
+    const result = await replayArchive(
+      { ...window, maxObjects: 10, latestTimestampMs: Date.parse('2024-05-02T00:00:00Z') },
+      { archive, syncQueue },
+    );
+
+    expect(result.counts).toEqual({ objects: 1, records: 2, enqueued: 1, invalid: 0, future: 1 });
+    expect(
+      syncQueue.enqueued.map(
+        (item) => JSON.parse((item.record as { json: string }).json).Queue.Name,
+      ),
+    ).toEqual(['genuine']);
+  });
+
   it('enqueues the newest version of each contact per object, not as resyncs, and passes over what does not parse', async () => {
     const archive = new FakeArchive();
     archive.add('2024-05-01T10:10:00Z', [
@@ -614,7 +635,7 @@ describe('replayArchive', () => {
     const result = await replayArchive({ ...window, maxObjects: 10 }, { archive, syncQueue });
 
     expect(result).toEqual({
-      counts: { objects: 1, records: 4, enqueued: 2, invalid: 1 },
+      counts: { objects: 1, records: 4, enqueued: 2, invalid: 1, future: 0 },
       complete: true,
     });
     expect(syncQueue.enqueueResync).toEqual([false]);

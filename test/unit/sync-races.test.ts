@@ -70,6 +70,7 @@ function viewOf(
     get: (contactId) => shared.get(contactId),
     listPending: (request) => shared.listPending(request),
     forget: (contactId) => shared.forget(contactId),
+    resetClaim: (contactId) => shared.resetClaim(contactId),
   };
 }
 
