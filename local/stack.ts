@@ -45,6 +45,7 @@ import {
   startKinesisLocal,
 } from './emulators';
 import { startKinesisEventSourceMapping } from './event-source-mappings/kinesis';
+import { s3OnFailureDestination } from './event-source-mappings/s3-on-failure';
 import { type CapacityCount, type DynamoDbFault, startLocalDynamoDb } from './dynamodb/server';
 import { startLocalFirehose } from './firehose/server';
 import { toLedgerItem } from '../functions/shared/dynamodb-ledger';
@@ -566,7 +567,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       maximumRetryAttempts: INGEST_MAPPING.maximumRetryAttempts,
       bisectBatchOnFunctionError: INGEST_MAPPING.bisectBatchOnFunctionError,
       invoke: (event) => functions.ingest.invoke(event),
-      onFailure: (record) => sendTo(ingestFailuresUrl)(JSON.stringify(record)),
+      // As deployed: the batch, records included, in the archive bucket; its S3 event in the queue.
+      onFailure: s3OnFailureDestination({
+        s3,
+        bucket: BUCKET,
+        region: LOCAL_REGION,
+        account: ACCOUNT,
+        notify: (eventJson) => sendTo(ingestFailuresUrl)(eventJson),
+      }),
     });
     stops.push(() => kinesisMapping.stop());
     const sqsMapping = startSqsEventSourceMapping({

@@ -1,12 +1,16 @@
 import { type KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
+import { CreateBucketCommand, GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   createKinesisClient,
+  createS3Client,
   createStream,
   type EmulatorHandle,
+  startFauxqsServer,
   startKinesisLocal,
 } from '../../local/emulators';
+import { s3OnFailureDestination } from '../../local/event-source-mappings/s3-on-failure';
 import {
   type KinesisEventSourceMapping,
   type KinesisEventSourceMappingOptions,
@@ -203,6 +207,54 @@ describe('Kinesis event source mapping', () => {
     await mapping.waitUntilIdle();
 
     expect(fn.events.map(sequenceNumbers)).toEqual([seq, seq, seq, seq, seq]);
+  });
+
+  it('writes a batch given up on to S3 with its records (payload), as an S3 destination keeps it, and reports the object', async () => {
+    const fauxqs = await startFauxqsServer();
+    const s3: S3Client = createS3Client(fauxqs.endpoint);
+    try {
+      await s3.send(new CreateBucketCommand({ Bucket: 'failures' }));
+      const stream = await newStream();
+      const putRecords = await put(stream.name, records(2, 1));
+      const notified: string[] = [];
+      const fn = fakeFunction(() => {
+        throw new Error('down');
+      });
+
+      const mapping = start({
+        streamName: stream.name,
+        invoke: fn.invoke,
+        maximumRetryAttempts: 0,
+        onFailure: s3OnFailureDestination({
+          s3,
+          bucket: 'failures',
+          region: 'us-east-1',
+          account: '123456789012',
+          mappingUuid: 'a1b2c3d4-0000-4000-8000-000000000000',
+          notify: async (eventJson) => notified.push(eventJson),
+        }),
+      });
+      await mapping.waitUntilIdle();
+
+      expect(notified).toHaveLength(1);
+      const event = JSON.parse(notified[0] as string);
+      expect(event).toMatchObject({ source: 'aws.s3', 'detail-type': 'Object Created' });
+      const key: string = event.detail.object.key;
+      expect(key).toMatch(
+        /^aws\/lambda\/a1b2c3d4-0000-4000-8000-000000000000\/shardId-\d+\/\d{4}\/\d\d\/\d\d\/\d{4}-\d\d-\d\dT\d\d\.\d\d\.\d\d-[0-9a-f-]{36}$/,
+      );
+      const object = await s3.send(new GetObjectCommand({ Bucket: 'failures', Key: key }));
+      const stored = JSON.parse(await (object.Body?.transformToString() ?? Promise.resolve('')));
+      expect(stored.KinesisBatchInfo.batchSize).toBe(2);
+      // The records themselves, not only where they were in the stream.
+      const payload: KinesisStreamEvent = JSON.parse(stored.payload);
+      expect(payload.Records.map((record) => decode(record))).toEqual(
+        putRecords.map((record) => record.data),
+      );
+    } finally {
+      s3.destroy();
+      await fauxqs.stop();
+    }
   });
 
   it('sends a batch to onFailure when retries run out, then moves on to the next records', async () => {

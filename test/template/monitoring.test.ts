@@ -168,6 +168,16 @@ function deadLetterQueues(template: Template): string[] {
       arns.push(config.DestinationConfig?.OnFailure?.Destination);
     }
   }
+  // Ingest's on-failure destination is the archive bucket; the queue its S3 events reach stands
+  // in for it (IngestFailedBatchRule).
+  for (const [, rule] of resourcesOfType<RuleProperties & { EventPattern?: { source?: string[] } }>(
+    template,
+    'AWS::Events::Rule',
+  )) {
+    if (rule.EventPattern?.source?.includes('aws.s3')) {
+      for (const target of rule.Targets ?? []) arns.push(target.Arn);
+    }
+  }
   const ids = arns.flatMap((arn) => {
     const getAttOf = (arn as { 'Fn::GetAtt'?: [string, string] } | undefined)?.['Fn::GetAtt'];
     return getAttOf && template.Resources[getAttOf[0]]?.Type === 'AWS::SQS::Queue'
@@ -317,8 +327,9 @@ describe('monitoring (stage dev, default parameters)', () => {
   it('alarms on failed invocations of every EventBridge rule, by its name and bus', () => {
     const rules = resourcesOfType<RuleProperties>(dev.template, 'AWS::Events::Rule');
 
-    // Sync, archive, two redrive rules, the sweep schedule, the START_CALL_PROCESSING forwarder.
-    expect(rules).toHaveLength(6);
+    // Sync, archive, two redrive rules, the sweep schedule, the START_CALL_PROCESSING forwarder,
+    // the rule reporting ingest's failed batches.
+    expect(rules).toHaveLength(7);
     for (const [id, rule] of rules) {
       const onCustomBus = rule.EventBusName !== undefined;
       if (onCustomBus) {
@@ -390,9 +401,9 @@ describe('monitoring (stage dev, default parameters)', () => {
 
     // DLQs, oldest sync message, iterator age, errors and throttles, rules, quarantine (ingest's
     // and the updater's), archive freshness, events lost by each rule with a dead-letter queue
-    // (all but the schedule).
+    // (all but the schedule and the rule reporting ingest's failed batches).
     expect(all).toHaveLength(
-      DEAD_LETTER_QUEUES.length + 1 + 1 + 2 * functions + rules + 2 + 1 + (rules - 1),
+      DEAD_LETTER_QUEUES.length + 1 + 1 + 2 * functions + rules + 2 + 1 + (rules - 2),
     );
     expect(new Set(names).size).toBe(names.length);
     for (const [id, alarm] of all) {
@@ -406,6 +417,11 @@ describe('monitoring (stage dev, default parameters)', () => {
         isDeadLetterAlarm ? 'ignore' : 'notBreaching',
       ]);
     }
+  });
+
+  it('says loudly, when packaging, that the alarms reach nobody when alarmEmail is not set', () => {
+    expect(dev.output).toContain('alarmEmail is not set: the alarms of stage "dev" reach NOBODY.');
+    expect(prod.output).not.toContain('reach NOBODY');
   });
 
   it('subscribes no e-mail address when alarmEmail is not set (none)', () => {
@@ -562,7 +578,7 @@ describe('monitoring (--stage prod, thresholds, periods and alarmEmail set)', ()
       Array(3).fill(PROD_PARAMS.functionThrottlesAlarmThreshold),
     );
     expect(threshold('AWS/Events', 'FailedInvocations')).toEqual(
-      Array(6).fill(PROD_PARAMS.ruleFailedInvocationsAlarmThreshold),
+      Array(7).fill(PROD_PARAMS.ruleFailedInvocationsAlarmThreshold),
     );
     expect(threshold('AWS/Firehose', 'DeliveryToS3.DataFreshness')).toEqual([
       PROD_PARAMS.archiveFreshnessAlarmSeconds,

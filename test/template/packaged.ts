@@ -57,6 +57,8 @@ export interface Packaged {
   dir: string;
   template: Template;
   state: ServiceState;
+  /** What `serverless package` printed (stdout, then stderr). */
+  output: string;
 }
 
 const workDirs: string[] = [];
@@ -82,16 +84,17 @@ export async function packageService(args: string[]): Promise<Packaged> {
   };
   delete env.AWS_PROFILE;
   delete env.AWS_SESSION_TOKEN;
-  await execFileAsync(serverlessBin, ['package', '--package', dir, ...args], {
-    cwd: serviceDir,
-    env,
-    timeout: 110_000,
-  });
+  const { stdout, stderr } = await execFileAsync(
+    serverlessBin,
+    ['package', '--package', dir, ...args],
+    { cwd: serviceDir, env, timeout: 110_000 },
+  );
   const readJson = async (file: string) => JSON.parse(await readFile(join(dir, file), 'utf8'));
   return {
     dir,
     template: await readJson('cloudformation-template-update-stack.json'),
     state: await readJson('serverless-state.json'),
+    output: `${stdout}${stderr}`,
   };
 }
 

@@ -270,15 +270,21 @@ describe('serverless package (stage dev, default parameters)', () => {
     const onBus = busRules(dev.template).filter(([, rule]) => isOnEventBus(rule));
     const elsewhere = busRules(dev.template).filter(([, rule]) => !isOnEventBus(rule));
 
-    // The one rule on the default bus forwards START_CALL_PROCESSING to the ctr-sync bus.
-    expect(elsewhere.map(([id, rule]) => [id, rule.EventBusName])).toEqual([
+    // On the default bus: the rule forwarding START_CALL_PROCESSING to the ctr-sync bus, and the
+    // one reporting the batches ingest gave up on (S3 events of the archive bucket).
+    expect(elsewhere.map(([id, rule]) => [id, rule.EventBusName]).sort()).toEqual([
+      ['IngestFailedBatchRule', undefined],
       ['StartCallProcessingForwardRule', undefined],
     ]);
     expect(onBus.flatMap(([, rule]) => rule.Targets)).toHaveLength(RULES.length);
   });
 
   it('sends undeliverable events of every bus rule to a dead-letter queue', () => {
-    const targets = busRules(dev.template).flatMap(([, rule]) => rule.Targets);
+    // Except the rule reporting ingest's failed batches: its events only point at objects the bucket
+    // keeps, and its FailedInvocations alarm says when one was not delivered.
+    const targets = busRules(dev.template)
+      .filter(([id]) => id !== 'IngestFailedBatchRule')
+      .flatMap(([, rule]) => rule.Targets);
 
     for (const target of targets) {
       expect(target.DeadLetterConfig?.Arn).toEqual(
@@ -287,7 +293,7 @@ describe('serverless package (stage dev, default parameters)', () => {
     }
   });
 
-  it('reads Kinesis into ingest with partial batch failures, bounded retries and an on-failure queue', () => {
+  it('reads Kinesis into ingest with partial batch failures, bounded retries and an S3 on-failure destination', () => {
     const mapping = eventSourceMapping(dev.template, 'ingest');
 
     expect(mapping).toMatchObject({
@@ -301,8 +307,29 @@ describe('serverless package (stage dev, default parameters)', () => {
     expect(mapping.MaximumRetryAttempts).toBeLessThanOrEqual(10_000);
     expect(mapping.MaximumRecordAgeInSeconds).toBeGreaterThanOrEqual(60);
     expect(mapping.MaximumRecordAgeInSeconds).toBeLessThanOrEqual(604_800);
-    expect(mapping.DestinationConfig?.OnFailure?.Destination).toEqual(getAtt('IngestFailureQueue'));
-    expect(dev.template.Resources.IngestFailureQueue?.Type).toBe('AWS::SQS::Queue');
+    // The batch itself, records included, is kept in the bucket (not pointers into the stream).
+    expect(mapping.DestinationConfig?.OnFailure?.Destination).toEqual(getAtt('ArchiveBucket'));
+    const bucket = resource<{
+      NotificationConfiguration?: { EventBridgeConfiguration?: { EventBridgeEnabled?: boolean } };
+    }>(dev.template, 'ArchiveBucket', 'AWS::S3::Bucket');
+    expect(bucket.NotificationConfiguration?.EventBridgeConfiguration?.EventBridgeEnabled).toBe(
+      true,
+    );
+    const rule = resource<RuleProperties & { EventPattern?: unknown }>(
+      dev.template,
+      'IngestFailedBatchRule',
+      'AWS::Events::Rule',
+    );
+    expect(rule.EventBusName).toBeUndefined();
+    expect(rule.EventPattern).toEqual({
+      source: ['aws.s3'],
+      'detail-type': ['Object Created'],
+      detail: {
+        bucket: { name: [{ Ref: 'ArchiveBucket' }] },
+        object: { key: [{ prefix: 'aws/lambda/' }] },
+      },
+    });
+    expect(rule.Targets?.map((target) => target.Arn)).toEqual([getAtt('IngestFailureQueue')]);
   });
 
   it('reads the sync queue into updater with partial batch failures and the concurrency of UPDATER_MAPPING', () => {
@@ -513,7 +540,8 @@ describe('serverless package (stage dev, default parameters)', () => {
           grant('events:PutEvents', getAtt('EventBus')),
           grant('s3:PutObject', quarantineKeys),
           grant('s3:PutObject', referenceKeys),
-          grant('sqs:SendMessage', getAtt('IngestFailureQueue')),
+          grant('s3:PutObject', { 'Fn::Sub': '${ArchiveBucket.Arn}/aws/lambda/*' }),
+          grant('s3:ListBucket', getAtt('ArchiveBucket')),
         ],
       ],
       [
