@@ -66,6 +66,9 @@ export interface PipelineRun extends EndToEndRun {
   design: 'ctr-sync';
   /** Versions the updater stored and sent (newer than what the archive held), duplicates, superseded. */
   synced: number;
+  /** Sends beyond the first of a sync (repairs), and syncs that sent a claimed version again, by reason. */
+  repaired: number;
+  resent: Record<string, number>;
   duplicate: number;
   superseded: number;
   published: number;
@@ -246,6 +249,8 @@ export async function runPipeline(
       durationsMs: summary.durationsMs,
       logBytes: summary.logBytes,
       synced: summary.synced,
+      repaired: summary.repaired,
+      resent: summary.resent,
       duplicate: summary.duplicate,
       superseded: summary.superseded,
       published: summary.published,

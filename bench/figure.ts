@@ -5,7 +5,7 @@
 
 /** One measured figure against its target (issue 5). */
 export interface FigureResult {
-  /** Figure number, 1 to 6, in the order of the README's Performance table. */
+  /** Figure number, 1 to 7, in the order of the README's Performance table. */
   id: number;
   /** Short name, e.g. "Ingest CPU per record vs floor". */
   name: string;

@@ -1,5 +1,6 @@
 /**
- * `npm run bench`: the six figures of issue 5 against their targets, one
+ * `npm run bench`: the six figures of issue 5 and figure 7 (issue 11: the
+ * sweep's queries to Salesforce) against their targets, one
  * table on stdout, and every figure with its raw numbers as JSON
  * (`bench-results.json`, or the path after `--out`).
  *
@@ -43,6 +44,7 @@ import {
 } from './end-to-end';
 import type { FigureResult } from './figure';
 import { measureIngestFloor, measureLargestBatch } from './ingest';
+import { measureSweepQueries } from './sweep';
 import { PRICE_REGION, PRICES, PRICES_COMPILED } from './prices';
 import { itemSize } from '../local/dynamodb/server';
 
@@ -140,8 +142,10 @@ export function requestsFigure(
     name: 'Requests per record',
     measured:
       `PutEvents ${putEvents} = ceil(published/10) ${expectedPutEvents} (${batchesOff} batches off); ` +
-      `invokes ${run.telephonyInvokes} = ${run.synced} versions claimed + ` +
-      `${run.telephonyInvokes - run.synced} repairs (input: ${newerVersions} newer-version ` +
+      `invokes ${run.telephonyInvokes} = ${run.synced} syncs + ` +
+      `${run.telephonyInvokes - run.synced} repairs (counted: ${run.repaired}); of the syncs, ` +
+      `${sum(Object.values(run.resent))} resent a claimed version (${formatCounts(run.resent)}) ` +
+      `(input: ${newerVersions} newer-version ` +
       `deliveries; 0 for ${run.duplicate} duplicate, ${run.superseded} superseded; ` +
       `stock: ${stock.telephonyInvokes} for ${stock.records} records); ` +
       `DynamoDB ${round(ledgerWrites / Math.max(1, run.synced))} writes and ` +
@@ -173,11 +177,21 @@ export function requestsFigure(
       updaterRequests: run.updaterRequests,
       telephonyInvokesPerNewVersion: run.telephonyInvokes / Math.max(1, run.synced),
       repairs: run.telephonyInvokes - run.synced,
+      repairedCounted: run.repaired,
+      resentByReason: run.resent,
       stockInvokesPerRecord: stock.telephonyInvokes / stock.records,
       checks,
       pipelineClean: run.clean,
     },
   };
+}
+
+/** `a 1, b 2` for `{ a: 1, b: 2 }`; `none` when empty. */
+function formatCounts(counts: Record<string, number>): string {
+  const entries = Object.entries(counts);
+  return entries.length === 0
+    ? 'none'
+    : entries.map(([key, value]) => `${key} ${value}`).join(', ');
 }
 
 /**
@@ -352,6 +366,8 @@ async function main(): Promise<void> {
   const batch = await measureLargestBatch();
   progress('figure 5: cold start');
   const coldStart = await measureColdStart();
+  progress("figure 7: the scheduled sweep's queries to Salesforce");
+  const sweepQueries = await measureSweepQueries();
 
   const records = generateContactRecords({ count: PIPELINE_RECORDS, seed: SEED });
   const latency = { telephonyLatencyMs: TELEPHONY_LATENCY_MS };
@@ -377,6 +393,7 @@ async function main(): Promise<void> {
     costFigure(ours, spread, stock, sameInput),
     coldStart,
     endToEndFigure(headline, ours, stock, stockBatch),
+    sweepQueries,
   ].sort((a, b) => a.id - b.id);
   printTable(figures);
   const result = {

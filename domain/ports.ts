@@ -193,6 +193,18 @@ export interface SyncLedger {
    * it, or `undefined` when there was none (nothing is created).
    */
   resetClaim(contactId: string): Promise<LedgerItem | undefined>;
+  /**
+   * Where the scheduled sweep's `band` (see domain/redrive.ts, SWEEP_BANDS)
+   * stopped: the end (ms since the epoch) of the last window swept to its
+   * end, or `undefined` before the first. A strongly consistent read.
+   */
+  getSweepCursor(band: string): Promise<number | undefined>;
+  /**
+   * Record that `band` was swept to its end up to `to` (ms): one conditional
+   * write that never moves the cursor back (a late continuation of an older
+   * window changes nothing).
+   */
+  advanceSweepCursor(band: string, to: number): Promise<void>;
 }
 
 /** Time window of archive objects, ISO-8601 UTC bounds (`from` inclusive, `to` exclusive). */

@@ -446,6 +446,105 @@ export async function sweepUnsyncedVoiceCalls(
 }
 
 /**
+ * The two looks the scheduled sweep takes at each VoiceCall, by its age
+ * (CreatedDate): `first-look` once it is `firstLookMinutes` old (its call has
+ * most likely ended and its record arrived), `second-look` once it is
+ * `lookbackHours` old (what arrived late, or failed for a day). Each band
+ * keeps a cursor in the ledger, so every scheduled run sweeps only what
+ * became old enough since the last one: each VoiceCall without hold data
+ * costs two `queryRecord`s over its life (the stock recipe's hourly sweep of
+ * the last 24 hours queried it 24 times).
+ */
+export const SWEEP_BANDS = ['first-look', 'second-look'] as const;
+
+/** One of {@link SWEEP_BANDS}. */
+export type SweepBand = (typeof SWEEP_BANDS)[number];
+
+/**
+ * The window (ms since the epoch, `from` inclusive, `to` exclusive) a band
+ * sweeps now: from its cursor (or, before its first run, `lookbackMs` before
+ * `to`) up to `nowMs - ageMs`, at most `maxWindowMs` long (after a long
+ * outage, the oldest part is left to a manual sweep). `undefined` when
+ * nothing became old enough since the cursor.
+ */
+export function sweepBandWindow(options: {
+  nowMs: number;
+  ageMs: number;
+  cursor: number | undefined;
+  lookbackMs: number;
+  maxWindowMs: number;
+}): { from: number; to: number } | undefined {
+  const to = options.nowMs - options.ageMs;
+  const from = Math.max(options.cursor ?? to - options.lookbackMs, to - options.maxWindowMs);
+  return from < to ? { from, to } : undefined;
+}
+
+/** What one band of a scheduled sweep did; see {@link scheduledSweep}. */
+export interface BandSweep {
+  band: SweepBand;
+  /** ISO-8601 UTC. */
+  window: { from: string; to: string };
+  result: SweepResult;
+}
+
+/**
+ * The scheduled sweep: each band of {@link SWEEP_BANDS} over its window
+ * ({@link sweepBandWindow}), the pending pass with the first band only; a band
+ * swept to its end moves its cursor to its window's end. A band left
+ * incomplete keeps its cursor: the caller continues it (`nextStartAfter`)
+ * and calls {@link completeBand} when the continuation completes.
+ *
+ * @throws whatever {@link sweepUnsyncedVoiceCalls} and the ledger throw.
+ */
+export async function scheduledSweep(
+  request: Omit<SweepRequest, 'from' | 'to' | 'startAfter'> & {
+    nowMs: number;
+    firstLookMinutes: number;
+    lookbackHours: number;
+    maxWindowDays: number;
+  },
+  ports: Parameters<typeof sweepUnsyncedVoiceCalls>[1],
+): Promise<BandSweep[]> {
+  const { nowMs, firstLookMinutes, lookbackHours, maxWindowDays, ...sweep } = request;
+  const ages: Record<SweepBand, number> = {
+    'first-look': firstLookMinutes * 60_000,
+    'second-look': lookbackHours * HOUR_MS,
+  };
+  const done: BandSweep[] = [];
+  for (const band of SWEEP_BANDS) {
+    if (done.length > 0 && !(ports.hasTimeLeft?.() ?? true)) break;
+    const window = sweepBandWindow({
+      nowMs,
+      ageMs: ages[band],
+      cursor: await ports.ledger.getSweepCursor(band),
+      lookbackMs: lookbackHours * HOUR_MS,
+      maxWindowMs: maxWindowDays * 24 * HOUR_MS,
+    });
+    if (!window) continue;
+    const iso = {
+      from: new Date(window.from).toISOString(),
+      to: new Date(window.to).toISOString(),
+    };
+    const result = await sweepUnsyncedVoiceCalls(
+      {
+        ...sweep,
+        ...iso,
+        ...(band === 'first-look' ? {} : { pendingBefore: undefined }),
+      },
+      ports,
+    );
+    if (result.complete) await completeBand(band, iso.to, ports.ledger);
+    done.push({ band, window: iso, result });
+  }
+  return done;
+}
+
+/** Move `band`'s cursor to `to` (ISO-8601): its window was swept to its end. */
+export async function completeBand(band: SweepBand, to: string, ledger: SyncLedger): Promise<void> {
+  await ledger.advanceSweepCursor(band, Date.parse(to));
+}
+
+/**
  * DLQ redrive: move up to `maxMessages` messages from the sync dead-letter
  * queue back to the sync queue, bodies unchanged. A message is deleted from
  * the DLQ only after the sync queue accepted it (at-least-once: a failed

@@ -23,10 +23,20 @@ export type SyncOutcome =
       version: string;
       /** `updateVoiceCall` calls beyond the first (a newer version or new overrides sent as well). */
       repairs: number;
+      /**
+       * Set when the version was already claimed, so this send repeats one:
+       * `resync` (the sweep, START_CALL_PROCESSING, a repair trigger),
+       * `redelivery` (an earlier attempt may have failed around its invoke), or
+       * `own-claim` (this message's claim was applied but its answer lost).
+       */
+      resend?: ResendReason;
     }
   | { outcome: 'superseded'; claimedVersion: string }
   | { outcome: 'duplicate' }
   | { outcome: 'skipped'; reason: SkipReason };
+
+/** Why a claimed version is sent again; see {@link SyncOutcome}. */
+export type ResendReason = 'resync' | 'redelivery' | 'own-claim';
 
 /** One version of a contact record to sync. */
 export interface SyncRequest {
@@ -159,6 +169,7 @@ export async function syncVoiceCall(request: SyncRequest, ports: SyncPorts): Pro
 
   const before = claim.before;
   let generation: number;
+  let resend: ResendReason | undefined;
   if (claim.outcome === 'duplicate') {
     const acknowledged = before?.sent === version;
     // An unacknowledged version is sent again by a redelivery, and by the message that claimed
@@ -172,6 +183,7 @@ export async function syncVoiceCall(request: SyncRequest, ports: SyncPorts): Pro
     const started = await ports.ledger.beginSend(contactId, version);
     if (started === undefined) return superseded(contactId, version, ports);
     generation = started;
+    resend = request.resync ? 'resync' : request.redelivered ? 'redelivery' : 'own-claim';
   } else {
     generation = claim.generation;
     if (
@@ -190,10 +202,11 @@ export async function syncVoiceCall(request: SyncRequest, ports: SyncPorts): Pro
 
   const update = withOverrides(record, before?.overrides);
   await send(contactId, version, update, request.held, withClock);
-  return settle(
+  const outcome = await settle(
     { contactId, version, generation, record, update, overridesAt: before?.overridesAt },
     withClock,
   );
+  return resend && outcome.outcome === 'synced' ? { ...outcome, resend } : outcome;
 }
 
 /** Superseded after all: a newer version was claimed in between (one read, to report it). */

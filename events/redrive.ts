@@ -3,6 +3,7 @@
  * publishes after every run. All use `source: "ctr-sync"`.
  */
 import * as z from 'zod';
+import { SWEEP_BANDS } from '../domain/redrive';
 import { CTR_SYNC_SOURCE } from './ctr-received';
 
 const isoTimestamp = z.iso.datetime({ offset: true });
@@ -25,6 +26,12 @@ export const SweepRequested = {
  * - `lookbackHours`: default window length when `from` is absent (hours).
  * - `startAfter`: resume after this VendorCallKey (the previous run's `nextStartAfter`).
  * - `maxRecords`: cap on VoiceCalls handled in this run.
+ * - `band`: set by the redrive on the continuation of a scheduled sweep's
+ *   band (with `from` and `to`), so that the band's cursor moves when the
+ *   window is done (domain/redrive.ts, SWEEP_BANDS).
+ *
+ * With none of `from`, `to`, `lookbackHours`, `startAfter` (the schedule's
+ * `{}`), the redrive runs the scheduled sweep: each band from its cursor.
  */
 export const SweepRequestedDetailSchema = z
   .object({
@@ -37,8 +44,16 @@ export const SweepRequestedDetailSchema = z
       .optional(),
     startAfter: z.string().min(1).optional(),
     maxRecords: z.number().int().positive().max(10_000).optional(),
+    band: z.enum(SWEEP_BANDS).optional(),
   })
-  .strict();
+  .strict()
+  .refine(
+    (detail) => detail.band === undefined || (detail.from !== undefined && detail.to !== undefined),
+    {
+      message: 'band goes with from and to',
+      path: ['band'],
+    },
+  );
 
 /** Parsed `SweepRequested` detail. */
 export type SweepRequestedDetail = z.infer<typeof SweepRequestedDetailSchema>;
@@ -176,6 +191,10 @@ export const RedriveCompletedDetailSchema = z.object({
   nextStartAfter: z.string().optional(),
   /** Sweep only: the error that stopped the run early, when one did (the run continues from its cursor). */
   error: z.string().optional(),
+  /** Scheduled sweep only: the window each band swept in this run (ISO-8601 UTC). */
+  bands: z
+    .array(z.object({ band: z.enum(SWEEP_BANDS).optional(), from: z.string(), to: z.string() }))
+    .optional(),
 });
 
 /** Parsed `RedriveCompleted` detail. */

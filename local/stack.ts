@@ -155,6 +155,10 @@ export interface LocalStackSummary {
   published: number;
   archived: number;
   synced: number;
+  /** `updateVoiceCall` calls beyond the first of a sync (a newer version sent after an older one). */
+  repaired: number;
+  /** Syncs that sent a version already claimed again, by reason (resync, redelivery, own-claim). */
+  resent: Record<string, number>;
   superseded: number;
   /** Deliveries of a version already archived (claimed) by an earlier delivery: not sent again. */
   duplicate: number;
@@ -730,6 +734,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           published: metrics.total('Published'),
           archived: metrics.total('Archived'),
           synced: metrics.total('Synced'),
+          repaired: metrics.total('Repaired'),
+          resent: metrics.byDimension('Resent'),
           superseded: metrics.total('Superseded'),
           duplicate: metrics.total('Duplicate'),
           failed: metrics.total('Failed'),

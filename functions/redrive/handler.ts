@@ -43,10 +43,14 @@ import { PermanentError } from '../../domain/errors';
 import { TransientError } from '../../domain/errors';
 import { DEFAULT_FUTURE_TIMESTAMP_TOLERANCE_MINUTES } from '../../domain/contact-record';
 import {
+  completeBand,
   holdCallOverrides,
   redriveDeadLetters,
   replayArchive,
   resyncContact,
+  type SweepBand,
+  type SweepResult,
+  scheduledSweep,
   sweepUnsyncedVoiceCalls,
 } from '../../domain/redrive';
 import {
@@ -59,6 +63,7 @@ import {
   ResyncRequested,
   ResyncRequestedDetailSchema,
   SweepRequested,
+  type SweepRequestedDetail,
   SweepRequestedDetailSchema,
 } from '../../events/redrive';
 import {
@@ -91,6 +96,8 @@ const config = readConfig(
     SYNC_DLQ_URL: requiredString,
     INVOKE_SALESFORCE_REST_API_ARN: requiredString,
     SWEEP_LOOKBACK_HOURS: positiveInt(24),
+    /** Minutes after its CreatedDate the scheduled sweep first looks at a VoiceCall. */
+    SWEEP_FIRST_LOOK_MINUTES: positiveInt(60),
     SWEEP_MAX_RECORDS: positiveInt(500),
     DLQ_REDRIVE_MAX_MESSAGES: positiveInt(1000),
     /** A sync pending (unacknowledged after a failure) for longer than this is resent by the sweep (minutes). */
@@ -209,6 +216,110 @@ const RedriveEventSchema = z.discriminatedUnion('detail-type', [
   }),
 ]);
 
+/** A PutEvents entry on the bus (the bus name is the publisher's). */
+type PutEventsEntry = { Source: string; DetailType: string; Detail: string };
+
+/** A `SweepRequested` continuation of `window` after `startAfter`, for `band` when one. */
+function sweepContinuation(
+  window: { from: string; to: string },
+  startAfter: string,
+  maxRecords: number,
+  band?: SweepBand,
+): PutEventsEntry {
+  return {
+    Source: SweepRequested.source,
+    DetailType: SweepRequested.detailType,
+    Detail: JSON.stringify({ ...window, startAfter, maxRecords, ...(band ? { band } : {}) }),
+  };
+}
+
+/**
+ * One `SweepRequested`: the scheduled sweep's bands when the detail names no
+ * window (the schedule's `{}`), else the window it names (a continuation
+ * moves its band's cursor when it completes). A run stopped by its limits
+ * continues in a new run (returned, published after the report); a run that
+ * made no progress fails instead, so Lambda retries it and then keeps it in
+ * the redrive DLQ.
+ */
+async function runSweep(
+  detail: SweepRequestedDetail,
+  hasTimeLeft: () => boolean,
+): Promise<{ report: RedriveCompletedDetail; continuations: PutEventsEntry[] }> {
+  const maxRecords = detail.maxRecords ?? config.SWEEP_MAX_RECORDS;
+  const common = {
+    maxRecords,
+    pendingBefore: Date.now() - config.PENDING_RESEND_AFTER_MINUTES * 60_000,
+    archiveLookupHours: config.ARCHIVE_LOOKUP_HOURS,
+    maxArchiveObjects: config.MAX_ARCHIVE_OBJECTS,
+    latestTimestampMs: latestTimestampMs(),
+  };
+  const ports = { restApi, ledger, archive, syncQueue, hasTimeLeft };
+  const scheduled =
+    detail.from === undefined &&
+    detail.to === undefined &&
+    detail.lookbackHours === undefined &&
+    detail.startAfter === undefined;
+  let runs: { band?: SweepBand; window: { from: string; to: string }; result: SweepResult }[];
+  if (scheduled) {
+    runs = await scheduledSweep(
+      {
+        ...common,
+        nowMs: Date.now(),
+        firstLookMinutes: config.SWEEP_FIRST_LOOK_MINUTES,
+        lookbackHours: config.SWEEP_LOOKBACK_HOURS,
+        maxWindowDays: config.MAX_TRIGGER_WINDOW_DAYS,
+      },
+      ports,
+    );
+  } else {
+    const to = detail.to ?? new Date().toISOString();
+    const from =
+      detail.from ??
+      new Date(
+        Date.parse(to) - (detail.lookbackHours ?? config.SWEEP_LOOKBACK_HOURS) * 3_600_000,
+      ).toISOString();
+    assertWindowWithinLimit('Sweep', from, to);
+    const result = await sweepUnsyncedVoiceCalls(
+      { ...common, from, to, startAfter: detail.startAfter },
+      ports,
+    );
+    if (detail.band && result.complete) await completeBand(detail.band, to, ledger);
+    runs = [{ band: detail.band, window: { from, to }, result }];
+  }
+  const counts: Record<string, number> = {};
+  for (const { result } of runs) {
+    for (const [name, value] of Object.entries(result.counts)) {
+      counts[name] = (counts[name] ?? 0) + value;
+    }
+  }
+  const failed = runs.find(({ result }) => result.error !== undefined);
+  if (failed && runs.every(({ result }) => result.counts.queried === 0)) {
+    throw new TransientError(`Sweep made no progress: ${failed.result.error}`);
+  }
+  if (failed) {
+    counters.add('Failed');
+    logger.warn('Sweep stopped early by an error', { error: failed.result.error });
+  }
+  const continuations = runs.flatMap(({ band, window, result }) =>
+    !result.complete && result.nextStartAfter
+      ? [sweepContinuation(window, result.nextStartAfter, maxRecords, band)]
+      : [],
+  );
+  const [only] = runs;
+  const report: RedriveCompletedDetail = {
+    schemaVersion: '1',
+    operation: 'sweep',
+    counts: Object.keys(counts).length > 0 ? counts : { queried: 0, enqueued: 0 },
+    complete: runs.every(({ result }) => result.complete),
+    ...(runs.length === 1 && only?.result.nextStartAfter
+      ? { nextStartAfter: only.result.nextStartAfter }
+      : {}),
+    ...(failed ? { error: failed.result.error } : {}),
+    ...(scheduled ? { bands: runs.map(({ band, window }) => ({ band, ...window })) } : {}),
+  };
+  return { report, continuations };
+}
+
 /** Parse the trigger. @throws PermanentError naming what is wrong with it. */
 export function parseRedriveEvent(event: unknown): z.infer<typeof RedriveEventSchema> {
   const result = RedriveEventSchema.safeParse(event);
@@ -233,50 +344,12 @@ export async function handler(
   try {
     const trigger = parseRedriveEvent(event);
     let report: RedriveCompletedDetail;
-    let continuation: { Source: string; DetailType: string; Detail: string } | undefined;
+    const continuations: PutEventsEntry[] = [];
     switch (trigger['detail-type']) {
       case 'SweepRequested': {
-        const { detail } = trigger;
-        const to = detail.to ?? new Date().toISOString();
-        const from =
-          detail.from ??
-          new Date(
-            Date.parse(to) - (detail.lookbackHours ?? config.SWEEP_LOOKBACK_HOURS) * 3_600_000,
-          ).toISOString();
-        assertWindowWithinLimit('Sweep', from, to);
-        const maxRecords = detail.maxRecords ?? config.SWEEP_MAX_RECORDS;
-        const result = await sweepUnsyncedVoiceCalls(
-          {
-            from,
-            to,
-            startAfter: detail.startAfter,
-            maxRecords,
-            pendingBefore: Date.now() - config.PENDING_RESEND_AFTER_MINUTES * 60_000,
-            archiveLookupHours: config.ARCHIVE_LOOKUP_HOURS,
-            maxArchiveObjects: config.MAX_ARCHIVE_OBJECTS,
-            latestTimestampMs: latestTimestampMs(),
-          },
-          { restApi, ledger, archive, syncQueue, hasTimeLeft },
-        );
-        report = { schemaVersion: '1', operation: 'sweep', ...result };
-        // Continue in a new run where this one stopped; a run that made no progress does not
-        // continue (it would only repeat itself), the next scheduled sweep picks the window up.
-        if (result.error && result.counts.queried === 0) {
-          // No progress: fail, so Lambda retries this run and then keeps it in the redrive DLQ.
-          throw new TransientError(`Sweep made no progress: ${result.error}`);
-        }
-        if (result.error) {
-          counters.add('Failed');
-          logger.warn('Sweep stopped early by an error', { error: result.error });
-        }
-        // Continue in a new run where this one stopped, once this run's report is out (below).
-        if (!result.complete && result.nextStartAfter) {
-          continuation = {
-            Source: SweepRequested.source,
-            DetailType: SweepRequested.detailType,
-            Detail: JSON.stringify({ from, to, startAfter: result.nextStartAfter, maxRecords }),
-          };
-        }
+        const sweep = await runSweep(trigger.detail, hasTimeLeft);
+        report = sweep.report;
+        continuations.push(...sweep.continuations);
         break;
       }
       case 'DlqRedriveRequested': {
@@ -306,11 +379,11 @@ export async function handler(
           throw new TransientError('Replay made no progress: no time left to read an object');
         }
         if (!result.complete && result.nextStartAfter) {
-          continuation = {
+          continuations.push({
             Source: ReplayRequested.source,
             DetailType: ReplayRequested.detailType,
             Detail: JSON.stringify({ ...detail, maxObjects, startAfter: result.nextStartAfter }),
-          };
+          });
         }
         break;
       }
@@ -365,7 +438,7 @@ export async function handler(
       },
     ]);
     // Last, so a failure before it (and Lambda's retry of this run) cannot start a second chain.
-    if (continuation) await publishEvents([continuation]);
+    if (continuations.length > 0) await publishEvents(continuations);
     return report;
   } catch (error) {
     counters.add('Failed');

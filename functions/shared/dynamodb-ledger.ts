@@ -47,6 +47,14 @@ import type {
   SyncLedger,
 } from '../../domain/ports';
 
+/**
+ * The key of the scheduled sweep's cursor of `band`: an item of the table that
+ * no ContactId (a UUID) can collide with, holding `sweptTo` (ms, N) and no TTL.
+ */
+export function sweepCursorKey(band: string): string {
+  return `sweep-cursor#${band}`;
+}
+
 /** Name of the sparse index of pending items (partition key `pending`, sort key `pendingSince`). */
 export const PENDING_INDEX = 'pending';
 const PENDING = 'pending';
@@ -366,6 +374,35 @@ export function createDynamoDbLedger(options: DynamoDbLedgerOptions): SyncLedger
 
     async forget(contactId) {
       await client.send(new DeleteItemCommand({ TableName: tableName, Key: key(contactId) }));
+    },
+
+    async getSweepCursor(band) {
+      const result = await client.send(
+        new GetItemCommand({
+          TableName: tableName,
+          Key: key(sweepCursorKey(band)),
+          ConsistentRead: true,
+        }),
+      );
+      const value = result.Item?.sweptTo?.N;
+      return value === undefined ? undefined : Number(value);
+    },
+
+    async advanceSweepCursor(band, to) {
+      try {
+        await client.send(
+          new UpdateItemCommand({
+            TableName: tableName,
+            Key: key(sweepCursorKey(band)),
+            UpdateExpression: 'SET #sweptTo = :to',
+            ConditionExpression: 'attribute_not_exists(#sweptTo) OR #sweptTo < :to',
+            ExpressionAttributeNames: { '#sweptTo': 'sweptTo' },
+            ExpressionAttributeValues: { ':to': num(to) },
+          }),
+        );
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      }
     },
 
     async resetClaim(contactId) {

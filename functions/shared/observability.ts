@@ -15,7 +15,8 @@ export const METRICS_NAMESPACE = 'CtrSync';
 /**
  * Metric names, counts per invocation:
  * Received, Skipped (dimension Reason), Quarantined, Published, Archived,
- * Synced, Repaired (sends beyond the first in one sync), Superseded, Duplicate, Failed,
+ * Synced, Repaired (sends beyond the first in one sync), Resent (a claimed version sent again,
+ * dimension Reason: resync, redelivery, own-claim), Superseded, Duplicate, Failed,
  * Redriven (dimension Operation).
  */
 export type MetricName =
@@ -26,6 +27,7 @@ export type MetricName =
   | 'Archived'
   | 'Synced'
   | 'Repaired'
+  | 'Resent'
   | 'Superseded'
   | 'Duplicate'
   | 'Failed'

@@ -303,6 +303,7 @@ async function handleMessage(record: SQSRecord, plan: MessagePlan): Promise<void
     if (result.outcome === 'synced') {
       counters.add('Synced');
       if (result.repairs > 0) counters.add('Repaired', result.repairs);
+      if (result.resend) counters.addWithDimension('Resent', 'Reason', result.resend);
     } else if (result.outcome === 'superseded') counters.add('Superseded');
     else if (result.outcome === 'duplicate') counters.add('Duplicate');
     else counters.addWithDimension('Skipped', 'Reason', result.reason);

@@ -172,7 +172,9 @@ describe('handlers on the real samples, with dependencies quoting the record in 
   });
 
   it('redrive: ledger and REST API errors quoting the record, on a START_CALL_PROCESSING with phone-number overrides', async () => {
-    // The sweep gets past its (empty) pending pass to the REST API; START_CALL_PROCESSING fails at the ledger.
+    // The sweep gets past its cursors (none yet) and its (empty) pending pass to the REST API;
+    // START_CALL_PROCESSING fails at the ledger.
+    dynamo.on(GetItemCommand).resolves({});
     dynamo.on(QueryCommand).resolves({ Items: [] });
     dynamo.on(UpdateItemCommand).rejects(quotingError());
     lambda.on(InvokeCommand).rejects(quotingError());

@@ -185,10 +185,13 @@ beforeEach(() => {
     })),
     Failed: [],
   }));
-  eventBridge.on(PutEventsCommand).resolves({
+  // One result per entry, as PutEvents answers.
+  eventBridge.on(PutEventsCommand).callsFake((input: PutEventsCommandInput) => ({
     FailedEntryCount: 0,
-    Entries: [{ EventId: '11710aed-b79e-4468-a20b-bb3c0c3b4860' }],
-  });
+    Entries: (input.Entries ?? []).map((_, index) => ({
+      EventId: `11710aed-b79e-4468-a20b-bb3c0c3b486${index}`,
+    })),
+  }));
 });
 
 afterEach(() => {
@@ -266,12 +269,18 @@ describe('redrive handler, SweepRequested', () => {
     );
   });
 
-  it('sweeps the last SWEEP_LOOKBACK_HOURS up to now, and looks for syncs pending longer than PENDING_RESEND_AFTER_MINUTES', async () => {
+  it('runs the scheduled sweep ({}) in two bands, first look after 1 hour and second after 24, and the pending pass once', async () => {
     await handler(sweepRequested({}), lambdaContext());
 
-    expect(soqlQueries()[0]).toContain(
-      'CreatedDate >= 2024-05-01T06:30:00Z AND CreatedDate < 2024-05-02T06:30:00Z',
-    );
+    // No cursor yet: each band starts SWEEP_LOOKBACK_HOURS before its end.
+    expect(soqlQueries()).toEqual([
+      expect.stringContaining(
+        'CreatedDate >= 2024-05-01T05:30:00Z AND CreatedDate < 2024-05-02T05:30:00Z',
+      ),
+      expect.stringContaining(
+        'CreatedDate >= 2024-04-30T06:30:00Z AND CreatedDate < 2024-05-01T06:30:00Z',
+      ),
+    ]);
     const queries = dynamo.commandCalls(QueryCommand).map((call) => call.args[0].input);
     expect(queries).toHaveLength(1);
     expect(queries[0]).toMatchObject({
@@ -282,6 +291,89 @@ describe('redrive handler, SweepRequested', () => {
         ':pending': { S: 'pending' },
         ':before': { N: String(Date.parse(NOW) - 15 * 60_000) },
       },
+    });
+    // Both windows were swept to their end: each band's cursor moves to its window's end.
+    const cursors = dynamo
+      .commandCalls(UpdateItemCommand)
+      .map((call) => call.args[0].input)
+      .filter((input) => input.UpdateExpression === 'SET #sweptTo = :to');
+    expect(
+      cursors.map((input) => [
+        input.Key?.contactId?.S,
+        input.ExpressionAttributeValues?.[':to']?.N,
+      ]),
+    ).toEqual([
+      ['sweep-cursor#first-look', String(Date.parse('2024-05-02T05:30:00Z'))],
+      ['sweep-cursor#second-look', String(Date.parse('2024-05-01T06:30:00Z'))],
+    ]);
+  });
+
+  it('starts each band of the scheduled sweep at its cursor, so a VoiceCall is queried once per band', async () => {
+    dynamo.on(GetItemCommand).callsFake((input: { Key: { contactId: { S: string } } }) =>
+      input.Key.contactId.S.startsWith('sweep-cursor#')
+        ? {
+            Item: {
+              contactId: input.Key.contactId,
+              sweptTo: {
+                N: String(
+                  Date.parse(NOW) -
+                    (input.Key.contactId.S.endsWith('first-look') ? 2 : 25) * 3_600_000,
+                ),
+              },
+            },
+          }
+        : {},
+    );
+
+    const report = await handler(sweepRequested({}), lambdaContext());
+
+    // An hour since the last run: each band reads the hour that became old enough.
+    expect(soqlQueries()).toEqual([
+      expect.stringContaining(
+        'CreatedDate >= 2024-05-02T04:30:00Z AND CreatedDate < 2024-05-02T05:30:00Z',
+      ),
+      expect.stringContaining(
+        'CreatedDate >= 2024-05-01T05:30:00Z AND CreatedDate < 2024-05-01T06:30:00Z',
+      ),
+    ]);
+    expect(report).toMatchObject({
+      operation: 'sweep',
+      complete: true,
+      bands: [
+        { band: 'first-look', from: '2024-05-02T04:30:00.000Z', to: '2024-05-02T05:30:00.000Z' },
+        { band: 'second-look', from: '2024-05-01T05:30:00.000Z', to: '2024-05-01T06:30:00.000Z' },
+      ],
+    });
+  });
+
+  it('continues a band stopped by maxRecords with its band, and moves its cursor only when the continuation completes', async () => {
+    lambda.on(InvokeCommand).resolves(invokeResponse(ROW));
+
+    await handler(sweepRequested({ maxRecords: 1 }), lambdaContext());
+
+    const continuations = publishedReports().filter(
+      (entry) => entry.DetailType === 'SweepRequested',
+    );
+    expect(continuations.map((entry) => JSON.parse(entry.Detail ?? '').band)).toEqual([
+      'first-look',
+      'second-look',
+    ]);
+    const cursorWrites = () =>
+      dynamo
+        .commandCalls(UpdateItemCommand)
+        .map((call) => call.args[0].input)
+        .filter((input) => input.UpdateExpression === 'SET #sweptTo = :to');
+    expect(cursorWrites()).toEqual([]);
+
+    lambda.on(InvokeCommand).resolves(invokeResponse({}));
+    const first = JSON.parse(continuations[0]?.Detail ?? '');
+    await handler(sweepRequested(first), lambdaContext());
+
+    expect(cursorWrites().map((input) => input.Key?.contactId?.S)).toEqual([
+      'sweep-cursor#first-look',
+    ]);
+    expect(cursorWrites()[0]?.ExpressionAttributeValues?.[':to']).toEqual({
+      N: String(Date.parse(first.to)),
     });
   });
 
@@ -390,7 +482,10 @@ describe('redrive handler, SweepRequested', () => {
   it('reports nextStartAfter when maxRecords stops the run', async () => {
     lambda.on(InvokeCommand).resolves(invokeResponse(ROW));
 
-    const report = await handler(sweepRequested({ maxRecords: 1 }), lambdaContext());
+    const report = await handler(
+      sweepRequested({ lookbackHours: 24, maxRecords: 1 }),
+      lambdaContext(),
+    );
 
     expect(report).toMatchObject({ complete: false, nextStartAfter: CONTACT_ID });
     const [completed, continuation] = publishedReports();

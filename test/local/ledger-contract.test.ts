@@ -242,6 +242,20 @@ describe.each([
     expect(await ledger.get('c')).toBeUndefined();
   });
 
+  it('keeps a sweep cursor per band that only moves forward', async () => {
+    const ledger = await create();
+
+    const before = await ledger.getSweepCursor('first-look');
+    await ledger.advanceSweepCursor('first-look', 2_000);
+    await ledger.advanceSweepCursor('first-look', 1_000);
+    await ledger.advanceSweepCursor('second-look', 500);
+
+    expect(before).toBeUndefined();
+    expect(await ledger.getSweepCursor('first-look')).toBe(2_000);
+    expect(await ledger.getSweepCursor('second-look')).toBe(500);
+    expect((await ledger.listPending({ before: 10_000, limit: 10 })).items).toEqual([]);
+  });
+
   it('resets a claim, keeping the overrides and the send generation, so an older version is claimed as new', async () => {
     const ledger = await create();
     await ledger.claim({ contactId: 'c', version: V2, token: 'm1', receivedAt: 5 });

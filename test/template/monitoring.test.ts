@@ -51,7 +51,7 @@ interface AlarmProperties {
 interface RuleProperties {
   Name?: string;
   EventBusName?: unknown;
-  Targets?: { DeadLetterConfig?: { Arn: unknown } }[];
+  Targets?: { Arn?: unknown; DeadLetterConfig?: { Arn: unknown } }[];
 }
 
 interface MetricWidget {

@@ -71,6 +71,8 @@ function viewOf(
     listPending: (request) => shared.listPending(request),
     forget: (contactId) => shared.forget(contactId),
     resetClaim: (contactId) => shared.resetClaim(contactId),
+    getSweepCursor: (band) => shared.getSweepCursor(band),
+    advanceSweepCursor: (band, to) => shared.advanceSweepCursor(band, to),
   };
 }
 
