@@ -2,6 +2,10 @@
  * Checks at `serverless package` and `serverless deploy` (a local plugin, loaded from
  * serverless.yml `plugins`).
  *
+ * - The three external ARNs (kinesisStreamArn, telephonyFunctionArn, restApiFunctionArn) still
+ *   hold their REPLACE placeholders: refused, naming the parameter, for every stage but `local`
+ *   (a stage that only packages, e.g. to read the template). A stack with placeholders would
+ *   deploy and then fail on every record.
  * - alarmEmail unset: every alarm notifies the SNS topic `ctr-sync-<stage>-alarms`, and with no
  *   subscription nobody hears it. Said loudly (a warning block on stderr), not refused: a
  *   stage may subscribe the topic otherwise (a chat integration, a pager), which the template
@@ -13,7 +17,31 @@ class DeployChecks {
   constructor(serverless, _options, utils) {
     this.serverless = serverless;
     this.log = utils?.log;
-    this.hooks = { 'after:package:finalize': () => this.checkAlarmEmail() };
+    this.hooks = {
+      'before:package:initialize': () => this.checkExternalArns(),
+      'after:package:finalize': () => this.checkAlarmEmail(),
+    };
+  }
+
+  checkExternalArns() {
+    const { service } = this.serverless;
+    if (service.provider.stage === 'local') return;
+    const functions = service.functions ?? {};
+    const given = {
+      kinesisStreamArn: functions.ingest?.events?.[0]?.stream?.arn,
+      telephonyFunctionArn: functions.updater?.environment?.INVOKE_TELEPHONY_INTEGRATION_API_ARN,
+      restApiFunctionArn: functions.redrive?.environment?.INVOKE_SALESFORCE_REST_API_ARN,
+    };
+    const missing = Object.entries(given)
+      .filter(([, value]) => typeof value !== 'string' || value.includes('REPLACE'))
+      .map(([name]) => name);
+    if (missing.length === 0) return;
+    const ServerlessError = this.serverless.classes?.Error ?? Error;
+    throw new ServerlessError(
+      `Missing required parameter${missing.length > 1 ? 's' : ''} for stage "${service.provider.stage}": ` +
+        `${missing.join(', ')}. Pass ${missing.map((name) => `--param="${name}=arn:..."`).join(' ')} ` +
+        '(see README.md, Deploy), or package with --stage local to only read the template.',
+    );
   }
 
   checkAlarmEmail() {

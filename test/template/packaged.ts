@@ -63,7 +63,34 @@ export interface Packaged {
 
 const workDirs: string[] = [];
 
-/** `serverless package` of a copy of the working tree, with `args` added. */
+/**
+ * The external ARNs a non-local stage must be given (resources/deploy-checks.cjs refuses the
+ * placeholders); {@link packageService} adds them unless the arguments set them or the stage is
+ * `local`.
+ */
+export const EXTERNAL_ARNS = {
+  kinesisStreamArn: 'arn:aws:kinesis:us-east-1:123456789012:stream/connect-contact-records',
+  telephonyFunctionArn:
+    'arn:aws:lambda:us-east-1:123456789012:function:InvokeTelephonyIntegrationApiFunction',
+  restApiFunctionArn:
+    'arn:aws:lambda:us-east-1:123456789012:function:InvokeSalesforceRestApiFunction',
+} as const;
+
+/** `args` with `--param=<name>=<arn>` for each external ARN they do not set (none for stage local). */
+function withExternalArns(args: string[]): string[] {
+  const stage = args[args.indexOf('--stage') + 1];
+  if (args.includes('--stage') && stage === 'local') return args;
+  const missing = Object.entries(EXTERNAL_ARNS).filter(
+    ([name]) => !args.some((arg) => arg.startsWith(`--param=${name}=`)),
+  );
+  return [...args, ...missing.map(([name, arn]) => `--param=${name}=${arn}`)];
+}
+
+/**
+ * `serverless package` of a copy of the working tree, with `args` added (and the
+ * {@link EXTERNAL_ARNS} they leave out).
+ * @throws the command's error (its output in `stderr`) when serverless fails.
+ */
 export async function packageService(args: string[]): Promise<Packaged> {
   const workDir = await mkdtemp(join(tmpdir(), 'ctr-sync-template-'));
   workDirs.push(workDir);
@@ -86,7 +113,7 @@ export async function packageService(args: string[]): Promise<Packaged> {
   delete env.AWS_SESSION_TOKEN;
   const { stdout, stderr } = await execFileAsync(
     serverlessBin,
-    ['package', '--package', dir, ...args],
+    ['package', '--package', dir, ...withExternalArns(args)],
     { cwd: serviceDir, env, timeout: 110_000 },
   );
   const readJson = async (file: string) => JSON.parse(await readFile(join(dir, file), 'utf8'));

@@ -29,6 +29,7 @@ import {
   UPDATER_MAPPING,
 } from '../../local/topology';
 import {
+  EXTERNAL_ARNS,
   getAtt,
   type Packaged,
   packageService,
@@ -297,7 +298,8 @@ describe('serverless package (stage dev, default parameters)', () => {
     const mapping = eventSourceMapping(dev.template, 'ingest');
 
     expect(mapping).toMatchObject({
-      StartingPosition: 'TRIM_HORIZON',
+      // LATEST by default: a first deploy does not replay the stream's retention.
+      StartingPosition: 'LATEST',
       FunctionResponseTypes: [INGEST_MAPPING.functionResponseType],
       BisectBatchOnFunctionError: INGEST_MAPPING.bisectBatchOnFunctionError,
       BatchSize: INGEST_MAPPING.batchSize,
@@ -874,6 +876,24 @@ describe('data protection (stage dev, default parameters)', () => {
       Principal: { AWS: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root' } },
     });
   });
+});
+
+describe('packaging without the external ARNs', () => {
+  it('fails for a non-local stage, naming each missing parameter, and packages stage local', async () => {
+    const refused = await packageService([
+      '--stage',
+      'dev',
+      `--param=kinesisStreamArn=${EXTERNAL_ARNS.kinesisStreamArn}`,
+      '--param=telephonyFunctionArn=arn:aws:lambda:us-east-1:000000000000:function:REPLACE-x',
+      '--param=restApiFunctionArn=arn:aws:lambda:us-east-1:000000000000:function:REPLACE-y',
+    ]).catch((error: { stdout?: string; stderr?: string }) => `${error.stdout}${error.stderr}`);
+
+    expect(refused).toContain(
+      'Missing required parameters for stage "dev": telephonyFunctionArn, restApiFunctionArn.',
+    );
+    const local = await packageService(['--stage', 'local']);
+    expect(local.template.Resources.EventBus?.Properties.Name).toBe('ctr-sync-local');
+  }, 120_000);
 });
 
 describe('parameters', () => {
