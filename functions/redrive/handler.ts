@@ -82,6 +82,7 @@ import { redactDeep } from '../shared/log-redaction';
 import { createObservability, InvocationCounters } from '../shared/observability';
 import { RequestCounts } from '../shared/request-metrics';
 import { createDynamoDbLedger } from '../shared/dynamodb-ledger';
+import { createRunReportStore, LAST_SWEEP } from '../shared/run-reports';
 import { createS3ArchiveReader, createS3ReferenceStore } from '../shared/s3-archive';
 import { createSalesforceRestApi } from '../shared/scv-functions';
 import { createSqsDeadLetterQueue, createSqsSyncQueue } from '../shared/sqs-queues';
@@ -137,11 +138,14 @@ const requests = new RequestCounts();
 const sqs = requests.instrument(new SQSClient({}));
 const s3 = requests.instrument(new S3Client({ forcePathStyle: config.S3_FORCE_PATH_STYLE }));
 const archive = createS3ArchiveReader({ client: s3, bucket: config.ARCHIVE_BUCKET_NAME });
+const dynamoDb = requests.instrument(new DynamoDBClient({}));
 const ledger = createDynamoDbLedger({
-  client: requests.instrument(new DynamoDBClient({})),
+  client: dynamoDb,
   tableName: config.LEDGER_TABLE_NAME,
   ttlDays: config.LEDGER_TTL_DAYS,
 });
+/** Each run's report, under its trigger's event id, for `ctr-sync ... --wait` and `ctr-sync status`. */
+const runReports = createRunReportStore({ client: dynamoDb, tableName: config.LEDGER_TABLE_NAME });
 const syncQueue = createSqsSyncQueue({
   client: sqs,
   queueUrl: config.SYNC_QUEUE_URL,
@@ -215,6 +219,20 @@ const RedriveEventSchema = z.discriminatedUnion('detail-type', [
     detail: StartCallProcessingDetailSchema,
   }),
 ]);
+
+/**
+ * Keep the run's report under its trigger's event id (and a sweep's as the
+ * last sweep's). Best effort: the report is logged and published already, and
+ * failing the run for it would only run it again.
+ */
+async function storeReport(triggerId: string, report: RedriveCompletedDetail): Promise<void> {
+  try {
+    await runReports.put(triggerId, report);
+    if (report.operation === 'sweep') await runReports.put(LAST_SWEEP, report);
+  } catch (error) {
+    logger.warn('Run report not stored', { triggerId, error: (error as Error).message });
+  }
+}
 
 /** A PutEvents entry on the bus (the bus name is the publisher's). */
 type PutEventsEntry = { Source: string; DetailType: string; Detail: string };
@@ -437,6 +455,7 @@ export async function handler(
         Detail: JSON.stringify(report),
       },
     ]);
+    await storeReport(trigger.id, report);
     // Last, so a failure before it (and Lambda's retry of this run) cannot start a second chain.
     if (continuations.length > 0) await publishEvents(continuations);
     return report;

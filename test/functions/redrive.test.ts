@@ -3,6 +3,7 @@ import {
   type AttributeValue,
   DynamoDBClient,
   GetItemCommand,
+  PutItemCommand,
   QueryCommand,
   UpdateItemCommand,
   type UpdateItemCommandInput,
@@ -520,8 +521,11 @@ describe('redrive handler, SweepRequested', () => {
     const report = await handler(sweepRequested({ startAfter }), lambdaContext(10_000));
 
     expect(lambda.commandCalls(InvokeCommand)).toHaveLength(0);
-    // A continuation: the first run of the window listed the pending syncs.
-    expect(dynamo.calls()).toHaveLength(0);
+    // A continuation: the first run of the window listed the pending syncs (only the run's
+    // report is stored).
+    expect(dynamo.calls().filter((call) => !(call.args[0] instanceof PutItemCommand))).toHaveLength(
+      0,
+    );
     expect(report).toMatchObject({ nextStartAfter: startAfter });
   });
 });
@@ -718,7 +722,10 @@ describe('redrive handler, START_CALL_PROCESSING', () => {
     const report = await handler(event(), lambdaContext());
 
     expect(holdOverridesWrites()).toHaveLength(1);
-    expect(dynamo.calls()).toHaveLength(1);
+    // The one write, besides storing the run's report.
+    expect(dynamo.calls().filter((call) => !(call.args[0] instanceof PutItemCommand))).toHaveLength(
+      1,
+    );
     expect(s3.calls()).toHaveLength(0);
     expect(sentBatches()).toHaveLength(0);
     expect(report.counts).toEqual({ held: 1, enqueued: 0, pending: 0 });
@@ -926,6 +933,30 @@ describe('redrive handler, ResyncRequested', () => {
       /No VoiceCall with VendorCallKey .*give from and to/,
     );
     expect(resetWrites()).toEqual([]);
+  });
+});
+
+describe('redrive handler, run reports', () => {
+  it("keeps the report under the trigger's event id, and a sweep's as the last sweep's, a day", async () => {
+    const report = await handler(sweepRequested({ lookbackHours: 1 }), lambdaContext());
+
+    const puts = dynamo.commandCalls(PutItemCommand).map((call) => call.args[0].input);
+    expect(puts.map((put) => put.Item?.contactId?.S)).toEqual([
+      'redrive-report#6a7e8feb-b491-4cf7-a9f1-bf3703467718',
+      'redrive-report#last-sweep',
+    ]);
+    expect(JSON.parse(puts[0]?.Item?.report?.S ?? '')).toEqual(report);
+    expect(puts[0]?.TableName).toBe(LEDGER_TABLE);
+    expect(Number(puts[0]?.Item?.expiresAt?.N)).toBe(Math.floor(Date.parse(NOW) / 1000) + 86_400);
+  });
+
+  it('completes the run when the report cannot be stored (it is logged and published already)', async () => {
+    dynamo.on(PutItemCommand).rejects(new Error('ProvisionedThroughputExceededException'));
+
+    const report = await handler(sweepRequested({ lookbackHours: 1 }), lambdaContext());
+
+    expect(report.operation).toBe('sweep');
+    expect(publishedReports().map((entry) => entry.DetailType)).toEqual(['RedriveCompleted']);
   });
 });
 

@@ -571,6 +571,7 @@ describe('serverless package (stage dev, default parameters)', () => {
           grant('s3:ListBucket', getAtt('ArchiveBucket')),
           grant('dynamodb:GetItem', getAtt('SyncLedgerTable')),
           grant('dynamodb:UpdateItem', getAtt('SyncLedgerTable')),
+          grant('dynamodb:PutItem', getAtt('SyncLedgerTable')),
           grant('dynamodb:Query', pendingIndex),
           grant('sqs:SendMessage', getAtt('SyncQueue')),
           grant('sqs:ReceiveMessage', getAtt('SyncDlq')),

@@ -1,0 +1,66 @@
+/**
+ * The reports of redrive runs, kept a day in the sync ledger's table so that
+ * an operator's `ctr-sync <command> --wait` can read the `RedriveCompleted`
+ * of the run its trigger started, and `ctr-sync status` the last sweep's.
+ *
+ * Items: `contactId` = `redrive-report#<trigger event id>` (the EventId that
+ * PutEvents returned for the trigger; no ContactId, a UUID, can collide) or
+ * `redrive-report#last-sweep`; `report` (S, the `RedriveCompleted` detail as
+ * JSON), `at` (N, ms since the epoch), `expiresAt` (N, epoch seconds: the
+ * table's TTL attribute, a day later).
+ */
+import { type DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+
+const PREFIX = 'redrive-report#';
+/** The key of the last sweep's report. */
+export const LAST_SWEEP = 'last-sweep';
+
+/** A stored run report: the `RedriveCompleted` detail and when it was stored (ms). */
+export interface RunReport {
+  report: Record<string, unknown>;
+  at: number;
+}
+
+/** Run reports over DynamoDB; see the module comment for the items. */
+export function createRunReportStore(options: {
+  client: DynamoDBClient;
+  tableName: string;
+  /** Milliseconds since the epoch (injected for tests). */
+  now?: () => number;
+}) {
+  const { client, tableName } = options;
+  const now = options.now ?? (() => Date.now());
+  return {
+    /** Store `report` under `id` (a trigger's event id, or {@link LAST_SWEEP}). */
+    async put(id: string, report: object): Promise<void> {
+      const at = now();
+      await client.send(
+        new PutItemCommand({
+          TableName: tableName,
+          Item: {
+            contactId: { S: `${PREFIX}${id}` },
+            report: { S: JSON.stringify(report) },
+            at: { N: String(at) },
+            expiresAt: { N: String(Math.floor(at / 1000) + 86_400) },
+          },
+        }),
+      );
+    },
+    /** The report stored under `id`, or `undefined` (a strongly consistent read). */
+    async get(id: string): Promise<RunReport | undefined> {
+      const result = await client.send(
+        new GetItemCommand({
+          TableName: tableName,
+          Key: { contactId: { S: `${PREFIX}${id}` } },
+          ConsistentRead: true,
+        }),
+      );
+      const text = result.Item?.report?.S;
+      if (text === undefined) return undefined;
+      return {
+        report: JSON.parse(text) as Record<string, unknown>,
+        at: Number(result.Item?.at?.N),
+      };
+    },
+  };
+}
