@@ -189,10 +189,11 @@ export interface SyncLedger {
    * versions (claimed, claimedBy, receivedAt, sent, skipped, held record,
    * pending, dirty), keeping the held overrides and the send generation, so
    * the next version offered is claimed as new and no send already started
-   * can be marked sent. One unconditional write; resolves with the item after
-   * it, or `undefined` when there was none (nothing is created).
+   * can be marked sent; with `overrides`, the held overrides go too. One
+   * write; resolves with the item after it, or `undefined` when there was
+   * none (nothing is created).
    */
-  resetClaim(contactId: string): Promise<LedgerItem | undefined>;
+  resetClaim(contactId: string, options?: { overrides?: boolean }): Promise<LedgerItem | undefined>;
   /**
    * Where the scheduled sweep's `band` (see domain/redrive.ts, SWEEP_BANDS)
    * stopped: the end (ms since the epoch) of the last window swept to its
@@ -200,11 +201,13 @@ export interface SyncLedger {
    */
   getSweepCursor(band: string): Promise<number | undefined>;
   /**
-   * Record that `band` was swept to its end up to `to` (ms): one conditional
-   * write that never moves the cursor back (a late continuation of an older
-   * window changes nothing).
+   * Record that `band` was swept to its end over [`from`, `to`) (ms): one
+   * conditional write that moves the cursor to `to` only when the window
+   * starts at or before it and ends after it (or there is no cursor yet), so
+   * it never moves back (a late continuation of an older window changes
+   * nothing) nor jumps over a part not swept. Resolves whether it moved.
    */
-  advanceSweepCursor(band: string, to: number): Promise<void>;
+  advanceSweepCursor(band: string, from: number, to: number): Promise<boolean>;
 }
 
 /** Time window of archive objects, ISO-8601 UTC bounds (`from` inclusive, `to` exclusive). */

@@ -146,6 +146,25 @@ function isFromTheFuture(
   );
 }
 
+/**
+ * The latest LastUpdateTimestamp (ms) a genuine record of archive object `key`
+ * can have: the end of the hour its prefix names (`.../yyyy/MM/dd/HH/...`,
+ * when the delivery stream received it) plus `toleranceMs`, and never after
+ * `latestTimestampMs`. A version dated after the hour it was archived in was
+ * forged then, even once that date has passed.
+ */
+function latestForObject(
+  key: string,
+  latestTimestampMs: number | undefined,
+  toleranceMs: number | undefined,
+): number | undefined {
+  const hour = /\/(\d{4})\/(\d{2})\/(\d{2})\/(\d{2})\//.exec(key);
+  if (!hour || toleranceMs === undefined) return latestTimestampMs;
+  const [, year, month, day, hh] = hour.map(Number) as [number, number, number, number, number];
+  const byHour = Date.UTC(year, month - 1, day, hh) + HOUR_MS + toleranceMs;
+  return latestTimestampMs === undefined ? byHour : Math.min(byHour, latestTimestampMs);
+}
+
 /** Keep `parsed` in `found` under its ContactId when it is newer than the version kept there. */
 function keepNewest(
   found: Map<string, FoundRecord>,
@@ -181,6 +200,8 @@ export async function findInArchive(
     archive: ContactRecordArchive;
     maxObjects: number;
     latestTimestampMs?: number;
+    /** With it, a record dated after its object's hour plus this (ms) is passed over too. */
+    toleranceMs?: number;
     sleep?: (ms: number) => Promise<void>;
   },
 ): Promise<{ found: Map<string, FoundRecord>; objectsRead: number }> {
@@ -208,6 +229,7 @@ export async function findInArchive(
         if (objectsRead >= ports.maxObjects) return { found, objectsRead };
         objectsRead++;
         const texts = await withRetries(() => ports.archive.readObject(key), sleep);
+        const latest = latestForObject(key, ports.latestTimestampMs, ports.toleranceMs);
         for (const text of texts) {
           if (!mayBeWanted(text, wanted)) continue;
           let parsed: ReturnType<typeof parseContactRecordText>;
@@ -217,7 +239,7 @@ export async function findInArchive(
             continue;
           }
           if (!wanted.has(parsed.contactRecord.ContactId)) continue;
-          if (isFromTheFuture(parsed, ports.latestTimestampMs)) continue;
+          if (isFromTheFuture(parsed, latest)) continue;
           keepNewest(found, parsed);
         }
       }
@@ -280,6 +302,8 @@ export interface SweepRequest extends SweepWindow {
   maxArchiveObjects: number;
   /** Archived versions whose LastUpdateTimestamp is after this (ms since the epoch) are passed over. */
   latestTimestampMs?: number;
+  /** And those dated more than this (ms) after the hour they were archived in. */
+  toleranceMs?: number;
 }
 
 /**
@@ -416,6 +440,7 @@ export async function sweepUnsyncedVoiceCalls(
         archive: ports.archive,
         maxObjects: request.maxArchiveObjects,
         latestTimestampMs: request.latestTimestampMs,
+        toleranceMs: request.toleranceMs,
         sleep,
       });
       counts.archiveObjects = objectsRead;
@@ -507,20 +532,26 @@ export async function scheduledSweep(
 ): Promise<BandSweep[]> {
   const { nowMs, firstLookMinutes, lookbackHours, maxWindowDays, ...sweep } = request;
   const ages: Record<SweepBand, number> = {
-    'first-look': firstLookMinutes * 60_000,
-    'second-look': lookbackHours * HOUR_MS,
+    'first-look': bandAgeMs('first-look', { firstLookMinutes, lookbackHours }),
+    'second-look': bandAgeMs('second-look', { firstLookMinutes, lookbackHours }),
   };
   const done: BandSweep[] = [];
   for (const band of SWEEP_BANDS) {
     if (done.length > 0 && !(ports.hasTimeLeft?.() ?? true)) break;
+    const cursor = await ports.ledger.getSweepCursor(band);
     const window = sweepBandWindow({
       nowMs,
       ageMs: ages[band],
-      cursor: await ports.ledger.getSweepCursor(band),
+      cursor,
       lookbackMs: lookbackHours * HOUR_MS,
       maxWindowMs: maxWindowDays * 24 * HOUR_MS,
     });
     if (!window) continue;
+    // After an outage longer than the window, the part before it is left to a manual sweep: the
+    // cursor moves to the window's start, so that this window's continuations move it on.
+    if (cursor !== undefined && cursor < window.from) {
+      await ports.ledger.advanceSweepCursor(band, cursor, window.from);
+    }
     const iso = {
       from: new Date(window.from).toISOString(),
       to: new Date(window.to).toISOString(),
@@ -533,15 +564,32 @@ export async function scheduledSweep(
       },
       ports,
     );
-    if (result.complete) await completeBand(band, iso.to, ports.ledger);
+    if (result.complete) await completeBand(band, iso, ports.ledger);
     done.push({ band, window: iso, result });
   }
   return done;
 }
 
-/** Move `band`'s cursor to `to` (ISO-8601): its window was swept to its end. */
-export async function completeBand(band: SweepBand, to: string, ledger: SyncLedger): Promise<void> {
-  await ledger.advanceSweepCursor(band, Date.parse(to));
+/** The age (ms) at which `band` looks at a VoiceCall. */
+export function bandAgeMs(
+  band: SweepBand,
+  options: { firstLookMinutes: number; lookbackHours: number },
+): number {
+  return band === 'first-look'
+    ? options.firstLookMinutes * 60_000
+    : options.lookbackHours * HOUR_MS;
+}
+
+/**
+ * `band`'s window (ISO-8601) was swept to its end: move its cursor to the
+ * window's end, if the window starts at or before it (see SyncLedger.advanceSweepCursor).
+ */
+export async function completeBand(
+  band: SweepBand,
+  window: { from: string; to: string },
+  ledger: SyncLedger,
+): Promise<boolean> {
+  return ledger.advanceSweepCursor(band, Date.parse(window.from), Date.parse(window.to));
 }
 
 /**
@@ -619,6 +667,7 @@ export async function replayArchive(
     startAfter?: string;
     maxObjects: number;
     latestTimestampMs?: number;
+    toleranceMs?: number;
   },
   ports: {
     archive: ContactRecordArchive;
@@ -644,6 +693,7 @@ export async function replayArchive(
       const texts = await withRetries(() => ports.archive.readObject(key), sleep);
       counts.objects++;
       lastRead = key;
+      const latest = latestForObject(key, request.latestTimestampMs, request.toleranceMs);
       const newest = new Map<string, FoundRecord>();
       for (const text of texts) {
         counts.records++;
@@ -655,7 +705,7 @@ export async function replayArchive(
           continue;
         }
         if (only && !only.has(parsed.contactRecord.ContactId)) continue;
-        if (isFromTheFuture(parsed, request.latestTimestampMs)) {
+        if (isFromTheFuture(parsed, latest)) {
           counts.future++;
           continue;
         }
@@ -686,6 +736,7 @@ export async function holdCallOverrides(
     archiveLookupHours: number;
     maxArchiveObjects: number;
     latestTimestampMs?: number;
+    toleranceMs?: number;
   },
   ports: { ledger: SyncLedger; archive: ContactRecordArchive; syncQueue: SyncQueue },
 ): Promise<{ counts: { held: number; enqueued: number; pending: number } }> {
@@ -704,6 +755,7 @@ export async function holdCallOverrides(
       archive: ports.archive,
       maxObjects: request.maxArchiveObjects,
       latestTimestampMs: request.latestTimestampMs,
+      toleranceMs: request.toleranceMs,
     });
     resync = atLeast(found.get(item.contactId), item.claimed)?.item;
   }
@@ -732,15 +784,18 @@ export interface ResyncResult {
 
 /**
  * Repair one contact (an operator's `ResyncRequested`): with `reset`, reset
- * its ledger claim first (overrides kept), then find the newest genuine
- * version of its record in the archive and enqueue it as a resync, which the
- * updater sends whatever version the ledger held. Genuine: its
- * LastUpdateTimestamp is not after `latestTimestampMs` (a forged future
- * version, archived like any other, is passed over).
+ * its ledger claim first (held overrides kept, unless `resetOverrides`), then
+ * find the newest genuine version of its record in the archive and enqueue it
+ * as a resync, which the updater sends whatever version the ledger held.
+ * Genuine: its LastUpdateTimestamp is neither after `latestTimestampMs` nor
+ * more than `toleranceMs` after the hour it was archived in (a forged version,
+ * archived like any other, is passed over even once its date has passed).
  *
  * The archive window is `from`/`to` when given; otherwise it starts an hour
  * before the VoiceCall's CreatedDate (one `queryRecord` by VendorCallKey) and
- * lasts `archiveLookupHours` more.
+ * ends `maxWindowDays` after it or now (`nowMs`), whichever is first: every
+ * version Connect republished in that time is read, so a reset does not bring
+ * the VoiceCall back to an older one.
  *
  * @throws PermanentError when no window is given and SCV has no VoiceCall for
  *   the contact (nothing to repair, or the wrong ContactId); whatever the
@@ -750,11 +805,14 @@ export async function resyncContact(
   request: {
     contactId: string;
     reset: boolean;
+    resetOverrides?: boolean;
     from?: string;
     to?: string;
-    archiveLookupHours: number;
+    nowMs: number;
+    maxWindowDays: number;
     maxArchiveObjects: number;
     latestTimestampMs: number;
+    toleranceMs: number;
   },
   ports: {
     ledger: SyncLedger;
@@ -783,17 +841,23 @@ export async function resyncContact(
         `No VoiceCall with VendorCallKey ${contactId} (or no CreatedDate): give from and to`,
       );
     }
-    window = { from: created - HOUR_MS, to: created + request.archiveLookupHours * HOUR_MS };
+    window = {
+      from: created - HOUR_MS,
+      to: Math.min(request.nowMs, created + request.maxWindowDays * 24 * HOUR_MS),
+    };
   }
   const counts = { reset: 0, archiveObjects: 0, enqueued: 0, noRecord: 0 };
   if (request.reset) {
-    await ports.ledger.resetClaim(contactId);
-    counts.reset = 1;
+    const item = await ports.ledger.resetClaim(contactId, {
+      overrides: request.resetOverrides ?? false,
+    });
+    counts.reset = item ? 1 : 0;
   }
   const { found, objectsRead } = await findInArchive(new Map([[contactId, window]]), {
     archive: ports.archive,
     maxObjects: request.maxArchiveObjects,
     latestTimestampMs: request.latestTimestampMs,
+    toleranceMs: request.toleranceMs,
     sleep,
   });
   counts.archiveObjects = objectsRead;

@@ -143,14 +143,17 @@ export const ResyncRequested = {
  * - `reset`: optional, reset the sync ledger's claim first (keeping held
  *   overrides), so a claimed version that should not be there (a forged one)
  *   no longer supersedes the genuine ones. Default false.
+ * - `resetOverrides`: optional, with `reset`: also drop the held
+ *   START_CALL_PROCESSING overrides (forged numbers). Default false.
  * - `from` / `to`: optional ISO-8601 UTC bounds of the archive window to read
  *   (both or neither); default: from an hour before the VoiceCall's
- *   CreatedDate, for `archiveLookupHours`.
+ *   CreatedDate to `maxTriggerWindowDays` after it (or now).
  */
 export const ResyncRequestedDetailSchema = z
   .object({
     contactId: z.string().min(1).max(256),
     reset: z.boolean().optional(),
+    resetOverrides: z.boolean().optional(),
     from: isoTimestamp.optional(),
     to: isoTimestamp.optional(),
   })

@@ -43,6 +43,7 @@ import { PermanentError } from '../../domain/errors';
 import { TransientError } from '../../domain/errors';
 import { DEFAULT_FUTURE_TIMESTAMP_TOLERANCE_MINUTES } from '../../domain/contact-record';
 import {
+  bandAgeMs,
   completeBand,
   holdCallOverrides,
   redriveDeadLetters,
@@ -115,8 +116,9 @@ const config = readConfig(
   }),
 );
 const DAY_MS = 86_400_000;
+const futureToleranceMs = config.FUTURE_TIMESTAMP_TOLERANCE_MINUTES * 60_000;
 /** The latest LastUpdateTimestamp (ms since the epoch) a genuine archived version can have now. */
-const latestTimestampMs = () => Date.now() + config.FUTURE_TIMESTAMP_TOLERANCE_MINUTES * 60_000;
+const latestTimestampMs = () => Date.now() + futureToleranceMs;
 
 /**
  * Refuse an operator window longer than MAX_TRIGGER_WINDOW_DAYS: one trigger
@@ -270,6 +272,7 @@ async function runSweep(
     archiveLookupHours: config.ARCHIVE_LOOKUP_HOURS,
     maxArchiveObjects: config.MAX_ARCHIVE_OBJECTS,
     latestTimestampMs: latestTimestampMs(),
+    toleranceMs: futureToleranceMs,
   };
   const ports = { restApi, ledger, archive, syncQueue, hasTimeLeft };
   const scheduled =
@@ -297,11 +300,26 @@ async function runSweep(
         Date.parse(to) - (detail.lookbackHours ?? config.SWEEP_LOOKBACK_HOURS) * 3_600_000,
       ).toISOString();
     assertWindowWithinLimit('Sweep', from, to);
+    if (detail.band) {
+      // A band's window ends where its VoiceCalls were old enough when the schedule ran: never later.
+      const latest =
+        Date.now() -
+        bandAgeMs(detail.band, {
+          firstLookMinutes: config.SWEEP_FIRST_LOOK_MINUTES,
+          lookbackHours: config.SWEEP_LOOKBACK_HOURS,
+        });
+      if (Date.parse(to) > latest) {
+        throw new PermanentError(
+          `Sweep of band ${detail.band} ends at ${to}, after its VoiceCalls' age allows ` +
+            `(${new Date(latest).toISOString()}): a band's window comes from the schedule`,
+        );
+      }
+    }
     const result = await sweepUnsyncedVoiceCalls(
       { ...common, from, to, startAfter: detail.startAfter },
       ports,
     );
-    if (detail.band && result.complete) await completeBand(detail.band, to, ledger);
+    if (detail.band && result.complete) await completeBand(detail.band, { from, to }, ledger);
     runs = [{ band: detail.band, window: { from, to }, result }];
   }
   const counts: Record<string, number> = {};
@@ -389,7 +407,12 @@ export async function handler(
           prefix: detail.prefix ?? 'archive/',
         });
         const result = await replayArchive(
-          { ...detail, maxObjects, latestTimestampMs: latestTimestampMs() },
+          {
+            ...detail,
+            maxObjects,
+            latestTimestampMs: latestTimestampMs(),
+            toleranceMs: futureToleranceMs,
+          },
           { archive: reader, syncQueue, hasTimeLeft },
         );
         report = { schemaVersion: '1', operation: 'replay', ...result };
@@ -406,17 +429,20 @@ export async function handler(
         break;
       }
       case 'ResyncRequested': {
-        const { contactId, reset = false, from, to } = trigger.detail;
+        const { contactId, reset = false, resetOverrides, from, to } = trigger.detail;
         if (from !== undefined && to !== undefined) assertWindowWithinLimit('Resync', from, to);
         const result = await resyncContact(
           {
             contactId,
             reset,
+            resetOverrides,
             from,
             to,
-            archiveLookupHours: config.ARCHIVE_LOOKUP_HOURS,
+            nowMs: Date.now(),
+            maxWindowDays: config.MAX_TRIGGER_WINDOW_DAYS,
             maxArchiveObjects: config.MAX_ARCHIVE_OBJECTS,
             latestTimestampMs: latestTimestampMs(),
+            toleranceMs: futureToleranceMs,
           },
           { ledger, restApi, archive, syncQueue },
         );
@@ -438,6 +464,7 @@ export async function handler(
             archiveLookupHours: config.ARCHIVE_LOOKUP_HOURS,
             maxArchiveObjects: config.MAX_ARCHIVE_OBJECTS,
             latestTimestampMs: latestTimestampMs(),
+            toleranceMs: futureToleranceMs,
           },
           { ledger, archive, syncQueue },
         );

@@ -388,24 +388,27 @@ export function createDynamoDbLedger(options: DynamoDbLedgerOptions): SyncLedger
       return value === undefined ? undefined : Number(value);
     },
 
-    async advanceSweepCursor(band, to) {
+    async advanceSweepCursor(band, from, to) {
       try {
         await client.send(
           new UpdateItemCommand({
             TableName: tableName,
             Key: key(sweepCursorKey(band)),
             UpdateExpression: 'SET #sweptTo = :to',
-            ConditionExpression: 'attribute_not_exists(#sweptTo) OR #sweptTo < :to',
+            ConditionExpression:
+              'attribute_not_exists(#sweptTo) OR (#sweptTo < :to AND #sweptTo >= :from)',
             ExpressionAttributeNames: { '#sweptTo': 'sweptTo' },
-            ExpressionAttributeValues: { ':to': num(to) },
+            ExpressionAttributeValues: { ':from': num(from), ':to': num(to) },
           }),
         );
+        return true;
       } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        if (error instanceof ConditionalCheckFailedException) return false;
+        throw error;
       }
     },
 
-    async resetClaim(contactId) {
+    async resetClaim(contactId, options = {}) {
       // `dirty` goes with the claim; `sends` stays, so a send started before the reset cannot be
       // marked sent after it (markSent requires the generation it started).
       const update = new Update()
@@ -424,6 +427,7 @@ export function createDynamoDbLedger(options: DynamoDbLedgerOptions): SyncLedger
           'pending',
           'pendingSince',
           'dirty',
+          ...(options.overrides ? ['overrides', 'overridesAt'] : []),
         );
       try {
         const result = await client.send(

@@ -347,6 +347,28 @@ describe('redrive handler, SweepRequested', () => {
     });
   });
 
+  it('refuses a band window that ends later than its VoiceCalls can be old enough (a forged continuation)', async () => {
+    const refused = await handler(
+      sweepRequested({
+        band: 'first-look',
+        from: '2024-05-01T12:00:00Z',
+        to: '2024-05-02T06:00:00Z',
+      }),
+      lambdaContext(),
+    ).catch((error: unknown) => error);
+
+    expect(refused).toBeInstanceOf(PermanentError);
+    expect((refused as Error).message).toMatch(
+      /band first-look ends at .* after its VoiceCalls' age allows/,
+    );
+    expect(lambda.calls()).toHaveLength(0);
+    expect(
+      dynamo
+        .commandCalls(UpdateItemCommand)
+        .filter((call) => call.args[0].input.Key?.contactId?.S?.startsWith('sweep-cursor#')),
+    ).toHaveLength(0);
+  });
+
   it('continues a band stopped by maxRecords with its band, and moves its cursor only when the continuation completes', async () => {
     lambda.on(InvokeCommand).resolves(invokeResponse(ROW));
 
@@ -918,6 +940,44 @@ describe('redrive handler, ResyncRequested', () => {
 
     expect(sentBatches()).toHaveLength(0);
     expect(report.counts).toEqual({ reset: 0, archiveObjects: 1, enqueued: 0, noRecord: 1 });
+  });
+
+  it('passes over a version dated after the hour it was archived in, even once that date has passed', async () => {
+    // Archived in hour 10 of 2024-05-01, dated 20:00 that day: before now (06:30 the next day).
+    const forgedEarlier = { ...forged(), LastUpdateTimestamp: '2024-05-01T20:00:00Z' };
+    s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: ARCHIVE_KEY }], IsTruncated: false });
+    s3.on(GetObjectCommand).resolves(archiveObject([genuine(), forgedEarlier]));
+
+    const report = await handler(
+      eventBridgeEvent('ctr-sync', 'ResyncRequested', {
+        contactId: CONTACT_ID,
+        from: '2024-05-01T10:00:00Z',
+        to: '2024-05-01T11:00:00Z',
+      }),
+      lambdaContext(),
+    );
+
+    expect(sentBodies()).toEqual([JSON.parse(ctrReceivedBody(genuine()))]);
+    expect(report.counts.enqueued).toBe(1);
+  });
+
+  it('drops the held overrides too with resetOverrides, and counts no reset without a ledger item', async () => {
+    lambda.on(InvokeCommand).resolves(invokeResponse({ ...ROW }));
+    dynamo.on(UpdateItemCommand).resolves({});
+
+    const report = await handler(
+      eventBridgeEvent('ctr-sync', 'ResyncRequested', {
+        contactId: CONTACT_ID,
+        reset: true,
+        resetOverrides: true,
+      }),
+      lambdaContext(),
+    );
+
+    const [reset] = resetWrites();
+    expect(reset?.UpdateExpression).toContain('#overrides');
+    expect(reset?.UpdateExpression).toContain('#overridesAt');
+    expect(report.counts.reset).toBe(0);
   });
 
   it('refuses a contact SCV has no VoiceCall for when no window is given', async () => {

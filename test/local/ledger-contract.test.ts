@@ -242,16 +242,23 @@ describe.each([
     expect(await ledger.get('c')).toBeUndefined();
   });
 
-  it('keeps a sweep cursor per band that only moves forward', async () => {
+  it('keeps a sweep cursor per band that only moves forward, over windows that start at or before it', async () => {
     const ledger = await create();
 
     const before = await ledger.getSweepCursor('first-look');
-    await ledger.advanceSweepCursor('first-look', 2_000);
-    await ledger.advanceSweepCursor('first-look', 1_000);
-    await ledger.advanceSweepCursor('second-look', 500);
+    const moved = [
+      await ledger.advanceSweepCursor('first-look', 1_000, 2_000),
+      // Back: a late continuation of an older window.
+      await ledger.advanceSweepCursor('first-look', 500, 1_000),
+      // A jump over [2000, 3000), which nobody swept.
+      await ledger.advanceSweepCursor('first-look', 3_000, 4_000),
+      await ledger.advanceSweepCursor('first-look', 2_000, 3_000),
+    ];
+    await ledger.advanceSweepCursor('second-look', 0, 500);
 
     expect(before).toBeUndefined();
-    expect(await ledger.getSweepCursor('first-look')).toBe(2_000);
+    expect(moved).toEqual([true, false, false, true]);
+    expect(await ledger.getSweepCursor('first-look')).toBe(3_000);
     expect(await ledger.getSweepCursor('second-look')).toBe(500);
     expect((await ledger.listPending({ before: 10_000, limit: 10 })).items).toEqual([]);
   });
@@ -279,6 +286,18 @@ describe.each([
     expect((await ledger.listPending({ before: 1_000, limit: 10 })).items).toEqual([]);
     // The send begun before the reset cannot be marked sent after it.
     expect((await ledger.markSent('c', V2, generation as number, 7)).outcome).not.toBe('sent');
+  });
+
+  it('resets a claim with its held overrides when asked', async () => {
+    const ledger = await create();
+    await ledger.claim({ contactId: 'c', version: V2, token: 'm1', receivedAt: 5 });
+    await ledger.holdOverrides('c', { fromNumber: '+15550100002' }, 7);
+
+    const reset = await ledger.resetClaim('c', { overrides: true });
+
+    expect(reset?.overrides).toBeUndefined();
+    expect(reset?.overridesAt).toBeUndefined();
+    expect((await ledger.get('c'))?.claimed).toBeUndefined();
   });
 });
 

@@ -17,8 +17,14 @@ import { type Packaged, packageService, removePackages, type Template } from './
 
 const ACCOUNT = '123456789012';
 const REGION = 'us-east-1';
-const OPERATOR_PATTERN = `arn:aws:iam::${ACCOUNT}:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_CtrSyncOps_*`;
-const OPERATOR = `arn:aws:iam::${ACCOUNT}:role/aws-reserved/sso.amazonaws.com/us-east-1/AWSReservedSSO_CtrSyncOps_0a1b2c3d`;
+/**
+ * An IAM Identity Center permission set's roles, wherever the instance is: a role's path has the
+ * instance's Region except in us-east-1 (IAM Identity Center User Guide, "Referencing permission
+ * sets in resource policies").
+ */
+const OPERATOR_PATTERN = `arn:aws:iam::${ACCOUNT}:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_CtrSyncOps_*`;
+const OPERATOR = `arn:aws:iam::${ACCOUNT}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_CtrSyncOps_0a1b2c3d`;
+const OPERATOR_ELSEWHERE = `arn:aws:iam::${ACCOUNT}:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_CtrSyncOps_0a1b2c3d`;
 const LCA_SENDER = `arn:aws:iam::${ACCOUNT}:role/lca-ivr-start-call-processing`;
 const role = (name: string) => `arn:aws:iam::${ACCOUNT}:role/${name}`;
 
@@ -162,10 +168,18 @@ function allowedTypes(statements: Statement[], principal: string, stage: string)
 
 let dev: Packaged;
 let prod: Packaged;
+let wide: Packaged;
 
 beforeAll(async () => {
-  [dev, prod] = await Promise.all([
+  [dev, wide, prod] = await Promise.all([
     packageService(['--stage', 'dev']),
+    // Careless lists: patterns that also match the functions' roles.
+    packageService([
+      '--stage',
+      'qa',
+      `--param=operatorPrincipalArns=arn:aws:iam::${ACCOUNT}:role/*`,
+      `--param=lcaPrincipalArns=arn:aws:iam::${ACCOUNT}:role/ctr-sync-*`,
+    ]),
     packageService([
       '--stage',
       'prod',
@@ -187,7 +201,6 @@ describe('the bus policy (--stage prod, operator and LCA principals named)', () 
       role('ctr-sync-prod-redrive-us-east-1'),
       OPERATOR,
       LCA_SENDER,
-      role('ctr-sync-prod-forward-scp-us-east-1'),
       // The same function of another stage.
       role('ctr-sync-dev-ingest-us-east-1'),
     ]) {
@@ -227,6 +240,7 @@ describe('the bus policy (--stage prod, operator and LCA principals named)', () 
   });
 
   it('lets the operator principals put the triggers and START_CALL_PROCESSING, not records or reports', () => {
+    expect(types(OPERATOR_ELSEWHERE)).toEqual(types(OPERATOR));
     expect(types(OPERATOR)).toEqual(
       [
         'DlqRedriveRequested',
@@ -238,9 +252,8 @@ describe('the bus policy (--stage prod, operator and LCA principals named)', () 
     );
   });
 
-  it('lets the LCA principals and the forwarding rule put START_CALL_PROCESSING only', () => {
+  it('lets the LCA principals put START_CALL_PROCESSING only', () => {
     expect(types(LCA_SENDER)).toEqual(['START_CALL_PROCESSING']);
-    expect(types(role('ctr-sync-prod-forward-scp-us-east-1'))).toEqual(['START_CALL_PROCESSING']);
   });
 
   it('denies every other principal of the account everything, an administrator and the root included', () => {
@@ -259,36 +272,16 @@ describe('the bus policy (--stage dev, no operator or LCA principal named)', () 
   const stage = 'dev';
   const types = (principal: string) => allowedTypes(busStatements(dev, stage), principal, stage);
 
-  it('lets only the functions and the forwarding rule put events', () => {
+  it('lets only the functions put events, and nobody START_CALL_PROCESSING', () => {
     expect(types(role('ctr-sync-dev-ingest-us-east-1'))).toEqual(['CtrReceived']);
     expect(types(role('ctr-sync-dev-redrive-us-east-1'))).toEqual(
       ['RedriveCompleted', 'ReplayRequested', 'SweepRequested'].sort(),
     );
-    expect(types(role('ctr-sync-dev-forward-scp-us-east-1'))).toEqual(['START_CALL_PROCESSING']);
     expect(types(OPERATOR)).toEqual([]);
     expect(types(LCA_SENDER)).toEqual([]);
     // Where an operator's pattern would have been, nothing (no empty ARN) is listed.
     const unlisted = busStatements(dev, stage).find((statement) => statement.Condition?.ArnNotLike);
     expect(asList(unlisted?.Condition?.ArnNotLike?.['aws:PrincipalArn'])).not.toContain('');
-  });
-
-  it('forwards START_CALL_PROCESSING from the default bus with the role the policy names', () => {
-    const rule = dev.template.Resources.StartCallProcessingForwardRule;
-    const properties = rule?.Properties as {
-      EventBusName?: unknown;
-      EventPattern: unknown;
-      Targets: { Arn: unknown; RoleArn: unknown; DeadLetterConfig?: unknown }[];
-    };
-
-    expect(properties.EventBusName).toBeUndefined();
-    expect(properties.EventPattern).toEqual(patterns.startCallProcessing);
-    expect(properties.Targets).toEqual([
-      expect.objectContaining({
-        Arn: { 'Fn::GetAtt': ['EventBus', 'Arn'] },
-        RoleArn: { 'Fn::GetAtt': ['StartCallProcessingForwardRole', 'Arn'] },
-        DeadLetterConfig: { Arn: { 'Fn::GetAtt': ['RedriveDlq', 'Arn'] } },
-      }),
-    ]);
   });
 
   it('refuses principal lists with spaces at deploy time (AllowedPattern)', () => {
@@ -300,5 +293,17 @@ describe('the bus policy (--stage dev, no operator or LCA principal named)', () 
     expect(pattern.test(`${OPERATOR_PATTERN},${LCA_SENDER}`)).toBe(true);
     expect(pattern.test(`${OPERATOR_PATTERN}, ${LCA_SENDER}`)).toBe(false);
     expect(pattern.test('AWSReservedSSO_CtrSyncOps')).toBe(false);
+  });
+});
+
+describe('the bus policy (--stage qa, operator and LCA patterns that also match the functions)', () => {
+  const stage = 'qa';
+  const types = (principal: string) => allowedTypes(busStatements(wide, stage), principal, stage);
+
+  it('still lets ingest put CtrReceived and the redrive its events', () => {
+    expect(types(role('ctr-sync-qa-ingest-us-east-1'))).toEqual(['CtrReceived']);
+    expect(types(role('ctr-sync-qa-redrive-us-east-1'))).toEqual(
+      ['RedriveCompleted', 'ReplayRequested', 'SweepRequested'].sort(),
+    );
   });
 });

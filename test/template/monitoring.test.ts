@@ -327,9 +327,9 @@ describe('monitoring (stage dev, default parameters)', () => {
   it('alarms on failed invocations of every EventBridge rule, by its name and bus', () => {
     const rules = resourcesOfType<RuleProperties>(dev.template, 'AWS::Events::Rule');
 
-    // Sync, archive, two redrive rules, the sweep schedule, the START_CALL_PROCESSING forwarder,
-    // the rule reporting ingest's failed batches.
-    expect(rules).toHaveLength(7);
+    // Sync, archive, two redrive rules, the sweep schedule, the rule reporting ingest's failed
+    // batches.
+    expect(rules).toHaveLength(6);
     for (const [id, rule] of rules) {
       const onCustomBus = rule.EventBusName !== undefined;
       if (onCustomBus) {
@@ -354,7 +354,7 @@ describe('monitoring (stage dev, default parameters)', () => {
       ([, rule]) => rule.Targets?.some((target) => target.DeadLetterConfig !== undefined),
     );
 
-    expect(rules).toHaveLength(5);
+    expect(rules).toHaveLength(4);
     for (const [id, rule] of rules) {
       expect(rule.Targets?.every((target) => target.DeadLetterConfig?.Arn !== undefined)).toBe(
         true,
@@ -578,7 +578,7 @@ describe('monitoring (--stage prod, thresholds, periods and alarmEmail set)', ()
       Array(3).fill(PROD_PARAMS.functionThrottlesAlarmThreshold),
     );
     expect(threshold('AWS/Events', 'FailedInvocations')).toEqual(
-      Array(7).fill(PROD_PARAMS.ruleFailedInvocationsAlarmThreshold),
+      Array(6).fill(PROD_PARAMS.ruleFailedInvocationsAlarmThreshold),
     );
     expect(threshold('AWS/Firehose', 'DeliveryToS3.DataFreshness')).toEqual([
       PROD_PARAMS.archiveFreshnessAlarmSeconds,

@@ -271,11 +271,10 @@ describe('serverless package (stage dev, default parameters)', () => {
     const onBus = busRules(dev.template).filter(([, rule]) => isOnEventBus(rule));
     const elsewhere = busRules(dev.template).filter(([, rule]) => !isOnEventBus(rule));
 
-    // On the default bus: the rule forwarding START_CALL_PROCESSING to the ctr-sync bus, and the
-    // one reporting the batches ingest gave up on (S3 events of the archive bucket).
-    expect(elsewhere.map(([id, rule]) => [id, rule.EventBusName]).sort()).toEqual([
+    // On the default bus: the rule reporting the batches ingest gave up on (S3 events of the
+    // archive bucket).
+    expect(elsewhere.map(([id, rule]) => [id, rule.EventBusName])).toEqual([
       ['IngestFailedBatchRule', undefined],
-      ['StartCallProcessingForwardRule', undefined],
     ]);
     expect(onBus.flatMap(([, rule]) => rule.Targets)).toHaveLength(RULES.length);
   });
@@ -494,13 +493,8 @@ describe('serverless package (stage dev, default parameters)', () => {
 
     it('gives every function a role of its own, and no role is shared or left over', () => {
       const roles = FUNCTION_NAMES.map(roleOf);
-      // The delivery stream's role, the archive rule's role to put records on it, and the role
-      // that forwards START_CALL_PROCESSING from the default bus.
-      const serviceRoles = [
-        'ArchiveDeliveryRole',
-        'ArchiveRuleRole',
-        'StartCallProcessingForwardRole',
-      ];
+      // The delivery stream's role, and the archive rule's role to put records on it.
+      const serviceRoles = ['ArchiveDeliveryRole', 'ArchiveRuleRole'];
 
       expect(new Set(roles).size).toBe(FUNCTION_NAMES.length);
       expect(
@@ -586,8 +580,9 @@ describe('serverless package (stage dev, default parameters)', () => {
       const rest = [...granted].filter((pair) => !pair.startsWith('kinesis:'));
 
       // The archive key, only used with SSE-KMS (the ArchiveKmsKeyArn template parameter, from
-      // archiveKmsKeyArn; 'none' by default): the updater only reads the bucket.
-      const kms = name === 'updater' ? ['kms:Decrypt'] : ['kms:Decrypt', 'kms:GenerateDataKey'];
+      // archiveKmsKeyArn; 'none' by default): every function writes to the bucket (the updater its
+      // quarantine), so each may generate data keys.
+      const kms = ['kms:Decrypt', 'kms:GenerateDataKey'];
       expect(rest.sort()).toEqual(
         [
           ...expected(),
@@ -704,17 +699,18 @@ describe('data protection (stage dev, default parameters)', () => {
     for (const [id, queue] of queues) expect([id, queue.SqsManagedSseEnabled]).toEqual([id, true]);
   });
 
-  it('lets only the sync rule send to the sync queue', () => {
+  it('allows only the sync rule to send to the sync queue (the Deny: "the sync queue policy" below)', () => {
     const [, policy] =
       resourcesOfType<{ Queues: unknown[]; PolicyDocument: { Statement: PolicyStatement[] } }>(
         dev.template,
         'AWS::SQS::QueuePolicy',
       ).find(([, candidate]) => JSON.stringify(candidate.Queues).includes('"SyncQueue"')) ?? [];
 
-    expect(policy?.PolicyDocument.Statement).toHaveLength(1);
-    expect(policy?.PolicyDocument.Statement[0]?.Condition?.ArnEquals?.['aws:SourceArn']).toEqual(
-      getAtt('SyncRule'),
+    const allows = policy?.PolicyDocument.Statement.filter(
+      (statement) => statement.Effect === 'Allow',
     );
+    expect(allows).toHaveLength(1);
+    expect(allows?.[0]?.Condition?.ArnEquals?.['aws:SourceArn']).toEqual(getAtt('SyncRule'));
   });
 
   it('keeps the sync ledger on demand, encrypted, recoverable, expiring by TTL, and when the stack is removed', () => {
@@ -875,6 +871,28 @@ describe('data protection (stage dev, default parameters)', () => {
       Effect: 'Allow',
       Action: 'events:PutEvents',
       Principal: { AWS: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root' } },
+    });
+  });
+});
+
+describe('the sync queue policy', () => {
+  it('denies SendMessage to the sync queue to every request neither from the sync rule nor by the redrive role', () => {
+    const policy = resource<{
+      PolicyDocument: { Statement: (PolicyStatement & { Sid?: string; Condition?: unknown })[] };
+    }>(dev.template, 'SyncQueuePolicy', 'AWS::SQS::QueuePolicy');
+    const deny = policy.PolicyDocument.Statement.find((statement) => statement.Effect === 'Deny');
+
+    expect(deny).toMatchObject({
+      Principal: '*',
+      Action: 'sqs:SendMessage',
+      Resource: getAtt('SyncQueue'),
+      // One operator, two keys: both must differ for the Deny to apply.
+      Condition: {
+        ArnNotEquals: {
+          'aws:SourceArn': getAtt('SyncRule'),
+          'aws:PrincipalArn': getAtt('RedriveRole'),
+        },
+      },
     });
   });
 });

@@ -70,9 +70,9 @@ function viewOf(
     get: (contactId) => shared.get(contactId),
     listPending: (request) => shared.listPending(request),
     forget: (contactId) => shared.forget(contactId),
-    resetClaim: (contactId) => shared.resetClaim(contactId),
+    resetClaim: (contactId, options) => shared.resetClaim(contactId, options),
     getSweepCursor: (band) => shared.getSweepCursor(band),
-    advanceSweepCursor: (band, to) => shared.advanceSweepCursor(band, to),
+    advanceSweepCursor: (band, from, to) => shared.advanceSweepCursor(band, from, to),
   };
 }
 
