@@ -3,7 +3,9 @@
  * (no EventBridge emulator exists). It speaks the real wire protocol (AWS
  * JSON 1.1, `X-Amz-Target: AWSEvents.PutEvents`) on 127.0.0.1, so the
  * functions use the real `@aws-sdk/client-eventbridge`, pointed here by
- * `AWS_ENDPOINT_URL_EVENTBRIDGE`.
+ * `AWS_ENDPOINT_URL_EVENTBRIDGE`. It also answers DescribeEventBus,
+ * ListRules and DescribeRule, so an operator (the `ctr-sync` command, the AWS
+ * CLI) can look at the local bus and its rules.
  *
  * Each accepted entry becomes an event (`version`, `id`, `detail-type`,
  * `source`, `account`, `time`, `region`, `resources`, `detail`) and is
@@ -298,10 +300,80 @@ export async function startLocalEventBridge(
     return { FailedEntryCount: failed, Entries: results };
   }
 
+  const busArn = (name: string) => `arn:aws:events:${region}:${account}:event-bus/${name}`;
+  const ruleOf = (rule: LocalRule) => ({
+    Name: rule.name,
+    Arn: `arn:aws:events:${region}:${account}:rule/${rule.eventBusName}/${rule.name}`,
+    EventBusName: rule.eventBusName,
+    EventPattern: JSON.stringify(rule.eventPattern),
+    State: 'ENABLED',
+  });
+  const notFound = (message: string) => ({
+    status: 400,
+    body: { __type: 'ResourceNotFoundException', message },
+  });
+  /**
+   * The read-only operations an operator uses to look (Amazon EventBridge API
+   * Reference: DescribeEventBus, ListRules, DescribeRule), or `undefined` for
+   * another operation. `EventBusName` defaults to `default`, as in AWS.
+   */
+  function lookUp(
+    target: string,
+    text: string,
+  ): { status: number; body: Record<string, unknown> } | undefined {
+    if (
+      !['AWSEvents.DescribeEventBus', 'AWSEvents.ListRules', 'AWSEvents.DescribeRule'].includes(
+        target,
+      )
+    ) {
+      return undefined;
+    }
+    let input: { Name?: string; EventBusName?: string; NamePrefix?: string };
+    try {
+      input = JSON.parse(text || '{}') as typeof input;
+    } catch {
+      return {
+        status: 400,
+        body: { __type: 'SerializationException', message: 'Malformed request body' },
+      };
+    }
+    if (target === 'AWSEvents.DescribeEventBus') {
+      const name = input.Name ?? 'default';
+      return options.eventBusNames.includes(name)
+        ? { status: 200, body: { Name: name, Arn: busArn(name) } }
+        : notFound(`Event bus ${name} does not exist.`);
+    }
+    const busName = input.EventBusName ?? 'default';
+    if (!options.eventBusNames.includes(busName))
+      return notFound(`Event bus ${busName} does not exist.`);
+    const rules = options.rules.filter((rule) => rule.eventBusName === busName);
+    if (target === 'AWSEvents.ListRules') {
+      const prefix = input.NamePrefix ?? '';
+      return {
+        status: 200,
+        body: { Rules: rules.filter((rule) => rule.name.startsWith(prefix)).map(ruleOf) },
+      };
+    }
+    const rule = rules.find((candidate) => candidate.name === input.Name);
+    return rule
+      ? { status: 200, body: ruleOf(rule) }
+      : notFound(`Rule ${String(input.Name)} does not exist on EventBus ${busName}.`);
+  }
+
   const server: Server = createServer((request, response) => {
     void (async () => {
       const target = request.headers['x-amz-target'];
       const text = await readBody(request);
+      const look = request.method === 'POST' ? lookUp(String(target), text) : undefined;
+      if (look) {
+        sendJson(
+          response,
+          look.status,
+          look.body,
+          look.status === 200 ? undefined : (look.body.__type as string),
+        );
+        return;
+      }
       if (request.method !== 'POST' || target !== 'AWSEvents.PutEvents') {
         sendJson(
           response,

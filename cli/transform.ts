@@ -1,17 +1,19 @@
 /**
- * `ctr-sync transform <ctr.json>`: what the updater would send SCV for one
- * contact record, without running anything.
+ * `ctr-sync transform <file>`: what the updater would send SCV for contact
+ * records, without running anything.
  *
  * Prints `{"contactId": ..., "fieldValues": {...}}` (the `updateVoiceCall`
- * fieldValues) or `{"contactId": ..., "skipped": "<reason>"}`. A file holding
- * a JSON array prints one such line per element. Invalid input exits 2 with
- * the reason on stderr; usage errors exit 64.
+ * fieldValues) or `{"contactId": ..., "skipped": "<reason>"}` per record. The
+ * file holds one record, a JSON array of records, or JSON lines (one record
+ * per line, as `npm start -- --input` reads them). An invalid record, or a
+ * file that cannot be read, exits 2 with the reason on stderr.
  */
 import { readFile } from 'node:fs/promises';
 import { decodeContactRecordWithText } from '../domain/contact-record';
 import { evaluateSyncEligibility } from '../domain/eligibility';
 import { InvalidContactRecordError } from '../domain/errors';
 import { toVoiceCallUpdate } from '../domain/voice-call';
+import { EXIT, type Io, UsageError } from './io';
 
 /** Result of transforming one record, as printed. */
 export type TransformResult =
@@ -30,8 +32,11 @@ export function transformRecord(data: Uint8Array): TransformResult {
   return { contactId, fieldValues };
 }
 
-/** Records of a file: the elements of a top-level JSON array, or the file itself. */
-function recordsOf(bytes: Buffer): Uint8Array[] {
+/**
+ * Records of a file: the elements of a top-level JSON array; each line of
+ * JSON lines (more than one non-empty line, each an object); or the file itself.
+ */
+export function recordsOf(bytes: Buffer): Uint8Array[] {
   const text = bytes.toString('utf8').trimStart();
   if (text.startsWith('[')) {
     try {
@@ -42,31 +47,33 @@ function recordsOf(bytes: Buffer): Uint8Array[] {
       // Not a JSON array after all: decoding the whole file reports the problem.
     }
   }
+  const lines = text.split('\n').filter((line) => line.trim() !== '');
+  if (lines.length > 1 && lines.every((line) => line.trimStart().startsWith('{'))) {
+    try {
+      lines.forEach((line) => JSON.parse(line));
+      return lines.map((line) => Buffer.from(line, 'utf8'));
+    } catch {
+      // One record written over several lines: decode the file whole.
+    }
+  }
   return [bytes];
 }
 
-/** Run the CLI with `argv` (without node and script); returns the exit code. */
-export async function main(
-  argv: string[],
-  io: { out: (line: string) => void; err: (line: string) => void } = {
-    out: (line) => process.stdout.write(`${line}\n`),
-    err: (line) => process.stderr.write(`${line}\n`),
-  },
-): Promise<number> {
-  const [command, path, ...rest] = argv;
-  if (command !== 'transform' || !path || rest.length > 0) {
-    io.err('usage: ctr-sync transform <ctr.json>');
-    return 64;
-  }
+/**
+ * Transform every record of `path`, one line each on `io.out`.
+ * @returns 0, or 2 when the file cannot be read or a record is invalid (each named on `io.err`).
+ */
+export async function transformFile(path: string, io: Io): Promise<number> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
   } catch (error) {
-    io.err(`ctr-sync: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
-    return 2;
+    throw new UsageError(
+      `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}; give a contact record file (JSON, a JSON array or JSON lines)`,
+    );
   }
   const records = recordsOf(bytes);
-  let status = 0;
+  let status: number = EXIT.ok;
   records.forEach((record, index) => {
     try {
       io.out(JSON.stringify(transformRecord(record)));
@@ -76,7 +83,7 @@ export async function main(
       io.err(
         `ctr-sync: invalid contact record in ${path}${where}: ${error.message} [${error.reason}]`,
       );
-      status = 2;
+      status = EXIT.usage;
     }
   });
   return status;
