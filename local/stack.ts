@@ -147,6 +147,15 @@ export interface LocalStackOptions {
   measureCapacity?: boolean;
 }
 
+/** Counts while the stack drains (the functions' metrics, and the sync queue's depth). */
+export interface DrainProgress {
+  received: number;
+  published: number;
+  synced: number;
+  /** Messages in the sync queue, visible and in flight. */
+  inSyncQueue: number;
+}
+
 /** Counts of one run, from the functions' EMF metrics and the queues. */
 export interface LocalStackSummary {
   received: number;
@@ -245,7 +254,11 @@ export interface LocalStack {
   /** Delete every item of the sync ledger (as a restore from an empty backup would leave it). */
   wipeLedger(): Promise<number>;
   /** Resolves when the stream is consumed to its tip and nothing is in flight anywhere. */
-  drain(onProgress?: (received: number) => void): Promise<void>;
+  /**
+   * Resolves when every stage is quiet; `onProgress` is called about every
+   * 2 s while it waits, with the counts so far.
+   */
+  drain(onProgress?: (progress: DrainProgress) => void): Promise<void>;
   summary(): Promise<LocalStackSummary>;
   voiceCalls(): Promise<Record<string, StoredVoiceCall>>;
   /** Every record under `quarantine/` in the archive bucket, with its raw bytes and reason. */
@@ -717,7 +730,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
             (await settled(eventBridge.waitUntilIdle())) &&
             (await settled(sqsMapping.waitUntilIdle({ timeoutMs: 2_000 }))) &&
             (await quiet());
-          onProgress?.(metrics.total('Received'));
+          if (onProgress) {
+            const depth = await queueDepth(sqs, syncQueueUrl).catch(() => ({
+              visible: 0,
+              inFlight: 0,
+            }));
+            onProgress({
+              received: metrics.total('Received'),
+              published: metrics.total('Published'),
+              synced: metrics.total('Synced'),
+              inSyncQueue: depth.visible + depth.inFlight,
+            });
+          }
           quietRounds = idle ? quietRounds + 1 : 0;
           await new Promise((resolve) => setTimeout(resolve, 100));
         }

@@ -11,7 +11,8 @@
  * would; then it reconciles the input with the VoiceCalls, the quarantine and
  * the archive, prints a summary, and stops everything it started. `--out`
  * writes `{ summary, reconciliation, voiceCalls: { <contactId>: fieldValues } }`.
- * Exits 1 when anything was lost.
+ * Exits 0 when nothing was lost, 1 when anything was (or the run failed), 2 on
+ * usage or input errors (cli/io.ts).
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,7 +25,13 @@ import { generateContactRecords } from './generate';
 import { type InputRecord, readInput } from './input';
 import { type Reconciliation, reconcile } from './reconcile';
 import type { StoredVoiceCall } from './scv-stand-in';
-import { type LocalStack, type LocalStackSummary, startLocalStack } from './stack';
+import {
+  type DrainProgress,
+  type LocalStack,
+  type LocalStackSummary,
+  startLocalStack,
+} from './stack';
+import { EXIT, UsageError } from '../cli/io';
 import { StartCallProcessing } from '../events/start-call-processing';
 import type { FieldOverrides } from '../domain/ports';
 
@@ -104,8 +111,12 @@ export async function runLocal(
 ): Promise<LocalRunResult> {
   const progress = options.progress ?? (() => {});
   const workDir = await mkdtemp(join(tmpdir(), 'ctr-sync-local-'));
+  progress('starting the local stack (emulators, and the functions bundled as serverless would)');
   const stack = await startLocalStack({ workDir, faults: options.faults });
   try {
+    progress(
+      `creating the VoiceCalls of ${records.length} records, as SCV does when a call starts`,
+    );
     // SCV creates the VoiceCall when a voice call starts; the CTR arrives after it ends.
     const created = new Set<string>();
     let earliest = Date.now();
@@ -121,11 +132,18 @@ export async function runLocal(
       created.add(record.contactId);
     }
     let lastReport = 0;
-    const onProgress = (received: number) => {
-      if (Date.now() - lastReport > 2000) {
-        lastReport = Date.now();
-        progress(`received ${received} (input ${records.length} records)`);
-      }
+    const startedAt = Date.now();
+    const onProgress = (counts: DrainProgress) => {
+      if (Date.now() - lastReport < 3000) return;
+      lastReport = Date.now();
+      const seconds = (Date.now() - startedAt) / 1000;
+      const rate = counts.received / Math.max(1, seconds);
+      const left = Math.max(0, records.length - counts.received);
+      const estimate =
+        left > 0 && rate > 0 ? `, about ${Math.ceil(left / rate)} s of input left` : '';
+      progress(
+        `received ${counts.received} of ${records.length}, published ${counts.published}, synced ${counts.synced}, in the sync queue ${counts.inSyncQueue}${estimate}`,
+      );
     };
     for (const entry of options.events ?? []) {
       progress(`putting ${entry.DetailType} on the bus`);
@@ -280,8 +298,7 @@ function printSummary(result: LocalRunResult): void {
 const USAGE = `Usage: npm start -- [options]
 
 Runs contact records through the whole pipeline on this machine (no AWS account), then
-reconciles the input with the VoiceCalls, the quarantine and the archive. Exits 1 when
-anything was lost.
+reconciles the input with the VoiceCalls, the quarantine and the archive.
 
   --input <file|dir>     records to put on the stream (repeatable): a .json file holding an
                          array or an object, or JSON lines; a folder: every .json/.jsonl/.ndjson
@@ -294,50 +311,112 @@ anything was lost.
   --rate <records/s>     put the records at this pace instead of all at once
   --purge-dlq            after the input drains, purge the sync DLQ instead of redriving it
   --out <file>           write the summary, the reconciliation and the VoiceCalls as JSON
+  --progress             a progress line every few seconds on stderr even when it is not a
+                         terminal (on a terminal, always)
   --help                 print this
+
+Exit codes: 0 nothing lost, 1 records lost or the run failed, 2 usage or input errors.
 `;
 
-async function main(): Promise<void> {
-  if (process.argv.includes('--help')) {
+/** A number option: `undefined` when absent. @throws UsageError naming the option when it is not `valid`. */
+function numberOption(
+  value: string | undefined,
+  name: string,
+  valid: (number: number) => boolean,
+  what: string,
+): number | undefined {
+  if (value === undefined) return undefined;
+  const number = Number(value);
+  if (!valid(number)) throw new UsageError(`--${name} takes ${what}, not "${value}"`);
+  return number;
+}
+
+/**
+ * `npm start`: parse, run, print. Exit codes (cli/io.ts): 0 nothing lost, 1
+ * records lost (or the run failed), 2 usage or input errors, each with one
+ * line on stderr naming the fix.
+ */
+export async function main(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        input: { type: 'string', multiple: true },
+        generate: { type: 'string' },
+        events: { type: 'string' },
+        rate: { type: 'string' },
+        'purge-dlq': { type: 'boolean', default: false },
+        faults: { type: 'string' },
+        seed: { type: 'string', default: '1' },
+        out: { type: 'string' },
+        progress: { type: 'boolean' },
+        help: { type: 'boolean' },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}; see npm start -- --help`);
+  }
+  if (values.help) {
     console.log(USAGE);
-    return;
+    return EXIT.ok;
   }
-  const { values } = parseArgs({
-    options: {
-      input: { type: 'string', multiple: true },
-      generate: { type: 'string' },
-      events: { type: 'string' },
-      rate: { type: 'string' },
-      'purge-dlq': { type: 'boolean', default: false },
-      faults: { type: 'string' },
-      seed: { type: 'string', default: '1' },
-      out: { type: 'string' },
-    },
-    strict: true,
-  });
-  const seed = Number(values.seed);
-  if (!Number.isSafeInteger(seed)) throw new Error(`--seed must be an integer, got ${values.seed}`);
-  const count = values.generate === undefined ? undefined : Number(values.generate);
-  if (count !== undefined && !(Number.isSafeInteger(count) && count > 0)) {
-    throw new Error(`--generate must be a positive integer, got ${values.generate}`);
+  const seed = numberOption(values.seed, 'seed', Number.isSafeInteger, 'an integer') as number;
+  const count = numberOption(
+    values.generate,
+    'generate',
+    (n) => Number.isSafeInteger(n) && n > 0,
+    'a whole number above 0',
+  );
+  if (count !== undefined && values.input?.length) {
+    throw new UsageError('--generate and --input exclude each other: give one of them');
   }
-  const faults = values.faults ? new FaultPlan(parseFaultSpec(values.faults), seed) : undefined;
-  const rate = values.rate === undefined ? undefined : Number(values.rate);
-  if (rate !== undefined && !(rate > 0)) {
-    throw new Error(`--rate must be a positive number of records per second, got ${values.rate}`);
+  const rate = numberOption(values.rate, 'rate', (n) => n > 0, 'records per second above 0');
+  let faults: FaultPlan | undefined;
+  try {
+    faults = values.faults ? new FaultPlan(parseFaultSpec(values.faults), seed) : undefined;
+  } catch (error) {
+    throw new UsageError(`--faults: ${(error as Error).message}; see npm start -- --help`);
   }
-  const events = values.events
-    ? (JSON.parse(await readFile(values.events, 'utf8')) as PutEventsEntry[])
-    : undefined;
-  const records = count
-    ? generateContactRecords({ count, seed })
-    : await readInput(values.input?.length ? values.input : BUNDLED_SAMPLES);
+  let events: PutEventsEntry[] | undefined;
+  if (values.events) {
+    try {
+      events = JSON.parse(await readFile(values.events, 'utf8')) as PutEventsEntry[];
+    } catch (error) {
+      throw new UsageError(
+        `--events ${values.events}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; give a JSON array of PutEvents entries`,
+      );
+    }
+    if (!Array.isArray(events)) {
+      throw new UsageError(`--events ${values.events}: not a JSON array of PutEvents entries`);
+    }
+  }
+  let records: InputRecord[];
+  if (count) records = generateContactRecords({ count, seed });
+  else {
+    const paths = values.input?.length ? values.input : BUNDLED_SAMPLES;
+    try {
+      records = await readInput(paths);
+    } catch (error) {
+      throw new UsageError(
+        `cannot read ${(error as { path?: string }).path ?? paths.join(', ')}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      );
+    }
+    if (records.length === 0) {
+      throw new UsageError(
+        `no contact records in ${paths.join(', ')}: give .json, .jsonl or .ndjson files, or --generate N`,
+      );
+    }
+  }
+  // On a terminal, or when asked: one line every few seconds on stderr.
+  const showProgress = values.progress === true || process.stderr.isTTY === true;
   const result = await runLocal(records, {
     faults,
     events,
     rate,
     purgeDlq: values['purge-dlq'],
-    progress: (line) => console.error(`ctr-sync: ${line}`),
+    progress: showProgress ? (line) => console.error(`ctr-sync: ${line}`) : undefined,
   });
   printSummary(result);
   if (values.out) {
@@ -351,13 +430,19 @@ async function main(): Promise<void> {
     console.error(
       `ctr-sync: ${result.reconciliation.lost} lost; first ContactIds: ${result.reconciliation.lostContactIds.join(', ')}`,
     );
-    process.exitCode = 1;
+    return EXIT.failed;
   }
+  return EXIT.ok;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main().catch((error: unknown) => {
-    console.error(`ctr-sync: ${error instanceof Error ? error.message : String(error)}`);
-    process.exitCode = 1;
-  });
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      console.error(`ctr-sync: ${error instanceof Error ? error.message : String(error)}`);
+      process.exitCode = error instanceof UsageError ? EXIT.usage : EXIT.failed;
+    },
+  );
 }
