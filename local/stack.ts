@@ -68,6 +68,7 @@ import {
   startLocalFunction,
 } from './lambda-runtime';
 import { AWS_REQUESTS_METRIC_PREFIX, RequestCounts } from '../functions/shared/request-metrics';
+import { stageNames } from '../cli/aws';
 import { MetricsCollector } from './metrics-collector';
 import { type StandInFault, type StoredVoiceCall, startScvStandIn } from './scv-stand-in';
 import {
@@ -83,18 +84,25 @@ import {
 
 const ACCOUNT = '000000000000';
 const STREAM_NAME = 'connect-contact-records';
-const BUS_NAME = 'ctr-sync-local';
-const BUCKET = 'ctr-sync-local-archive';
-const LEDGER_TABLE_NAME = 'ctr-sync-local-ledger';
-const DELIVERY_STREAM = 'ctr-sync-local-archive';
+/**
+ * The local stack's resources are named as the `dev` stage's (cli/aws.ts
+ * stageNames, after serverless.yml), so `events/examples/*.json` and
+ * `ctr-sync <command> --stage dev` work against it unchanged.
+ */
+export const LOCAL_STAGE = 'dev';
+const NAMES = stageNames(LOCAL_STAGE);
+const BUS_NAME = NAMES.bus;
+const BUCKET = `ctr-sync-${LOCAL_STAGE}-archive`;
+const LEDGER_TABLE_NAME = NAMES.ledgerTable;
+const DELIVERY_STREAM = `ctr-sync-${LOCAL_STAGE}-archive`;
 const TELEPHONY_FUNCTION = 'InvokeTelephonyIntegrationApiFunction';
 const REST_API_FUNCTION = 'InvokeSalesforceRestApiFunction';
 const QUEUES = {
-  sync: 'ctr-sync-local-sync',
-  syncDlq: 'ctr-sync-local-sync-dlq',
-  redriveDlq: 'ctr-sync-local-redrive-dlq',
-  ingestFailures: 'ctr-sync-local-ingest-failures',
-  archiveDlq: 'ctr-sync-local-archive-dlq',
+  sync: NAMES.queues.sync,
+  syncDlq: NAMES.queues['sync-dlq'],
+  redriveDlq: NAMES.queues['redrive-dlq'],
+  ingestFailures: NAMES.queues['ingest-failures'],
+  archiveDlq: NAMES.queues['archive-dlq'],
 } as const;
 
 /** What the DynamoDB proxy answers with when the fault plan picks a request. */
@@ -247,6 +255,12 @@ export interface LocalStack {
   ): Promise<number[]>;
   /** What SCV does when a call starts: a VoiceCall whose CustomerHoldDuration is null. */
   createVoiceCall(contactId: string, createdDate: string): Promise<void>;
+  /**
+   * Where an operator (the AWS CLI, the SDK, `ctr-sync`) reaches each service,
+   * by the suffix of its `AWS_ENDPOINT_URL_<SERVICE>` variable: EVENTBRIDGE,
+   * KINESIS, SQS, S3, DYNAMODB, FIREHOSE and LAMBDA (the SCV stand-in).
+   */
+  endpoints: Record<string, string>;
   /** Put an event on the bus as an operator would with `aws events put-events`. */
   putEvent(source: string, detailType: string, detail: object): Promise<void>;
   /** Delete every message of a dead-letter queue (SQS PurgeQueue), as if they had expired. */
@@ -666,6 +680,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         return putAt;
       },
       createVoiceCall: (contactId, createdDate) => standIn.createVoiceCall(contactId, createdDate),
+      endpoints: {
+        EVENTBRIDGE: eventBridge.endpoint,
+        KINESIS: kinesisLocal.endpoint,
+        SQS: fauxqs.endpoint,
+        S3: fauxqs.endpoint,
+        DYNAMODB: dynamoDb.endpoint,
+        FIREHOSE: firehose.endpoint,
+        LAMBDA: standIn.endpoint,
+      },
       async purgeDeadLetters() {
         await sqs.send(new PurgeQueueCommand({ QueueUrl: syncDlqUrl }));
       },

@@ -83,6 +83,12 @@ export interface RunLocalOptions {
   rate?: number;
   /** Operator actions after the last pass and before the reconciliation (tests). */
   afterPasses?: (stack: LocalStack) => Promise<void>;
+  /**
+   * Keep the stack up (`--serve`): after the input (if any) drained, call
+   * `onReady` with the stack, and wait for `until` instead of the operator's
+   * DLQ redrive and sweep; then drain and reconcile as usual.
+   */
+  serve?: { onReady(stack: LocalStack): void; until: Promise<unknown> };
 }
 
 /** The phone-number overrides the START_CALL_PROCESSING entries among `events` set, by callId. */
@@ -179,7 +185,17 @@ export async function runLocal(
     };
     const fieldValuesOf = (stored: Record<string, StoredVoiceCall>) =>
       Object.fromEntries(Object.entries(stored).map(([key, call]) => [key, call.fieldValues]));
-    await pass();
+    if (options.serve) {
+      if (records.length > 0) {
+        progress(`putting ${records.length} records on the stream`);
+        await putAll();
+      }
+      await stack.drain(onProgress);
+      options.serve.onReady(stack);
+      await options.serve.until;
+      progress('stopping: draining what is in flight');
+      await stack.drain(onProgress);
+    } else await pass();
     let firstPass: Record<string, Record<string, unknown>> | undefined;
     if (options.replay) {
       firstPass = fieldValuesOf(await stack.voiceCalls());
@@ -313,10 +329,35 @@ reconciles the input with the VoiceCalls, the quarantine and the archive.
   --out <file>           write the summary, the reconciliation and the VoiceCalls as JSON
   --progress             a progress line every few seconds on stderr even when it is not a
                          terminal (on a terminal, always)
+  --serve                keep the stack up after the input drained (no input: start empty);
+                         prints AWS_ENDPOINT_URL_<SERVICE>=... lines and "ready", runs until
+                         SIGINT or SIGTERM, then drains and reconciles; resources are named as
+                         the dev stage's (bus ctr-sync-dev)
   --help                 print this
 
 Exit codes: 0 nothing lost, 1 records lost or the run failed, 2 usage or input errors.
 `;
+
+/**
+ * `--serve`: once the stack is ready, print one `AWS_ENDPOINT_URL_<SERVICE>=<url>`
+ * line per service (the form the AWS SDKs and the AWS CLI read) and `ready`
+ * on stdout; stop on SIGINT or SIGTERM.
+ */
+function serveUntilSignal(): NonNullable<RunLocalOptions['serve']> {
+  const until = new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  return {
+    until,
+    onReady(stack) {
+      for (const [service, url] of Object.entries(stack.endpoints)) {
+        console.log(`AWS_ENDPOINT_URL_${service}=${url}`);
+      }
+      console.log('ready');
+    },
+  };
+}
 
 /** A number option: `undefined` when absent. @throws UsageError naming the option when it is not `valid`. */
 function numberOption(
@@ -351,6 +392,7 @@ export async function main(argv: string[]): Promise<number> {
         seed: { type: 'string', default: '1' },
         out: { type: 'string' },
         progress: { type: 'boolean' },
+        serve: { type: 'boolean' },
         help: { type: 'boolean' },
       },
       strict: true,
@@ -394,6 +436,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   let records: InputRecord[];
   if (count) records = generateContactRecords({ count, seed });
+  else if (values.serve && !values.input?.length) records = [];
   else {
     const paths = values.input?.length ? values.input : BUNDLED_SAMPLES;
     try {
@@ -417,6 +460,7 @@ export async function main(argv: string[]): Promise<number> {
     rate,
     purgeDlq: values['purge-dlq'],
     progress: showProgress ? (line) => console.error(`ctr-sync: ${line}`) : undefined,
+    ...(values.serve ? { serve: serveUntilSignal() } : {}),
   });
   printSummary(result);
   if (values.out) {

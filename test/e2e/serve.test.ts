@@ -1,0 +1,107 @@
+/**
+ * `npm start -- --serve` (local/start.ts, runLocal with `serve`): a local stack
+ * that stays up, driven as an operator would, through the endpoints it
+ * announces: START_CALL_PROCESSING from events/examples/ as it is (on the
+ * `ctr-sync-dev` bus), a record put on the stream with the real Kinesis SDK,
+ * and a sweep with `ctr-sync sweep --stage dev --wait`; then stopped, drained
+ * and reconciled.
+ */
+import { readFileSync } from 'node:fs';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../../cli/main';
+import type { LocalStack } from '../../local/stack';
+import { runLocal } from '../../local/start';
+import { loadContactRecordFixture } from '../fixtures/factories';
+
+const examples = new URL('../../events/examples/', import.meta.url);
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+});
+
+describe('npm start -- --serve', () => {
+  it('announces its endpoints, takes what an operator puts, and reconciles when stopped', async () => {
+    let stop!: () => void;
+    const until = new Promise<void>((resolve) => {
+      stop = resolve;
+    });
+    let ready!: (stack: LocalStack) => void;
+    const served = new Promise<LocalStack>((resolve) => {
+      ready = resolve;
+    });
+    const run = runLocal([], { serve: { onReady: ready, until } });
+    let finished = false;
+    try {
+      const stack = await served;
+      expect(Object.keys(stack.endpoints).sort()).toEqual(
+        ['DYNAMODB', 'EVENTBRIDGE', 'FIREHOSE', 'KINESIS', 'LAMBDA', 'S3', 'SQS'].sort(),
+      );
+      for (const [service, url] of Object.entries(stack.endpoints)) {
+        expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+        vi.stubEnv(`AWS_ENDPOINT_URL_${service}`, url);
+      }
+      vi.stubEnv('AWS_ACCESS_KEY_ID', 'local');
+      vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'local');
+      vi.stubEnv('AWS_REGION', 'us-east-1');
+
+      // LCA's event, as the example file has it, while the call is in progress.
+      const entries = JSON.parse(
+        readFileSync(new URL('start-call-processing.json', examples), 'utf8'),
+      );
+      const put = await new EventBridgeClient({}).send(new PutEventsCommand({ Entries: entries }));
+      expect(put.FailedEntryCount).toBe(0);
+      const detail = JSON.parse(entries[0].Detail) as {
+        callId: string;
+        toNumber: string;
+        fromNumber: string;
+      };
+
+      // The call ends: its record on the stream, its VoiceCall created by SCV when it started.
+      const record = loadContactRecordFixture('inbound-answered');
+      expect(record.ContactId).toBe(detail.callId);
+      await stack.createVoiceCall(detail.callId, String(record.InitiationTimestamp));
+      // kinesis-local speaks HTTP/1.1; the SDK's Kinesis client defaults to HTTP/2 in Node.
+      await new KinesisClient({ requestHandler: new NodeHttpHandler() }).send(
+        new PutRecordCommand({
+          StreamName: 'connect-contact-records',
+          PartitionKey: detail.callId,
+          Data: Buffer.from(JSON.stringify(record)),
+        }),
+      );
+      await stack.drain();
+
+      const out: string[] = [];
+      const err: string[] = [];
+      const sweep = await main(['sweep', '--stage', 'dev', '--wait', '--wait-seconds', '120'], {
+        io: { out: (line) => out.push(line), err: (line) => err.push(line) },
+      });
+      expect([sweep, err]).toEqual([0, []]);
+      expect(out[0]).toMatch(/^SweepRequested put on ctr-sync-dev: EventId [0-9a-f-]{36}$/);
+      expect(JSON.parse(out.slice(1).join('\n'))).toMatchObject({
+        operation: 'sweep',
+        complete: true,
+      });
+
+      stop();
+      const result = await run;
+      finished = true;
+      expect(result.voiceCalls[detail.callId]).toMatchObject({
+        toNumber: detail.toNumber,
+        fromNumber: detail.fromNumber,
+      });
+      expect(result.summary).toMatchObject({
+        received: 1,
+        synced: 1,
+        inDlq: { sync: 0, redrive: 0 },
+      });
+    } finally {
+      if (!finished) {
+        stop();
+        await run.catch(() => undefined);
+      }
+    }
+  }, 300_000);
+});
