@@ -28,12 +28,12 @@ import {
   createStream,
   startFauxqsServer,
   startKinesisLocal,
-} from '../local/emulators';
+} from '../local/emulators/start-emulators';
 import { startKinesisEventSourceMapping } from '../local/event-source-mappings/kinesis';
-import type { InputRecord } from '../local/input';
-import { buildFunctions, BUNDLE_OPTIONS, startLocalFunction } from '../local/lambda-runtime';
-import { type StoredVoiceCall, startScvStandIn } from '../local/scv-stand-in';
-import { startLocalStack } from '../local/stack';
+import type { InputRecord } from '../local/input/read';
+import { buildFunctions, BUNDLE_OPTIONS, startLocalFunction } from '../local/lambda/runtime';
+import { type StoredVoiceCall, startScvStandIn } from '../local/scv/stand-in';
+import { startLocalStack } from '../local/run/stack';
 import { quantile } from './figure';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';

@@ -20,7 +20,7 @@ import type { KinesisStreamRecord } from 'aws-lambda';
 import { build } from 'esbuild';
 import { parseContactRecord } from '../domain/contact-record';
 import { evaluateSyncEligibility } from '../domain/eligibility';
-import { BUNDLE_OPTIONS } from '../local/lambda-runtime';
+import { BUNDLE_OPTIONS } from '../local/lambda/runtime';
 import { kinesisRecord } from '../test/fixtures/events';
 import { type FigureResult, median } from './figure';
 

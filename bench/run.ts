@@ -24,7 +24,7 @@ import { writeFile } from 'node:fs/promises';
 
 // The functions target nodejs22.x; the SDK's warning about Node 20 would only clutter the output.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-import { generateContactRecords } from '../local/generate';
+import { generateContactRecords } from '../local/input/generate';
 import { measureColdStart } from './cold-start';
 import { costPerMillion } from './cost';
 import {
@@ -34,7 +34,7 @@ import {
 } from '../domain/contact-record';
 import { evaluateSyncEligibility } from '../domain/eligibility';
 import { compareContactRecordVersions } from '../domain/versions';
-import type { InputRecord } from '../local/input';
+import type { InputRecord } from '../local/input/read';
 import {
   type EndToEndRun,
   type PipelineRun,
@@ -54,7 +54,7 @@ export const TELEPHONY_LATENCY_MS = 20;
 export const PIPELINE_RECORDS = 10_000;
 /** Records of the side-by-side runs of both designs (figure 4, figure 6). */
 export const SIDE_BY_SIDE_RECORDS = 2_500;
-/** Seed of the generated input (local/generate.ts). */
+/** Seed of the generated input (local/input/generate.ts). */
 export const SEED = 7;
 /** Least distance, in records, between two deliveries of a contact in the spread input. */
 export const SPREAD_GAP = 300;

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { spreadDeliveries } from '../../bench/end-to-end';
-import { generateContactRecords } from '../../local/generate';
+import { generateContactRecords } from '../../local/input/generate';
 
 describe('spreadDeliveries', () => {
   const records = generateContactRecords({ count: 2_000, seed: 3 });

@@ -11,10 +11,10 @@ import { contentDigest, versionKey } from '../../domain/versions';
 import { toVoiceCallUpdate } from '../../domain/voice-call';
 import { ReplayRequested } from '../../events/redrive';
 import { StartCallProcessing } from '../../events/start-call-processing';
-import { FaultPlan, parseFaultSpec } from '../../local/faults';
-import { generateContactRecords } from '../../local/generate';
-import type { InputRecord } from '../../local/input';
-import { type PutEventsEntry, runLocal } from '../../local/start';
+import { FaultPlan, parseFaultSpec } from '../../local/faults/plan';
+import { generateContactRecords } from '../../local/input/generate';
+import type { InputRecord } from '../../local/input/read';
+import { type PutEventsEntry, runLocal } from '../../local/run/start';
 import { type JsonObject, loadContactRecordFixture } from '../fixtures/factories';
 
 function asInput(records: JsonObject[]): InputRecord[] {

@@ -10,8 +10,8 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parseContactRecord } from '../../domain/contact-record';
 import { toVoiceCallUpdate } from '../../domain/voice-call';
-import { type InputRecord, readInput } from '../../local/input';
-import { BUNDLED_SAMPLES, runLocal } from '../../local/start';
+import { type InputRecord, readInput } from '../../local/input/read';
+import { BUNDLED_SAMPLES, runLocal } from '../../local/run/start';
 import { type JsonObject, loadContactRecordFixture } from '../fixtures/factories';
 
 const REPUBLISHED_CONTACT = '6fe40d2a-1a89-4d73-bfcf-5d9c33894f47';
@@ -115,7 +115,7 @@ describe('local stack on the real samples', () => {
         [
           '--import',
           'tsx',
-          'local/start.ts',
+          'local/run/start.ts',
           '--input',
           BUNDLED_SAMPLES[1] as string,
           '--out',

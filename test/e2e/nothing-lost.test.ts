@@ -5,9 +5,9 @@
  * "Delivery guarantees" is this test's first case at a larger count.
  */
 import { describe, expect, it } from 'vitest';
-import { FaultPlan, parseFaultSpec } from '../../local/faults';
-import { generateContactRecords } from '../../local/generate';
-import { runLocal } from '../../local/start';
+import { FaultPlan, parseFaultSpec } from '../../local/faults/plan';
+import { generateContactRecords } from '../../local/input/generate';
+import { runLocal } from '../../local/run/start';
 
 /** Every target at 10 %, and one crash per function, in a batch that is not the first. */
 const FAULTS =

@@ -16,8 +16,8 @@ import { parseContactRecord } from '../../domain/contact-record';
 import { toVoiceCallUpdate } from '../../domain/voice-call';
 import { DlqRedriveRequested, SweepRequested } from '../../events/redrive';
 import { StartCallProcessing } from '../../events/start-call-processing';
-import { type FaultTarget, FaultPlan } from '../../local/faults';
-import { type LocalStack, startLocalStack } from '../../local/stack';
+import { type FaultTarget, FaultPlan } from '../../local/faults/plan';
+import { type LocalStack, startLocalStack } from '../../local/run/stack';
 import { loadContactRecordFixture } from '../fixtures/factories';
 
 const answered = loadContactRecordFixture('inbound-answered');

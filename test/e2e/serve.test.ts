@@ -1,5 +1,5 @@
 /**
- * `npm start -- --serve` (local/start.ts, runLocal with `serve`): a local stack
+ * `npm start -- --serve` (local/run/start.ts, runLocal with `serve`): a local stack
  * that stays up, driven as an operator would, through the endpoints it
  * announces: START_CALL_PROCESSING from events/examples/ as it is (on the
  * `ctr-sync-dev` bus), a record put on the stream with the real Kinesis SDK,
@@ -12,8 +12,8 @@ import { KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../cli/main';
-import type { LocalStack } from '../../local/stack';
-import { runLocal } from '../../local/start';
+import type { LocalStack } from '../../local/run/stack';
+import { runLocal } from '../../local/run/start';
 import { loadContactRecordFixture } from '../fixtures/factories';
 
 const examples = new URL('../../events/examples/', import.meta.url);

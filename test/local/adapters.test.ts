@@ -31,13 +31,13 @@ import {
   type EmulatorHandle,
   LOCAL_REGION,
   startFauxqsServer,
-} from '../../local/emulators';
+} from '../../local/emulators/start-emulators';
 import {
   type EventBridgeEvent,
   type LocalEventBridge,
   startLocalEventBridge,
 } from '../../local/eventbridge/server';
-import { SYNC_QUEUE } from '../../local/topology';
+import { SYNC_QUEUE } from '../../local/run/topology';
 
 let fauxqs: EmulatorHandle;
 let s3: S3Client;

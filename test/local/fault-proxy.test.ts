@@ -27,9 +27,9 @@ import {
   type EmulatorHandle,
   LOCAL_REGION,
   startFauxqsServer,
-} from '../../local/emulators';
-import { type FaultProxy, type FaultProxyOptions, startFaultProxy } from '../../local/fault-proxy';
-import { FaultPlan, parseFaultSpec } from '../../local/faults';
+} from '../../local/emulators/start-emulators';
+import { type FaultProxy, type FaultProxyOptions, startFaultProxy } from '../../local/faults/proxy';
+import { FaultPlan, parseFaultSpec } from '../../local/faults/plan';
 
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 const bucket = 'fault-proxy-test';

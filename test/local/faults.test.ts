@@ -3,7 +3,7 @@
  * the deterministic decisions.
  */
 import { describe, expect, it } from 'vitest';
-import { contentKey, FaultPlan, type FaultSpec, parseFaultSpec } from '../../local/faults';
+import { contentKey, FaultPlan, type FaultSpec, parseFaultSpec } from '../../local/faults/plan';
 
 function keys(count: number, prefix = 'PUT /bucket/ctr/'): string[] {
   return Array.from({ length: count }, (_, i) => `${prefix}${i}.json`);

@@ -10,7 +10,7 @@ import {
   type GeneratedRecord,
   generateContactRecords,
   type MalformedKind,
-} from '../../local/generate';
+} from '../../local/input/generate';
 
 type Json = { [key: string]: unknown };
 
@@ -54,7 +54,7 @@ const valid = records.filter((record) => record.malformed === undefined);
 const malformed = records.filter((record) => record.malformed !== undefined);
 const contacts = valid.map((record) => JSON.parse(record.data.toString('utf8')) as Json);
 
-/** What local/input.ts's describe() reads from a record's bytes. */
+/** What local/input/read.ts's describe() reads from a record's bytes. */
 function describeLikeInput(data: Buffer): Omit<GeneratedRecord, 'data'> {
   try {
     const value = JSON.parse(data.toString('utf8')) as Json;
@@ -279,7 +279,7 @@ describe('generateContactRecords: malformed records', () => {
 });
 
 describe('generateContactRecords: what the local stack reads from each record', () => {
-  it('fills contactId, initiationTimestamp and voice as local/input.ts would', () => {
+  it('fills contactId, initiationTimestamp and voice as local/input/read.ts would', () => {
     for (const record of valid) {
       expect(record.contactId).toBeDefined();
       expect({

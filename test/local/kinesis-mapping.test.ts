@@ -9,7 +9,7 @@ import {
   type EmulatorHandle,
   startFauxqsServer,
   startKinesisLocal,
-} from '../../local/emulators';
+} from '../../local/emulators/start-emulators';
 import { s3OnFailureDestination } from '../../local/event-source-mappings/s3-on-failure';
 import {
   type KinesisEventSourceMapping,

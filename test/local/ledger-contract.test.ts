@@ -18,7 +18,7 @@ import {
   type LocalDynamoDb,
   startLocalDynamoDb,
 } from '../../local/dynamodb/server';
-import { ledgerTableInput } from '../../local/topology';
+import { ledgerTableInput } from '../../local/run/topology';
 import { buildContactRecord, loadContactRecord } from '../fixtures/factories';
 import { FakeLedger, FakeTelephony } from '../fixtures/fakes';
 

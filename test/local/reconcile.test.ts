@@ -3,7 +3,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { toVoiceCallUpdate } from '../../domain/voice-call';
-import { reconcile } from '../../local/reconcile';
+import { reconcile } from '../../local/run/reconcile';
 import { encodeContactRecord, loadContactRecord } from '../fixtures/factories';
 
 const older = loadContactRecord('inbound-answered');

@@ -17,7 +17,7 @@ import {
   SoqlParseError,
   type StandInFault,
   startScvStandIn,
-} from '../../local/scv-stand-in';
+} from '../../local/scv/stand-in';
 
 const TELEPHONY = 'InvokeTelephonyIntegrationApiFunction';
 const REST_API = 'InvokeSalesforceRestApiFunction';

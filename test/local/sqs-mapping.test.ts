@@ -9,7 +9,11 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createSqsClient, type EmulatorHandle, startFauxqsServer } from '../../local/emulators';
+import {
+  createSqsClient,
+  type EmulatorHandle,
+  startFauxqsServer,
+} from '../../local/emulators/start-emulators';
 import {
   type SqsEventSourceMapping,
   type SqsEventSourceMappingOptions,

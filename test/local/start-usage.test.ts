@@ -1,5 +1,5 @@
 /**
- * `npm start` usage (local/start.ts main): usage and input errors are
+ * `npm start` usage (local/run/start.ts main): usage and input errors are
  * UsageErrors (exit 2, one line naming the fix) raised before any emulator
  * starts; `--help` exits 0.
  */
@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { UsageError } from '../../cli/io';
-import { main } from '../../local/start';
+import { main } from '../../local/run/start';
 
 const empty = mkdtemp(join(tmpdir(), 'ctr-sync-empty-'));
 afterAll(async () => rm(await empty, { recursive: true, force: true }));

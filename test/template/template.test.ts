@@ -2,7 +2,7 @@
  * Checks the CloudFormation template and artifacts `serverless package`
  * produces against what the code and the local stack assume: the rule
  * patterns of `events/patterns.json`, the rules, mappings and queue settings
- * of `local/topology.ts`, the esbuild settings of `local/lambda-runtime.ts`,
+ * of `local/run/topology.ts`, the esbuild settings of `local/lambda/runtime.ts`,
  * and the environment variables each handler's config reads.
  *
  * `serverless package` deletes `<service>/.serverless` and builds in
@@ -17,7 +17,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { inflateRawSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import patterns from '../../events/patterns.json';
-import { BUNDLE_OPTIONS, FUNCTION_ENTRIES, type FunctionName } from '../../local/lambda-runtime';
+import { BUNDLE_OPTIONS, FUNCTION_ENTRIES, type FunctionName } from '../../local/lambda/runtime';
 import {
   ARCHIVE_STREAM,
   ASYNC_INVOKE_ATTEMPTS,
@@ -27,7 +27,7 @@ import {
   RULES,
   SYNC_QUEUE,
   UPDATER_MAPPING,
-} from '../../local/topology';
+} from '../../local/run/topology';
 import {
   EXTERNAL_ARNS,
   getAtt,
@@ -42,7 +42,7 @@ import {
 
 const FUNCTION_NAMES = Object.keys(FUNCTION_ENTRIES) as FunctionName[];
 
-/** The pattern of `events/patterns.json` each rule of local/topology.ts must carry. */
+/** The pattern of `events/patterns.json` each rule of local/run/topology.ts must carry. */
 const PATTERN_OF_RULE: Record<string, keyof typeof patterns> = {
   sync: 'ctrReceived',
   archive: 'ctrReceived',
@@ -224,7 +224,7 @@ function readZip(path: string): { name: string; content: Buffer }[] {
 
 describe('serverless package (stage dev, default parameters)', () => {
   describe.each(RULES)('the $name rule', (spec) => {
-    it('carries its pattern from events/patterns.json, as local/topology.ts does', () => {
+    it('carries its pattern from events/patterns.json, as local/run/topology.ts does', () => {
       const patternName = PATTERN_OF_RULE[spec.name];
       expect(patternName).toBeDefined();
       expect(spec.eventPattern).toEqual(patterns[patternName as keyof typeof patterns]);
@@ -236,7 +236,7 @@ describe('serverless package (stage dev, default parameters)', () => {
       expect(onBus.length).toBeGreaterThan(0);
     });
 
-    it('delivers to the target local/topology.ts names', () => {
+    it('delivers to the target local/run/topology.ts names', () => {
       const withPattern = busRules(dev.template).filter(
         ([, rule]) => isOnEventBus(rule) && isDeepStrictEqual(rule.EventPattern, spec.eventPattern),
       );
@@ -267,7 +267,7 @@ describe('serverless package (stage dev, default parameters)', () => {
     });
   });
 
-  it('has no bus rule or rule target beyond those of local/topology.ts', () => {
+  it('has no bus rule or rule target beyond those of local/run/topology.ts', () => {
     const onBus = busRules(dev.template).filter(([, rule]) => isOnEventBus(rule));
     const elsewhere = busRules(dev.template).filter(([, rule]) => !isOnEventBus(rule));
 

@@ -5,9 +5,9 @@
  * settings are the parameter defaults, and test/template checks both against
  * the template `serverless package` produces.
  */
-import patterns from '../events/patterns.json';
-import type { EventPattern } from './eventbridge/event-pattern';
-import type { FunctionName } from './lambda-runtime';
+import patterns from '../../events/patterns.json';
+import type { EventPattern } from '../eventbridge/event-pattern';
+import type { FunctionName } from '../lambda/runtime';
 
 /** Where a rule delivers. */
 export type RuleTargetSpec =

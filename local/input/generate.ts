@@ -16,7 +16,7 @@
  * initiation methods".
  */
 import { readFileSync } from 'node:fs';
-import type { InputRecord } from './input';
+import type { InputRecord } from './read';
 
 /** What to generate. */
 export interface GenerateOptions {
@@ -56,7 +56,7 @@ export type MalformedKind =
 
 /**
  * One generated Kinesis record: {@link InputRecord} (`data` holds the record's bytes,
- * the other fields are what local/input.ts reads from them), and for a malformed
+ * the other fields are what local/input/read.ts reads from them), and for a malformed
  * record, which kind it is (absent on valid records).
  */
 export interface GeneratedRecord extends InputRecord {
@@ -212,7 +212,7 @@ type FixtureName =
   | 'sfdc-attributes'
   | 'telecom-problem';
 
-const FIXTURE_DIRECTORY = new URL('../test/fixtures/ctr/', import.meta.url);
+const FIXTURE_DIRECTORY = new URL('../../test/fixtures/ctr/', import.meta.url);
 const fixtureText = new Map<FixtureName, string>();
 
 /** A fresh copy of a fixture's contact record, read once per process. */
@@ -1150,7 +1150,7 @@ class ContactStream {
   }
 }
 
-/** As local/input.ts reads it: VOICE, or no channel (the oldest records). */
+/** As local/input/read.ts reads it: VOICE, or no channel (the oldest records). */
 function isVoice(channel: unknown): boolean {
   return channel === undefined || channel === null || channel === 'VOICE';
 }
@@ -1206,7 +1206,7 @@ function planMalformedKinds(count: number, rng: Random): MalformedKind[] {
 /**
  * A standalone malformed record, built from a fresh inbound answered contact (its own
  * ContactId) starting at `start` (seconds since the Unix epoch). `contactId`,
- * `initiationTimestamp` and `voice` are what local/input.ts reads from the bytes;
+ * `initiationTimestamp` and `voice` are what local/input/read.ts reads from the bytes;
  * without a ContactId, `voice` is false.
  */
 function buildMalformedRecord(kind: MalformedKind, world: World, start: number): GeneratedRecord {

@@ -36,7 +36,7 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream';
-import { contentKey, type FaultPlan } from './faults';
+import { contentKey, type FaultPlan } from './plan';
 
 /** Options of {@link startFaultProxy}. */
 export interface FaultProxyOptions {

@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { type BuildOptions, build } from 'esbuild';
 
-const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** The functions of the stack, by name, with their handler source. */
 export const FUNCTION_ENTRIES = {
@@ -70,7 +70,7 @@ export async function buildFunctions(
   await build({
     ...BUNDLE_OPTIONS,
     minify: false,
-    entryPoints: { worker: join(projectRoot, 'local/lambda-worker.ts') },
+    entryPoints: { worker: join(projectRoot, 'local/lambda/worker.ts') },
     outdir: outDir,
     outExtension: { '.js': '.mjs' },
     logLevel: 'error',

@@ -43,34 +43,34 @@ import {
   LOCAL_REGION,
   startFauxqsServer,
   startKinesisLocal,
-} from './emulators';
-import { startKinesisEventSourceMapping } from './event-source-mappings/kinesis';
-import { s3OnFailureDestination } from './event-source-mappings/s3-on-failure';
-import { type CapacityCount, type DynamoDbFault, startLocalDynamoDb } from './dynamodb/server';
-import { startLocalFirehose } from './firehose/server';
-import { toLedgerItem } from '../functions/shared/dynamodb-ledger';
-import { createS3ArchiveReader } from '../functions/shared/s3-archive';
-import type { LedgerItem } from '../domain/ports';
-import { startFaultProxy } from './fault-proxy';
-import { contentKey, FaultPlan } from './faults';
-import { startSqsEventSourceMapping } from './event-source-mappings/sqs';
+} from '../emulators/start-emulators';
+import { startKinesisEventSourceMapping } from '../event-source-mappings/kinesis';
+import { s3OnFailureDestination } from '../event-source-mappings/s3-on-failure';
+import { type CapacityCount, type DynamoDbFault, startLocalDynamoDb } from '../dynamodb/server';
+import { startLocalFirehose } from '../firehose/server';
+import { toLedgerItem } from '../../functions/shared/dynamodb-ledger';
+import { createS3ArchiveReader } from '../../functions/shared/s3-archive';
+import type { LedgerItem } from '../../domain/ports';
+import { startFaultProxy } from '../faults/proxy';
+import { contentKey, FaultPlan } from '../faults/plan';
+import { startSqsEventSourceMapping } from '../event-source-mappings/sqs';
 import {
   type EventBridgeEvent,
   type LocalRule,
   type RuleTarget,
   startLocalEventBridge,
-} from './eventbridge/server';
+} from '../eventbridge/server';
 import {
   buildFunctions,
   type FunctionName,
   type LocalFunction,
   openLogFile,
   startLocalFunction,
-} from './lambda-runtime';
-import { AWS_REQUESTS_METRIC_PREFIX, RequestCounts } from '../functions/shared/request-metrics';
-import { stageNames } from '../cli/aws';
-import { MetricsCollector } from './metrics-collector';
-import { type StandInFault, type StoredVoiceCall, startScvStandIn } from './scv-stand-in';
+} from '../lambda/runtime';
+import { AWS_REQUESTS_METRIC_PREFIX, RequestCounts } from '../../functions/shared/request-metrics';
+import { stageNames } from '../../cli/aws';
+import { MetricsCollector } from '../lambda/metrics-collector';
+import { type StandInFault, type StoredVoiceCall, startScvStandIn } from '../scv/stand-in';
 import {
   ARCHIVE_STREAM,
   ASYNC_INVOKE_ATTEMPTS,
@@ -461,7 +461,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         LEDGER_TABLE_NAME,
         // A local run sweeps after it drained: nothing is in flight, every pending item is due.
         PENDING_RESEND_AFTER_MINUTES: '0',
-        // Generated records start weeks before a run (local/generate.ts, a fixed epoch), and the
+        // Generated records start weeks before a run (local/input/generate.ts, a fixed epoch), and the
         // run's sweep covers them all in one window: wider than a deployed stack's operator bound.
         MAX_TRIGGER_WINDOW_DAYS: '3660',
         EVENT_BUS_NAME: BUS_NAME,

@@ -19,13 +19,13 @@ import {
   type ContactRecord,
   canonicalJson,
   decodeContactRecordWithText,
-} from '../domain/contact-record';
-import { evaluateSyncEligibility } from '../domain/eligibility';
-import { InvalidContactRecordError } from '../domain/errors';
-import { contentDigest, versionKey } from '../domain/versions';
-import { toVoiceCallUpdate } from '../domain/voice-call';
-import type { FieldOverrides } from '../domain/ports';
-import { contentKey } from './faults';
+} from '../../domain/contact-record';
+import { evaluateSyncEligibility } from '../../domain/eligibility';
+import { InvalidContactRecordError } from '../../domain/errors';
+import { contentDigest, versionKey } from '../../domain/versions';
+import { toVoiceCallUpdate } from '../../domain/voice-call';
+import type { FieldOverrides } from '../../domain/ports';
+import { contentKey } from '../faults/plan';
 import type { QuarantinedRecord } from './stack';
 
 /** The outcome of a run, by contact and by record. */

@@ -19,21 +19,21 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DlqRedriveRequested, SweepRequested } from '../events/redrive';
-import { FaultPlan, parseFaultSpec } from './faults';
-import { generateContactRecords } from './generate';
-import { type InputRecord, readInput } from './input';
+import { DlqRedriveRequested, SweepRequested } from '../../events/redrive';
+import { FaultPlan, parseFaultSpec } from '../faults/plan';
+import { generateContactRecords } from '../input/generate';
+import { type InputRecord, readInput } from '../input/read';
 import { type Reconciliation, reconcile } from './reconcile';
-import type { StoredVoiceCall } from './scv-stand-in';
+import type { StoredVoiceCall } from '../scv/stand-in';
 import {
   type DrainProgress,
   type LocalStack,
   type LocalStackSummary,
   startLocalStack,
 } from './stack';
-import { EXIT, UsageError } from '../cli/io';
-import { StartCallProcessing } from '../events/start-call-processing';
-import type { FieldOverrides } from '../domain/ports';
+import { EXIT, UsageError } from '../../cli/io';
+import { StartCallProcessing } from '../../events/start-call-processing';
+import type { FieldOverrides } from '../../domain/ports';
 
 /** A PutEvents entry as `aws events put-events --entries` takes it (Detail as a JSON string). */
 export interface PutEventsEntry {
@@ -46,7 +46,7 @@ export interface PutEventsEntry {
 // The bundles target nodejs22.x; a local run on Node 20 need not repeat the SDK's Node version notice.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** The real Amazon Connect samples bundled with the project (see test/fixtures/ctr/README.md). */
 export const BUNDLED_SAMPLES = [
@@ -69,7 +69,7 @@ export interface LocalRunResult {
 
 /** Options of {@link runLocal}. */
 export interface RunLocalOptions {
-  /** Faults to inject (see local/faults.ts). */
+  /** Faults to inject (see local/faults/plan.ts). */
   faults?: FaultPlan;
   /** Receives one-line status updates. */
   progress?: (line: string) => void;
@@ -318,7 +318,7 @@ reconciles the input with the VoiceCalls, the quarantine and the archive.
 
   --input <file|dir>     records to put on the stream (repeatable): a .json file holding an
                          array or an object, or JSON lines; a folder: every .json/.jsonl/.ndjson
-  --generate <N>         N generated records instead (local/generate.ts)
+  --generate <N>         N generated records instead (local/input/generate.ts)
   --seed <N>             seed of --generate and --faults (default 1)
   --faults <spec>        comma list of target=rate (eventbridge, s3, sqs, telephony, dynamodb,
                          firehose) and crash=<ingest|updater|redrive>:<n>
