@@ -4,10 +4,13 @@
  *
  * Credentials and region come from the AWS SDK's default chains (environment,
  * shared config and credentials files, SSO, instance or container roles);
- * `--region` overrides the region. `--endpoint-url` points every client at one
- * endpoint (the local stack); the SDK also reads the standard per-service
- * variables (`AWS_ENDPOINT_URL_EVENTBRIDGE`, `AWS_ENDPOINT_URL_SQS`, ...: AWS
- * SDKs and Tools Reference Guide, "Service-specific endpoints").
+ * `--region` overrides the region. `--endpoint-url` points the EventBridge
+ * client at an endpoint (the local stack has one port per service); every
+ * client reads the standard per-service variables (`AWS_ENDPOINT_URL_DYNAMODB`,
+ * `AWS_ENDPOINT_URL_SQS`, ...: AWS SDKs and Tools Reference Guide,
+ * "Service-specific endpoints"). With an SQS endpoint configured, requests go
+ * to it rather than to the host of the queue URL (`useQueueUrlAsEndpoint`),
+ * since an emulator's queue URLs may name a host that does not resolve.
  */
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -30,18 +33,23 @@ export interface Clients {
 
 /** Clients for `connection`, each created on first use and then reused. */
 export function createClients(connection: Connection): Clients {
-  const config = {
-    ...(connection.region ? { region: connection.region } : {}),
+  const config = connection.region ? { region: connection.region } : {};
+  const eventBridgeConfig = {
+    ...config,
     ...(connection.endpointUrl ? { endpoint: connection.endpointUrl } : {}),
+  };
+  const sqsConfig = {
+    ...config,
+    ...(process.env.AWS_ENDPOINT_URL_SQS ? { useQueueUrlAsEndpoint: false } : {}),
   };
   const once = <T>(create: () => T) => {
     let client: T | undefined;
     return () => (client ??= create());
   };
   return {
-    eventBridge: once(() => new EventBridgeClient(config)),
+    eventBridge: once(() => new EventBridgeClient(eventBridgeConfig)),
     dynamoDb: once(() => new DynamoDBClient(config)),
-    sqs: once(() => new SQSClient(config)),
+    sqs: once(() => new SQSClient(sqsConfig)),
     cloudWatch: once(() => new CloudWatchClient(config)),
   };
 }

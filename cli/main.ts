@@ -16,8 +16,8 @@ import { buildTrigger, putTrigger, type TriggerCommand } from './triggers';
 
 const CONNECTION_HELP = `  --stage S          the stage (its bus is ctr-sync-S; required)
   --region R         AWS Region (default: the SDK's chain, e.g. AWS_REGION)
-  --endpoint-url U   one endpoint for every AWS client (the local stack); the
-                     SDK also reads AWS_ENDPOINT_URL_EVENTBRIDGE, _SQS, ...`;
+  --endpoint-url U   the EventBridge endpoint (e.g. the local stack's); the other
+                     services read AWS_ENDPOINT_URL_DYNAMODB, _SQS, _CLOUDWATCH...`;
 
 const TRIGGER_HELP = `${CONNECTION_HELP}
   --dry-run          print the PutEvents entries as JSON, send nothing
@@ -89,7 +89,7 @@ const CONNECTION_OPTIONS = {
   stage: { type: 'string' },
   region: { type: 'string' },
   'endpoint-url': { type: 'string' },
-  help: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
 const TRIGGER_OPTIONS = {
@@ -116,14 +116,15 @@ const OPTIONS = {
   },
   resync: {
     ...TRIGGER_OPTIONS,
-    'contact-id': { type: 'string' },
+    // Multiple, to refuse a second one rather than keep only the last.
+    'contact-id': { type: 'string', multiple: true },
     reset: { type: 'boolean' },
     'reset-overrides': { type: 'boolean' },
     from: { type: 'string' },
     to: { type: 'string' },
   },
   status: CONNECTION_OPTIONS,
-  transform: { help: { type: 'boolean' } },
+  transform: { help: { type: 'boolean', short: 'h' } },
 } as const satisfies Record<string, ParseArgsConfig['options']>;
 
 type Command = keyof typeof OPTIONS;
@@ -162,15 +163,20 @@ function detailOf(command: TriggerCommand, values: Values): object {
         contactIds: values['contact-id'],
         prefix: text('prefix'),
       });
-    case 'resync':
-      if (!values['contact-id']) throw new UsageError('resync needs --contact-id');
+    case 'resync': {
+      const contactIds = (values['contact-id'] as string[] | undefined) ?? [];
+      if (contactIds.length === 0) throw new UsageError('resync needs --contact-id');
+      if (contactIds.length > 1) {
+        throw new UsageError('resync repairs one contact: give one --contact-id per command');
+      }
       return defined({
-        contactId: text('contact-id'),
+        contactId: contactIds[0],
         reset: values.reset,
         resetOverrides: values['reset-overrides'],
         from: text('from'),
         to: text('to'),
       });
+    }
   }
 }
 
@@ -233,6 +239,12 @@ export async function main(
       return await transformFile(positionals[0] as string, io);
     }
     const stage = stageOf(values);
+    const endpointUrl = values['endpoint-url'];
+    if (typeof endpointUrl === 'string' && !URL.canParse(endpointUrl)) {
+      throw new UsageError(
+        `--endpoint-url takes a URL, e.g. http://127.0.0.1:4010, not "${endpointUrl}"`,
+      );
+    }
     const connection = {
       region: values.region as string | undefined,
       endpointUrl: values['endpoint-url'] as string | undefined,

@@ -38,6 +38,8 @@ export interface StageStatus {
   pending?: { total: number; olderThanAnHour: number };
   alarms?: string[];
   lastSweep?: { report: Record<string, unknown>; at: number };
+  /** Whether the last sweep could be read (absent: none in the last day). */
+  lastSweepRead: boolean;
   /** Parts that could not be read, with why. */
   unknown: string[];
 }
@@ -134,15 +136,17 @@ export async function readStatus(
     unknown.push(`alarms (CloudWatch): ${describeError(error)}`);
   }
   let lastSweep: StageStatus['lastSweep'];
+  let lastSweepRead = true;
   try {
     lastSweep = await createRunReportStore({
       client: clients.dynamoDb(),
       tableName: names.ledgerTable,
     }).get(LAST_SWEEP);
   } catch (error) {
+    lastSweepRead = false;
     unknown.push(`last sweep (${names.ledgerTable}): ${describeError(error)}`);
   }
-  return { queues, pending, alarms, lastSweep, unknown };
+  return { queues, pending, alarms, lastSweep, lastSweepRead, unknown };
 }
 
 /** Items of the sparse `pending` index, all or pending since before `before` (ms). */
@@ -192,6 +196,8 @@ export function problems(status: StageStatus): string[] {
     found.push(`${status.pending.olderThanAnHour} sync(s) pending for more than an hour`);
   }
   for (const alarm of status.alarms ?? []) found.push(`alarm ${alarm} is in ALARM`);
+  const sweepError = status.lastSweep?.report.error;
+  if (sweepError !== undefined) found.push(`the last sweep stopped early: ${String(sweepError)}`);
   return found;
 }
 
@@ -217,7 +223,7 @@ export function printStatus(stage: string, status: StageStatus, io: Io, now = Da
       `last sweep: ${minutes} min ago, ${JSON.stringify(status.lastSweep.report.counts ?? {})}${status.lastSweep.report.complete === false ? ', incomplete' : ''}`,
     );
   } else {
-    io.out('last sweep: none in the last day');
+    io.out(status.lastSweepRead ? 'last sweep: none in the last day' : 'last sweep: ?');
   }
   const found = problems(status);
   if (found.length === 0) {

@@ -48,12 +48,13 @@ export function recordsOf(bytes: Buffer): Uint8Array[] {
     }
   }
   const lines = text.split('\n').filter((line) => line.trim() !== '');
-  if (lines.length > 1 && lines.every((line) => line.trimStart().startsWith('{'))) {
+  if (lines.length > 1) {
+    // One record over several lines (pretty-printed) parses whole; anything else is JSON lines,
+    // each line a record as npm start -- --input puts it, a malformed one reported on its own.
     try {
-      lines.forEach((line) => JSON.parse(line));
-      return lines.map((line) => Buffer.from(line, 'utf8'));
+      JSON.parse(text);
     } catch {
-      // One record written over several lines: decode the file whole.
+      return lines.map((line) => Buffer.from(line, 'utf8'));
     }
   }
   return [bytes];

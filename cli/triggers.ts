@@ -164,11 +164,24 @@ async function waitForReport(
   });
   const polls = Math.max(1, Math.ceil((options.waitSeconds * 1000) / POLL_MS));
   for (let poll = 0; poll < polls; poll++) {
-    const stored = await reports.get(eventId);
+    let stored: Awaited<ReturnType<typeof reports.get>>;
+    try {
+      stored = await reports.get(eventId);
+    } catch (error) {
+      // The trigger is on the bus: say so, so that nobody puts it a second time.
+      io.err(
+        `ctr-sync: the trigger was put (EventId ${eventId}), but its report cannot be read from ${stageNames(options.stage).ledgerTable}: ${(error as Error).name}: ${(error as Error).message}`,
+      );
+      return EXIT.failed;
+    }
     if (stored) {
       io.out(JSON.stringify(stored.report, null, 2));
       if (stored.report.error !== undefined) {
-        io.err(`ctr-sync: the run stopped early: ${String(stored.report.error)}`);
+        const how =
+          stored.report.failed === true
+            ? 'failed (Lambda may retry it; then the redrive DLQ)'
+            : 'stopped early';
+        io.err(`ctr-sync: the run ${how}: ${String(stored.report.error)}`);
         return EXIT.failed;
       }
       if (stored.report.complete === false) {

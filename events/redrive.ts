@@ -48,6 +48,13 @@ export const SweepRequestedDetailSchema = z
   })
   .strict()
   .refine(
+    (detail) =>
+      detail.from === undefined ||
+      detail.to === undefined ||
+      Date.parse(detail.from) < Date.parse(detail.to),
+    { message: 'from must be before to', path: ['to'] },
+  )
+  .refine(
     (detail) => detail.band === undefined || (detail.from !== undefined && detail.to !== undefined),
     {
       message: 'band goes with from and to',

@@ -3,9 +3,9 @@
  * serverless.yml `plugins`).
  *
  * - The three external ARNs (kinesisStreamArn, telephonyFunctionArn, restApiFunctionArn) still
- *   hold their REPLACE placeholders: refused, naming the parameter, for every stage but `local`
- *   (a stage that only packages, e.g. to read the template). A stack with placeholders would
- *   deploy and then fail on every record.
+ *   hold their REPLACE placeholders: refused, naming the parameter, for every stage but a
+ *   `serverless package --stage local` (to read the template); a deploy is refused for every
+ *   stage. A stack with placeholders would deploy and then fail on every record.
  * - alarmEmail unset: every alarm notifies the SNS topic `ctr-sync-<stage>-alarms`, and with no
  *   subscription nobody hears it. Said loudly (a warning block on stderr), not refused: a
  *   stage may subscribe the topic otherwise (a chat integration, a pager), which the template
@@ -25,7 +25,8 @@ class DeployChecks {
 
   checkExternalArns() {
     const { service } = this.serverless;
-    if (service.provider.stage === 'local') return;
+    const commands = this.serverless.processedInput?.commands ?? [];
+    if (service.provider.stage === 'local' && !commands.includes('deploy')) return;
     const functions = service.functions ?? {};
     const given = {
       kinesisStreamArn: functions.ingest?.events?.[0]?.stream?.arn,

@@ -377,8 +377,13 @@ export async function handler(
   context: Pick<Context, 'getRemainingTimeInMillis' | 'awsRequestId'>,
 ) {
   const hasTimeLeft = () => context.getRemainingTimeInMillis() > RESERVE_MS;
+  let triggerId: string | undefined;
+  let operator = false;
   try {
     const trigger = parseRedriveEvent(event);
+    triggerId = trigger.id;
+    // Reports are kept for the ctr-sync triggers (source ctr-sync), not for each START_CALL_PROCESSING.
+    operator = trigger.source === SweepRequested.source;
     let report: RedriveCompletedDetail;
     const continuations: PutEventsEntry[] = [];
     switch (trigger['detail-type']) {
@@ -482,13 +487,20 @@ export async function handler(
         Detail: JSON.stringify(report),
       },
     ]);
-    await storeReport(trigger.id, report);
+    if (operator) await storeReport(trigger.id, report);
     // Last, so a failure before it (and Lambda's retry of this run) cannot start a second chain.
     if (continuations.length > 0) await publishEvents(continuations);
     return report;
   } catch (error) {
     counters.add('Failed');
     logger.error('Redrive failed', { error: (error as Error).message });
+    // An operator waiting on this run (ctr-sync --wait) learns why it failed, not only that no
+    // report came; Lambda may still retry it, and a retry that succeeds replaces this report.
+    if (operator && triggerId !== undefined) {
+      await runReports
+        .put(triggerId, { failed: true, error: (redactDeep(error) as Error).message })
+        .catch(() => undefined);
+    }
     // Lambda logs what a handler throws and puts it in the on-failure record: redact it too.
     throw redactDeep(error);
   } finally {

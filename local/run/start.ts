@@ -88,7 +88,12 @@ export interface RunLocalOptions {
    * `onReady` with the stack, and wait for `until` instead of the operator's
    * DLQ redrive and sweep; then drain and reconcile as usual.
    */
-  serve?: { onReady(stack: LocalStack): void; until: Promise<unknown> };
+  serve?: {
+    onReady(stack: LocalStack): void;
+    until: Promise<unknown>;
+    /** Resolves when the operator insists (a second signal): stop without draining. */
+    hurry?: Promise<unknown>;
+  };
 }
 
 /** The phone-number overrides the START_CALL_PROCESSING entries among `events` set, by callId. */
@@ -193,8 +198,8 @@ export async function runLocal(
       await stack.drain(onProgress);
       options.serve.onReady(stack);
       await options.serve.until;
-      progress('stopping: draining what is in flight');
-      await stack.drain(onProgress);
+      progress('stopping: draining what is in flight (again to stop at once)');
+      await Promise.race([stack.drain(onProgress), options.serve.hurry ?? new Promise(() => {})]);
     } else await pass();
     let firstPass: Record<string, Record<string, unknown>> | undefined;
     if (options.replay) {
@@ -205,8 +210,16 @@ export async function runLocal(
     await options.afterPasses?.(stack);
     const stored = await stack.voiceCalls();
     const voiceCalls = fieldValuesOf(stored);
+    const overrides = overridesOf(options.events ?? []);
+    if (options.serve) {
+      // Put by hand while it served: the ledger holds what START_CALL_PROCESSING set.
+      for (const contactId of Object.keys(stored)) {
+        const held = (await stack.ledgerItem(contactId))?.overrides;
+        if (held && !overrides.has(contactId)) overrides.set(contactId, held);
+      }
+    }
     const reconciliation = reconcile(records, stored, await stack.quarantined(), {
-      overrides: overridesOf(options.events ?? []),
+      overrides,
       archived: await stack.archivedRecords(),
     });
     // Where each lost contact stands, to look into: its ledger item and its VoiceCall's updates.
@@ -344,13 +357,29 @@ Exit codes: 0 nothing lost, 1 records lost or the run failed, 2 usage or input e
  * on stdout; stop on SIGINT or SIGTERM.
  */
 function serveUntilSignal(): NonNullable<RunLocalOptions['serve']> {
+  let signals = 0;
+  let stop!: () => void;
+  let hurry!: () => void;
   const until = new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
+    stop = resolve;
   });
+  const hurried = new Promise<void>((resolve) => {
+    hurry = resolve;
+  });
+  // Handled for as long as the run lasts: the first signal drains and reconciles, the second
+  // skips the drain; either way everything started is stopped and the work folder removed.
+  const onSignal = () => {
+    signals++;
+    if (signals === 1) stop();
+    else hurry();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   return {
     until,
+    hurry: hurried,
     onReady(stack) {
+      if (signals > 0) return;
       for (const [service, url] of Object.entries(stack.endpoints)) {
         console.log(`AWS_ENDPOINT_URL_${service}=${url}`);
       }

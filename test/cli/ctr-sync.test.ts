@@ -106,6 +106,23 @@ describe('ctr-sync usage', () => {
       'invalid replay: --from',
     ],
     [['resync', '--stage', 'prod'], 'resync needs --contact-id'],
+    [
+      ['resync', '--stage', 'prod', '--contact-id', 'a', '--contact-id', 'b', '--dry-run'],
+      'resync repairs one contact: give one --contact-id per command',
+    ],
+    [
+      [
+        'sweep',
+        '--stage',
+        'prod',
+        '--from',
+        '2026-11-21T00:00:00Z',
+        '--to',
+        '2026-11-20T00:00:00Z',
+      ],
+      'invalid sweep: --to: from must be before to',
+    ],
+    [['sweep', '--stage', 'prod', '--endpoint-url', 'notaurl'], '--endpoint-url takes a URL'],
     [['transform'], 'transform takes one FILE'],
     [['transform', 'no/such/file.json'], 'cannot read no/such/file.json: ENOENT'],
   ])('exits 2 on %j, one line on stderr naming the fix', async (argv, message) => {
@@ -255,6 +272,40 @@ describe('ctr-sync triggers', () => {
   });
 });
 
+describe('ctr-sync --wait when the report cannot be read or the run failed', () => {
+  it('says the trigger was put, with its EventId, when the report cannot be read (exit 1, no second put)', async () => {
+    dynamo
+      .on(GetItemCommand)
+      .rejects(Object.assign(new Error('no'), { name: 'AccessDeniedException' }));
+
+    const { code, err } = await run(['sweep', '--stage', 'prod', '--wait']);
+
+    expect(code).toBe(1);
+    expect(err).toContain(
+      `the trigger was put (EventId ${EVENT_ID}), but its report cannot be read`,
+    );
+    expect(putEntries()).toHaveLength(1);
+  });
+
+  it('reports a run that failed (its failure report), exit 1', async () => {
+    dynamo.on(GetItemCommand).resolves({
+      Item: {
+        report: {
+          S: JSON.stringify({ failed: true, error: 'Sweep window of 8.0 days is longer' }),
+        },
+        at: { N: '1' },
+      },
+    });
+
+    const { code, err } = await run(['sweep', '--stage', 'prod', '--wait']);
+
+    expect(code).toBe(1);
+    expect(err).toContain(
+      'the run failed (Lambda may retry it; then the redrive DLQ): Sweep window of 8.0 days',
+    );
+  });
+});
+
 describe('ctr-sync status', () => {
   function stage(options: { dlqMessages: number; stalePending: number; alarms: string[] }) {
     sqs.on(GetQueueUrlCommand).callsFake((input: { QueueName: string }) => ({
@@ -320,6 +371,21 @@ describe('ctr-sync status', () => {
     expect(out).toContain('needs a person: alarm ctr-sync-prod-sync-dlq-not-empty is in ALARM');
   });
 
+  it('exits 1 when the last sweep stopped early', async () => {
+    stage({ dlqMessages: 0, stalePending: 0, alarms: [] });
+    dynamo.on(GetItemCommand).resolves({
+      Item: {
+        report: { S: JSON.stringify({ operation: 'sweep', counts: {}, error: 'SCV down' }) },
+        at: { N: String(Date.now()) },
+      },
+    });
+
+    const { code, out } = await run(['status', '--stage', 'prod']);
+
+    expect(code).toBe(1);
+    expect(out).toContain('needs a person: the last sweep stopped early: SCV down');
+  });
+
   it('exits 1 when a part cannot be read, naming it', async () => {
     stage({ dlqMessages: 0, stalePending: 0, alarms: [] });
     cloudWatch
@@ -339,6 +405,18 @@ describe('ctr-sync status', () => {
 describe('ctr-sync transform', () => {
   const dir = mkdtemp(join(tmpdir(), 'ctr-sync-cli-'));
   afterAll(async () => rm(await dir, { recursive: true, force: true }));
+
+  it('reports a malformed line of JSON lines on its own, and the others', async () => {
+    const path = join(await dir, 'three.jsonl');
+    const good = JSON.stringify(loadContactRecordFixture('chat'));
+    await writeFile(path, `${good}\n{"ContactId": broken\n${good}\n`);
+
+    const { code, out, err } = await run(['transform', path]);
+
+    expect(code).toBe(2);
+    expect(out.split('\n')).toHaveLength(2);
+    expect(err).toContain('(record 2 of 3)');
+  });
 
   it('reads JSON lines, one result per line, as npm start -- --input does', async () => {
     const path = join(await dir, 'records.jsonl');

@@ -13,6 +13,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../cli/main';
 import type { LocalStack } from '../../local/run/stack';
+import { readInput } from '../../local/input/read';
 import { runLocal } from '../../local/run/start';
 import { loadContactRecordFixture } from '../fixtures/factories';
 
@@ -32,7 +33,11 @@ describe('npm start -- --serve', () => {
     const served = new Promise<LocalStack>((resolve) => {
       ready = resolve;
     });
-    const run = runLocal([], { serve: { onReady: ready, until } });
+    // The answered call as input; another contact's record is put by hand while it serves.
+    const input = await readInput([
+      new URL('../fixtures/ctr/inbound-answered.json', import.meta.url).pathname,
+    ]);
+    const run = runLocal(input, { serve: { onReady: ready, until } });
     let finished = false;
     try {
       const stack = await served;
@@ -47,7 +52,8 @@ describe('npm start -- --serve', () => {
       vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'local');
       vi.stubEnv('AWS_REGION', 'us-east-1');
 
-      // LCA's event, as the example file has it, while the call is in progress.
+      // START_CALL_PROCESSING, as the example file has it, for the input's call (synced already:
+      // it is resynced with the numbers).
       const entries = JSON.parse(
         readFileSync(new URL('start-call-processing.json', examples), 'utf8'),
       );
@@ -59,15 +65,18 @@ describe('npm start -- --serve', () => {
         fromNumber: string;
       };
 
-      // The call ends: its record on the stream, its VoiceCall created by SCV when it started.
-      const record = loadContactRecordFixture('inbound-answered');
-      expect(record.ContactId).toBe(detail.callId);
-      await stack.createVoiceCall(detail.callId, String(record.InitiationTimestamp));
+      expect(input[0]?.contactId).toBe(detail.callId);
+
+      // Another call ends: its record on the stream, its VoiceCall created by SCV when it started.
+      const versions = loadContactRecordFixture('republished-inbound-transfer');
+      const record = versions[versions.length - 1] as Record<string, unknown>;
+      const byHand = String(record.ContactId);
+      await stack.createVoiceCall(byHand, String(record.InitiationTimestamp));
       // kinesis-local speaks HTTP/1.1; the SDK's Kinesis client defaults to HTTP/2 in Node.
       await new KinesisClient({ requestHandler: new NodeHttpHandler() }).send(
         new PutRecordCommand({
           StreamName: 'connect-contact-records',
-          PartitionKey: detail.callId,
+          PartitionKey: byHand,
           Data: Buffer.from(JSON.stringify(record)),
         }),
       );
@@ -92,11 +101,15 @@ describe('npm start -- --serve', () => {
         toNumber: detail.toNumber,
         fromNumber: detail.fromNumber,
       });
-      expect(result.summary).toMatchObject({
-        received: 1,
-        synced: 1,
-        inDlq: { sync: 0, redrive: 0 },
+      expect(result.summary).toMatchObject({ inDlq: { sync: 0, redrive: 0 } });
+      expect(result.summary.received).toBe(input.length + 1);
+      expect(result.voiceCalls[byHand]).toMatchObject({
+        queue: (record.Queue as { Name: string }).Name,
       });
+      // The input's call carries the numbers put by hand, which the reconciliation reads from the
+      // ledger: nothing lost.
+      expect(result.reconciliation.lost).toBe(0);
+      expect(result.summary.voiceCalls).toBe(2);
     } finally {
       if (!finished) {
         stop();

@@ -1010,6 +1010,26 @@ describe('redrive handler, run reports', () => {
     expect(Number(puts[0]?.Item?.expiresAt?.N)).toBe(Math.floor(Date.parse(NOW) / 1000) + 86_400);
   });
 
+  it('keeps a failure report for an operator trigger that fails, and no report for START_CALL_PROCESSING', async () => {
+    const refused = await handler(
+      sweepRequested({ from: '2024-04-01T00:00:00Z', to: '2024-04-30T00:00:00Z' }),
+      lambdaContext(),
+    ).catch((error: unknown) => error);
+    dynamo.on(UpdateItemCommand).resolves({ Attributes: ledgerItem({ overridesAt: 1 }) });
+    await handler(
+      eventBridgeEvent('lca-solution', 'START_CALL_PROCESSING', { callId: CONTACT_ID }),
+      lambdaContext(),
+    );
+
+    expect(refused).toBeInstanceOf(PermanentError);
+    const puts = dynamo.commandCalls(PutItemCommand).map((call) => call.args[0].input);
+    expect(puts).toHaveLength(1);
+    expect(JSON.parse(puts[0]?.Item?.report?.S ?? '')).toEqual({
+      failed: true,
+      error: (refused as Error).message,
+    });
+  });
+
   it('completes the run when the report cannot be stored (it is logged and published already)', async () => {
     dynamo.on(PutItemCommand).rejects(new Error('ProvisionedThroughputExceededException'));
 
