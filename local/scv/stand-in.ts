@@ -758,6 +758,181 @@ function matchFunctionName(requested: string, configured: string): boolean {
 }
 
 /**
+ * `updateVoiceCall` of the telephony function: merge `fieldValues` into the
+ * VoiceCall whose VendorCallKey is `contactId`, creating it when missing (the
+ * Update a Voice Call Record API also creates one after the call), after
+ * `updateLatencyMs`.
+ * @throws FunctionFailure for a missing contactId, non-object or null fieldValues.
+ */
+async function updateVoiceCall(
+  store: VoiceCallStore,
+  parameters: Record<string, unknown>,
+  options: { updateLatencyMs?: number; now: () => Date },
+): Promise<unknown> {
+  const { now } = options;
+  const { contactId, fieldValues } = parameters;
+  if (typeof contactId !== 'string' || contactId.length === 0) {
+    throw new FunctionFailure('updateVoiceCall: contactId must be a non-empty string');
+  }
+  if (!isRecord(fieldValues)) {
+    throw new FunctionFailure(
+      `updateVoiceCall: fieldValues must be an object (contactId ${contactId})`,
+    );
+  }
+  if (options.updateLatencyMs) await delay(options.updateLatencyMs);
+  const nulls: string[] = [];
+  nullPaths(fieldValues, 'fieldValues', nulls);
+  if (nulls.length > 0) {
+    throw new FunctionFailure(
+      `updateVoiceCall: null values are not accepted (contactId ${contactId}): ${nulls.join(', ')}`,
+    );
+  }
+  await store.mutate((voiceCalls) => {
+    const existing = voiceCalls[contactId];
+    const voiceCall: StoredVoiceCall = existing ?? {
+      Id: store.newId(),
+      VendorCallKey: contactId,
+      CreatedDate: now().toISOString(),
+      CustomerHoldDuration: null,
+      fieldValues: {},
+      updateCount: 0,
+    };
+    voiceCall.fieldValues = { ...voiceCall.fieldValues, ...structuredClone(fieldValues) };
+    if (typeof fieldValues.totalHoldDuration === 'number') {
+      voiceCall.CustomerHoldDuration = fieldValues.totalHoldDuration;
+    }
+    voiceCall.updateCount += 1;
+    voiceCall.LastModifiedDate = now().toISOString();
+    voiceCalls[contactId] = voiceCall;
+  });
+  // The Lambda returns the SCRT PATCH response body; the repository's tests use { success: true }.
+  return { success: true };
+}
+
+/**
+ * `queryRecord` of the REST API function: the first VoiceCall, by VendorCallKey,
+ * that the supported SOQL selects (`parseVoiceCallQuery`), flattened as SCV
+ * returns it; `{}` when none.
+ * @throws FunctionFailure for an empty or unsupported query.
+ */
+async function queryRecord(
+  store: VoiceCallStore,
+  parameters: Record<string, unknown>,
+): Promise<unknown> {
+  const { soql } = parameters;
+  if (typeof soql !== 'string' || soql.trim().length === 0) {
+    throw new FunctionFailure('queryRecord: soql must be a non-empty string');
+  }
+  let query: VoiceCallQuery;
+  try {
+    query = parseVoiceCallQuery(soql);
+  } catch (error) {
+    if (error instanceof SoqlParseError) {
+      throw new FunctionFailure(
+        `queryRecord: unsupported SOQL: ${error.message}`,
+        'SoqlParseError',
+      );
+    }
+    throw error;
+  }
+  const from = query.createdDateFrom === undefined ? undefined : Date.parse(query.createdDateFrom);
+  const before =
+    query.createdDateBefore === undefined ? undefined : Date.parse(query.createdDateBefore);
+  const after = query.vendorCallKeyAfter;
+  const rows = Object.values(await store.snapshot())
+    .filter((call) => {
+      const created = Date.parse(call.CreatedDate);
+      return (
+        call.CustomerHoldDuration === null &&
+        (from === undefined || created >= from) &&
+        (before === undefined || created < before) &&
+        (after === undefined || call.VendorCallKey > after)
+      );
+    })
+    .sort((a, b) =>
+      a.VendorCallKey < b.VendorCallKey ? -1 : a.VendorCallKey > b.VendorCallKey ? 1 : 0,
+    );
+  const first = rows[0];
+  // Flattening { Id, VendorCallKey, CreatedDate } with `flat` leaves it unchanged.
+  if (!first) return {};
+  const row = { Id: first.Id, VendorCallKey: first.VendorCallKey };
+  return query.selectsCreatedDate ? { ...row, CreatedDate: first.CreatedDate } : row;
+}
+
+/**
+ * What an invocation answers when the fault plan picks `fault`: a Lambda API
+ * error (throttling, a service exception), a function error, a timeout after
+ * `delayMs` (`aborted` when the stand-in stops meanwhile; waits are registered
+ * in `pendingWaits`), or a `success: false` result in the shape of the
+ * function called (`restApi`: sfRestApi.js's).
+ */
+async function faultOutcome(
+  fault: StandInFault,
+  context: { restApi: boolean; requestId: string; pendingWaits: Set<AbortController> },
+): Promise<FunctionOutcome | LambdaErrorSpec | 'aborted'> {
+  const { requestId, pendingWaits } = context;
+  switch (fault.kind) {
+    case 'throttle':
+      return {
+        status: 429,
+        code: 'TooManyRequestsException',
+        body: {
+          Type: 'User',
+          message: 'Rate Exceeded.',
+          Reason: 'ReservedFunctionConcurrentInvocationLimitExceeded',
+        },
+      };
+    case 'server-error':
+      return {
+        status: 500,
+        code: 'ServiceException',
+        body: { Type: 'Service', Message: 'Injected service exception (SCV stand-in)' },
+      };
+    case 'function-error':
+      return {
+        kind: 'function-error',
+        errorType: 'Error',
+        errorMessage: 'Injected function error (SCV stand-in)',
+        trace: ['Error: Injected function error (SCV stand-in)'],
+      };
+    case 'timeout': {
+      const controller = new AbortController();
+      pendingWaits.add(controller);
+      try {
+        await delay(Math.max(0, fault.delayMs), undefined, { signal: controller.signal });
+      } catch {
+        return 'aborted';
+      } finally {
+        pendingWaits.delete(controller);
+      }
+      const seconds = (Math.max(0, fault.delayMs) / 1000).toFixed(2);
+      return {
+        kind: 'function-error',
+        errorType: 'Sandbox.Timedout',
+        errorMessage: `RequestId: ${requestId} Error: Task timed out after ${seconds} seconds`,
+      };
+    }
+    case 'success-false': {
+      const errorMessage = 'Injected failure (SCV stand-in)';
+      if (context.restApi) {
+        // sfRestApi.js builds this shape from a failed Salesforce request.
+        return {
+          kind: 'result',
+          payload: {
+            success: false,
+            status: 500,
+            statusText: 'Internal Server Error',
+            errorCode: 'INJECTED_FAILURE',
+            errorMessage,
+          },
+        };
+      }
+      return { kind: 'result', payload: { success: false, errorMessage } };
+    }
+  }
+}
+
+/**
  * Starts the SCV stand-in: an HTTP server on 127.0.0.1 that answers the AWS
  * Lambda Invoke API for two functions.
  *
@@ -817,97 +992,21 @@ export async function startScvStandIn(options: ScvStandInOptions): Promise<ScvSt
     counts[functionName] = perFunction;
   }
 
-  async function updateVoiceCall(parameters: Record<string, unknown>): Promise<unknown> {
-    const { contactId, fieldValues } = parameters;
-    if (typeof contactId !== 'string' || contactId.length === 0) {
-      throw new FunctionFailure('updateVoiceCall: contactId must be a non-empty string');
-    }
-    if (!isRecord(fieldValues)) {
-      throw new FunctionFailure(
-        `updateVoiceCall: fieldValues must be an object (contactId ${contactId})`,
-      );
-    }
-    if (options.updateLatencyMs) await delay(options.updateLatencyMs);
-    const nulls: string[] = [];
-    nullPaths(fieldValues, 'fieldValues', nulls);
-    if (nulls.length > 0) {
-      throw new FunctionFailure(
-        `updateVoiceCall: null values are not accepted (contactId ${contactId}): ${nulls.join(', ')}`,
-      );
-    }
-    await store.mutate((voiceCalls) => {
-      const existing = voiceCalls[contactId];
-      const voiceCall: StoredVoiceCall = existing ?? {
-        Id: store.newId(),
-        VendorCallKey: contactId,
-        CreatedDate: now().toISOString(),
-        CustomerHoldDuration: null,
-        fieldValues: {},
-        updateCount: 0,
-      };
-      voiceCall.fieldValues = { ...voiceCall.fieldValues, ...structuredClone(fieldValues) };
-      if (typeof fieldValues.totalHoldDuration === 'number') {
-        voiceCall.CustomerHoldDuration = fieldValues.totalHoldDuration;
-      }
-      voiceCall.updateCount += 1;
-      voiceCall.LastModifiedDate = now().toISOString();
-      voiceCalls[contactId] = voiceCall;
-    });
-    // The Lambda returns the SCRT PATCH response body; the repository's tests use { success: true }.
-    return { success: true };
-  }
-
-  async function queryRecord(parameters: Record<string, unknown>): Promise<unknown> {
-    const { soql } = parameters;
-    if (typeof soql !== 'string' || soql.trim().length === 0) {
-      throw new FunctionFailure('queryRecord: soql must be a non-empty string');
-    }
-    let query: VoiceCallQuery;
-    try {
-      query = parseVoiceCallQuery(soql);
-    } catch (error) {
-      if (error instanceof SoqlParseError) {
-        throw new FunctionFailure(
-          `queryRecord: unsupported SOQL: ${error.message}`,
-          'SoqlParseError',
-        );
-      }
-      throw error;
-    }
-    const from =
-      query.createdDateFrom === undefined ? undefined : Date.parse(query.createdDateFrom);
-    const before =
-      query.createdDateBefore === undefined ? undefined : Date.parse(query.createdDateBefore);
-    const after = query.vendorCallKeyAfter;
-    const rows = Object.values(await store.snapshot())
-      .filter((call) => {
-        const created = Date.parse(call.CreatedDate);
-        return (
-          call.CustomerHoldDuration === null &&
-          (from === undefined || created >= from) &&
-          (before === undefined || created < before) &&
-          (after === undefined || call.VendorCallKey > after)
-        );
-      })
-      .sort((a, b) =>
-        a.VendorCallKey < b.VendorCallKey ? -1 : a.VendorCallKey > b.VendorCallKey ? 1 : 0,
-      );
-    const first = rows[0];
-    // Flattening { Id, VendorCallKey, CreatedDate } with `flat` leaves it unchanged.
-    if (!first) return {};
-    const row = { Id: first.Id, VendorCallKey: first.VendorCallKey };
-    return query.selectsCreatedDate ? { ...row, CreatedDate: first.CreatedDate } : row;
-  }
-
   async function runFunction(functionName: string, event: unknown): Promise<FunctionOutcome> {
     try {
       const parameters = parametersOf(event);
       const methodName = parameters.methodName;
       if (functionName === telephonyFunctionName && methodName === 'updateVoiceCall') {
-        return { kind: 'result', payload: await updateVoiceCall(parameters) };
+        return {
+          kind: 'result',
+          payload: await updateVoiceCall(store, parameters, {
+            updateLatencyMs: options.updateLatencyMs,
+            now,
+          }),
+        };
       }
       if (functionName === restApiFunctionName && methodName === 'queryRecord') {
-        return { kind: 'result', payload: await queryRecord(parameters) };
+        return { kind: 'result', payload: await queryRecord(store, parameters) };
       }
       throw new FunctionFailure(`Unsupported method: ${String(methodName)}`);
     } catch (error) {
@@ -921,72 +1020,6 @@ export async function startScvStandIn(options: ScvStandInOptions): Promise<ScvSt
         errorMessage: failure.message,
         trace: [`${failure.errorType}: ${failure.message}`],
       };
-    }
-  }
-
-  async function faultOutcome(
-    fault: StandInFault,
-    functionName: string,
-    requestId: string,
-  ): Promise<FunctionOutcome | LambdaErrorSpec | 'aborted'> {
-    switch (fault.kind) {
-      case 'throttle':
-        return {
-          status: 429,
-          code: 'TooManyRequestsException',
-          body: {
-            Type: 'User',
-            message: 'Rate Exceeded.',
-            Reason: 'ReservedFunctionConcurrentInvocationLimitExceeded',
-          },
-        };
-      case 'server-error':
-        return {
-          status: 500,
-          code: 'ServiceException',
-          body: { Type: 'Service', Message: 'Injected service exception (SCV stand-in)' },
-        };
-      case 'function-error':
-        return {
-          kind: 'function-error',
-          errorType: 'Error',
-          errorMessage: 'Injected function error (SCV stand-in)',
-          trace: ['Error: Injected function error (SCV stand-in)'],
-        };
-      case 'timeout': {
-        const controller = new AbortController();
-        pendingWaits.add(controller);
-        try {
-          await delay(Math.max(0, fault.delayMs), undefined, { signal: controller.signal });
-        } catch {
-          return 'aborted';
-        } finally {
-          pendingWaits.delete(controller);
-        }
-        const seconds = (Math.max(0, fault.delayMs) / 1000).toFixed(2);
-        return {
-          kind: 'function-error',
-          errorType: 'Sandbox.Timedout',
-          errorMessage: `RequestId: ${requestId} Error: Task timed out after ${seconds} seconds`,
-        };
-      }
-      case 'success-false': {
-        const errorMessage = 'Injected failure (SCV stand-in)';
-        if (functionName === restApiFunctionName) {
-          // sfRestApi.js builds this shape from a failed Salesforce request.
-          return {
-            kind: 'result',
-            payload: {
-              success: false,
-              status: 500,
-              statusText: 'Internal Server Error',
-              errorCode: 'INJECTED_FAILURE',
-              errorMessage,
-            },
-          };
-        }
-        return { kind: 'result', payload: { success: false, errorMessage } };
-      }
     }
   }
 
@@ -1080,7 +1113,13 @@ export async function startScvStandIn(options: ScvStandInOptions): Promise<ScvSt
     const fault = options.fault?.(call);
 
     const produce = (): Promise<FunctionOutcome | LambdaErrorSpec | 'aborted'> =>
-      fault ? faultOutcome(fault, functionName, requestId) : runFunction(functionName, event);
+      fault
+        ? faultOutcome(fault, {
+            restApi: functionName === restApiFunctionName,
+            requestId,
+            pendingWaits,
+          })
+        : runFunction(functionName, event);
 
     if (invocationType === 'Event') {
       if (fault?.kind === 'throttle' || fault?.kind === 'server-error') {
