@@ -173,6 +173,112 @@ function sendJson(
   response.end(JSON.stringify(body));
 }
 
+/**
+ * The per-entry checks of PutEvents (Amazon EventBridge API Reference,
+ * PutEventsResultEntry): a Source and a DetailType, a Detail that is a JSON
+ * object, an existing bus. Returns the entry's error, or its parsed detail and
+ * bus name.
+ */
+function checkEntry(
+  entry: PutEventsRequestEntry,
+  buses: ReadonlySet<string>,
+):
+  | { errorCode: string; errorMessage: string }
+  | { detail: object; busName: string; source: string; detailType: string } {
+  if (typeof entry.Source !== 'string' || entry.Source === '') {
+    return {
+      errorCode: 'InvalidArgument',
+      errorMessage: 'Parameter Source is not valid. Reason: Source is a required argument.',
+    };
+  }
+  if (typeof entry.DetailType !== 'string' || entry.DetailType === '') {
+    return {
+      errorCode: 'InvalidArgument',
+      errorMessage: 'Parameter DetailType is not valid. Reason: DetailType is a required argument.',
+    };
+  }
+  let detail: unknown;
+  try {
+    detail = JSON.parse(typeof entry.Detail === 'string' ? entry.Detail : '');
+  } catch {
+    return { errorCode: 'MalformedDetail', errorMessage: 'Detail is malformed.' };
+  }
+  if (detail === null || typeof detail !== 'object' || Array.isArray(detail)) {
+    return { errorCode: 'MalformedDetail', errorMessage: 'Detail is malformed.' };
+  }
+  const busName = busNameOf(entry.EventBusName);
+  if (!buses.has(busName)) {
+    return {
+      errorCode: 'ResourceNotFoundException',
+      errorMessage: `Event bus ${busName} does not exist.`,
+    };
+  }
+  return { detail, busName, source: entry.Source, detailType: entry.DetailType };
+}
+
+/**
+ * The read-only operations an operator uses to look (Amazon EventBridge API
+ * Reference: DescribeEventBus, ListRules, DescribeRule), or `undefined` for
+ * another operation. `EventBusName` defaults to `default`, as in AWS.
+ */
+function lookUp(
+  target: string,
+  text: string,
+  context: { rules: LocalRule[]; eventBusNames: string[]; region: string; account: string },
+): { status: number; body: Record<string, unknown> } | undefined {
+  const { region, account } = context;
+  const busArn = (name: string) => `arn:aws:events:${region}:${account}:event-bus/${name}`;
+  const ruleOf = (rule: LocalRule) => ({
+    Name: rule.name,
+    Arn: `arn:aws:events:${region}:${account}:rule/${rule.eventBusName}/${rule.name}`,
+    EventBusName: rule.eventBusName,
+    EventPattern: JSON.stringify(rule.eventPattern),
+    State: 'ENABLED',
+  });
+  const notFound = (message: string) => ({
+    status: 400,
+    body: { __type: 'ResourceNotFoundException', message },
+  });
+
+  if (
+    !['AWSEvents.DescribeEventBus', 'AWSEvents.ListRules', 'AWSEvents.DescribeRule'].includes(
+      target,
+    )
+  ) {
+    return undefined;
+  }
+  let input: { Name?: string; EventBusName?: string; NamePrefix?: string };
+  try {
+    input = JSON.parse(text || '{}') as typeof input;
+  } catch {
+    return {
+      status: 400,
+      body: { __type: 'SerializationException', message: 'Malformed request body' },
+    };
+  }
+  if (target === 'AWSEvents.DescribeEventBus') {
+    const name = input.Name ?? 'default';
+    return context.eventBusNames.includes(name)
+      ? { status: 200, body: { Name: name, Arn: busArn(name) } }
+      : notFound(`Event bus ${name} does not exist.`);
+  }
+  const busName = input.EventBusName ?? 'default';
+  if (!context.eventBusNames.includes(busName))
+    return notFound(`Event bus ${busName} does not exist.`);
+  const rules = context.rules.filter((rule) => rule.eventBusName === busName);
+  if (target === 'AWSEvents.ListRules') {
+    const prefix = input.NamePrefix ?? '';
+    return {
+      status: 200,
+      body: { Rules: rules.filter((rule) => rule.name.startsWith(prefix)).map(ruleOf) },
+    };
+  }
+  const rule = rules.find((candidate) => candidate.name === input.Name);
+  return rule
+    ? { status: 200, body: ruleOf(rule) }
+    : notFound(`Rule ${String(input.Name)} does not exist on EventBus ${busName}.`);
+}
+
 /** Start the local EventBridge on 127.0.0.1. Rule patterns are validated first. */
 export async function startLocalEventBridge(
   options: LocalEventBridgeOptions,
@@ -236,39 +342,15 @@ export async function startLocalEventBridge(
       results.push({ ErrorCode, ErrorMessage });
     };
     for (const entry of entries) {
-      if (typeof entry.Source !== 'string' || entry.Source === '') {
-        fail(
-          'InvalidArgument',
-          'Parameter Source is not valid. Reason: Source is a required argument.',
-        );
+      const checked = checkEntry(entry, buses);
+      if ('errorCode' in checked) {
+        fail(checked.errorCode, checked.errorMessage);
         continue;
       }
-      if (typeof entry.DetailType !== 'string' || entry.DetailType === '') {
-        fail(
-          'InvalidArgument',
-          'Parameter DetailType is not valid. Reason: DetailType is a required argument.',
-        );
-        continue;
-      }
-      let detail: unknown;
-      try {
-        detail = JSON.parse(typeof entry.Detail === 'string' ? entry.Detail : '');
-      } catch {
-        fail('MalformedDetail', 'Detail is malformed.');
-        continue;
-      }
-      if (detail === null || typeof detail !== 'object' || Array.isArray(detail)) {
-        fail('MalformedDetail', 'Detail is malformed.');
-        continue;
-      }
-      const busName = busNameOf(entry.EventBusName);
-      if (!buses.has(busName)) {
-        fail('ResourceNotFoundException', `Event bus ${busName} does not exist.`);
-        continue;
-      }
+      const { detail, busName } = checked;
       const fault = options.entryFault?.({
-        Source: entry.Source,
-        DetailType: entry.DetailType,
+        Source: checked.source,
+        DetailType: checked.detailType,
         Detail: typeof entry.Detail === 'string' ? entry.Detail : undefined,
       });
       if (fault) {
@@ -278,8 +360,8 @@ export async function startLocalEventBridge(
       const event: EventBridgeEvent = {
         version: '0',
         id: randomUUID(),
-        'detail-type': entry.DetailType,
-        source: entry.Source,
+        'detail-type': checked.detailType,
+        source: checked.source,
         account,
         time: eventTime(entry.Time),
         region,
@@ -300,71 +382,19 @@ export async function startLocalEventBridge(
     return { FailedEntryCount: failed, Entries: results };
   }
 
-  const busArn = (name: string) => `arn:aws:events:${region}:${account}:event-bus/${name}`;
-  const ruleOf = (rule: LocalRule) => ({
-    Name: rule.name,
-    Arn: `arn:aws:events:${region}:${account}:rule/${rule.eventBusName}/${rule.name}`,
-    EventBusName: rule.eventBusName,
-    EventPattern: JSON.stringify(rule.eventPattern),
-    State: 'ENABLED',
-  });
-  const notFound = (message: string) => ({
-    status: 400,
-    body: { __type: 'ResourceNotFoundException', message },
-  });
-  /**
-   * The read-only operations an operator uses to look (Amazon EventBridge API
-   * Reference: DescribeEventBus, ListRules, DescribeRule), or `undefined` for
-   * another operation. `EventBusName` defaults to `default`, as in AWS.
-   */
-  function lookUp(
-    target: string,
-    text: string,
-  ): { status: number; body: Record<string, unknown> } | undefined {
-    if (
-      !['AWSEvents.DescribeEventBus', 'AWSEvents.ListRules', 'AWSEvents.DescribeRule'].includes(
-        target,
-      )
-    ) {
-      return undefined;
-    }
-    let input: { Name?: string; EventBusName?: string; NamePrefix?: string };
-    try {
-      input = JSON.parse(text || '{}') as typeof input;
-    } catch {
-      return {
-        status: 400,
-        body: { __type: 'SerializationException', message: 'Malformed request body' },
-      };
-    }
-    if (target === 'AWSEvents.DescribeEventBus') {
-      const name = input.Name ?? 'default';
-      return options.eventBusNames.includes(name)
-        ? { status: 200, body: { Name: name, Arn: busArn(name) } }
-        : notFound(`Event bus ${name} does not exist.`);
-    }
-    const busName = input.EventBusName ?? 'default';
-    if (!options.eventBusNames.includes(busName))
-      return notFound(`Event bus ${busName} does not exist.`);
-    const rules = options.rules.filter((rule) => rule.eventBusName === busName);
-    if (target === 'AWSEvents.ListRules') {
-      const prefix = input.NamePrefix ?? '';
-      return {
-        status: 200,
-        body: { Rules: rules.filter((rule) => rule.name.startsWith(prefix)).map(ruleOf) },
-      };
-    }
-    const rule = rules.find((candidate) => candidate.name === input.Name);
-    return rule
-      ? { status: 200, body: ruleOf(rule) }
-      : notFound(`Rule ${String(input.Name)} does not exist on EventBus ${busName}.`);
-  }
-
   const server: Server = createServer((request, response) => {
     void (async () => {
       const target = request.headers['x-amz-target'];
       const text = await readBody(request);
-      const look = request.method === 'POST' ? lookUp(String(target), text) : undefined;
+      const look =
+        request.method === 'POST'
+          ? lookUp(String(target), text, {
+              rules: options.rules,
+              eventBusNames: options.eventBusNames,
+              region,
+              account,
+            })
+          : undefined;
       if (look) {
         sendJson(
           response,
