@@ -8,6 +8,13 @@ import { CTR_SYNC_SOURCE } from './ctr-received';
 
 const isoTimestamp = z.iso.datetime({ offset: true });
 
+/** A window's check: when both bounds are given, `from` is before `to` (reported on `to`). */
+const fromBeforeTo = (detail: { from?: string; to?: string }) =>
+  detail.from === undefined ||
+  detail.to === undefined ||
+  Date.parse(detail.from) < Date.parse(detail.to);
+const FROM_BEFORE_TO_ISSUE = { message: 'from must be before to', path: ['to'] };
+
 /**
  * `SweepRequested`: re-sync VoiceCalls still missing hold-duration data
  * (`CustomerHoldDuration = null`) created in a time window, from the archive.
@@ -47,13 +54,7 @@ export const SweepRequestedDetailSchema = z
     band: z.enum(SWEEP_BANDS).optional(),
   })
   .strict()
-  .refine(
-    (detail) =>
-      detail.from === undefined ||
-      detail.to === undefined ||
-      Date.parse(detail.from) < Date.parse(detail.to),
-    { message: 'from must be before to', path: ['to'] },
-  )
+  .refine(fromBeforeTo, FROM_BEFORE_TO_ISSUE)
   .refine(
     (detail) => detail.band === undefined || (detail.from !== undefined && detail.to !== undefined),
     {
@@ -125,10 +126,7 @@ export const ReplayRequestedDetailSchema = z
     maxObjects: z.number().int().positive().max(100_000).optional(),
   })
   .strict()
-  .refine((detail) => Date.parse(detail.from) < Date.parse(detail.to), {
-    message: 'from must be before to',
-    path: ['to'],
-  });
+  .refine(fromBeforeTo, FROM_BEFORE_TO_ISSUE);
 
 /** Parsed `ReplayRequested` detail. */
 export type ReplayRequestedDetail = z.infer<typeof ReplayRequestedDetailSchema>;
@@ -169,13 +167,7 @@ export const ResyncRequestedDetailSchema = z
     message: 'give both from and to, or neither',
     path: ['to'],
   })
-  .refine(
-    (detail) =>
-      detail.from === undefined ||
-      detail.to === undefined ||
-      Date.parse(detail.from) < Date.parse(detail.to),
-    { message: 'from must be before to', path: ['to'] },
-  );
+  .refine(fromBeforeTo, FROM_BEFORE_TO_ISSUE);
 
 /** Parsed `ResyncRequested` detail. */
 export type ResyncRequestedDetail = z.infer<typeof ResyncRequestedDetailSchema>;
