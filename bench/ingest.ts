@@ -182,12 +182,14 @@ async function compareWithFloor(
     outputChars.set(perRecord, total);
     return elapsed / base64.length;
   };
+  // As the handler does (decideBatch): one processing time per batch, not a clock read per record.
+  const clock = { nowMs: Date.now(), toleranceMs: 15 * 60_000 };
   const path = (text: string): number => {
-    const decision = toCtrReceivedEntry(Buffer.from(text, 'base64'));
+    const decision = toCtrReceivedEntry(Buffer.from(text, 'base64'), clock);
     return decision.action === 'publish' ? decision.entry.Detail.length : 1;
   };
   const serializedPath = (text: string): number => {
-    const decision = toCtrReceivedEntry(Buffer.from(text, 'base64'));
+    const decision = toCtrReceivedEntry(Buffer.from(text, 'base64'), clock);
     return decision.action === 'publish' ? JSON.stringify(decision.entry).length : 1;
   };
   const floor = (text: string): number => {
@@ -218,7 +220,7 @@ async function compareWithFloor(
 
   const decisions: Record<string, number> = {};
   for (const text of base64) {
-    const { action } = toCtrReceivedEntry(Buffer.from(text, 'base64'));
+    const { action } = toCtrReceivedEntry(Buffer.from(text, 'base64'), clock);
     decisions[action] = (decisions[action] ?? 0) + 1;
   }
   const medianPathNsPerRecord = median(pathRuns);

@@ -499,7 +499,12 @@ export async function handler(
     if (operator && triggerId !== undefined) {
       await runReports
         .put(triggerId, { failed: true, error: (redactDeep(error) as Error).message })
-        .catch(() => undefined);
+        .catch((reportError: unknown) =>
+          logger.warn('Failure report not stored', {
+            triggerId,
+            error: (reportError as Error).message,
+          }),
+        );
     }
     // Lambda logs what a handler throws and puts it in the on-failure record: redact it too.
     throw redactDeep(error);
