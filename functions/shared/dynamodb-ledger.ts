@@ -49,7 +49,8 @@ import type {
 
 /**
  * The key of the scheduled sweep's cursor of `band`: an item of the table that
- * no ContactId (a UUID) can collide with, holding `sweptTo` (ms, N) and no TTL.
+ * no UUID ContactId collides with (ContactIds are not checked to be UUIDs: README,
+ * Known limits), holding `sweptTo` (ms, N) and no TTL.
  */
 export function sweepCursorKey(band: string): string {
   return `sweep-cursor#${band}`;

@@ -4,7 +4,7 @@
  * of the run its trigger started, and `ctr-sync status` the last sweep's.
  *
  * Items: `contactId` = `redrive-report#<trigger event id>` (the EventId that
- * PutEvents returned for the trigger; no ContactId, a UUID, can collide) or
+ * PutEvents returned for the trigger; no UUID ContactId collides with it) or
  * `redrive-report#last-sweep`; `report` (S, the `RedriveCompleted` detail as
  * JSON), `at` (N, ms since the epoch), `expiresAt` (N, epoch seconds: the
  * table's TTL attribute, a day later).
