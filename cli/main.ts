@@ -3,13 +3,18 @@
  *
  * Subcommands (each with `--help`): `sweep`, `redrive`, `replay`, `resync`
  * put a redrive trigger on a stage's bus (cli/triggers.ts); `status` shows a
- * stage's health on one screen (cli/status.ts); `transform` prints what the
+ * stage's health on one screen (cli/status.ts); `peek` shows what the
+ * messages of a dead-letter or failures queue are about, leaving them there
+ * and printing no personal data (cli/peek.ts); `pending` lists the contacts
+ * pending in the sync ledger (cli/pending.ts); `transform` prints what the
  * updater would send SCV for contact records (cli/transform.ts). Exit codes:
  * cli/io.ts.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { type Clients, createClients, isStageName } from './aws';
 import { EXIT, type Io, processIo, UsageError } from './io';
+import { PEEK_DEFAULT_MAX, PEEK_MAX, PEEK_QUEUES, peekQueue, peekQueueOf } from './peek';
+import { PENDING_DEFAULT_MAX, PENDING_MAX, printPending } from './pending';
 import { printStatus, readStatus } from './status';
 import { transformFile } from './transform';
 import { buildTrigger, putTrigger, type TriggerCommand } from './triggers';
@@ -34,6 +39,8 @@ commands:
   replay     feed the archived records of a window through the sync path
   resync     repair one contact: reset its claim, resync its newest genuine version
   status     queues, pending syncs, alarms and the last sweep of a stage
+  peek       what the messages of a dead-letter queue are about, without personal data
+  pending    the contacts pending in the sync ledger, oldest first
   transform  print what the updater would send SCV for contact records
 
 ctr-sync <command> --help describes each. Exit codes: 0 done or healthy,
@@ -77,6 +84,36 @@ ALARM and the last sweep's counts. Exits 0 when healthy, 1 when something
 needs a person (or could not be read).
 
 ${CONNECTION_HELP}
+  --help             this text`,
+  peek: `usage: ctr-sync peek --stage S --queue Q [--max N] [--json]
+
+Reads up to N messages (default ${PEEK_DEFAULT_MAX}, at most ${PEEK_MAX}) of the stage's queue Q with
+visibility timeout 0: they stay in the queue, visible to the redrive (each
+read adds one to their receive count). Prints per message its MessageId, when
+it was sent (UTC), its receive count, and
+  sync-dlq         the ContactId; the rule's error when a rule dead-lettered it
+  redrive-dlq      the trigger; its fields but the phone numbers and the agent
+                   (named, not shown); why it failed (Lambda's condition and
+                   error, or the rule's error)
+  ingest-failures  the bucket, key and size of the object holding the batch
+  archive-dlq      the ContactId and the rule's error
+then the count read and the queue's ApproximateNumberOfMessages. Never prints
+phone numbers, contact attributes or records.
+
+${CONNECTION_HELP}
+  --queue Q          ${PEEK_QUEUES.join(', ')}
+  --max N            at most N messages
+  --json             one JSON object per line instead, with the same fields
+  --help             this text`,
+  pending: `usage: ctr-sync pending --stage S [--max N]
+
+Lists up to N contacts (default ${PENDING_DEFAULT_MAX}, at most ${PENDING_MAX}) with a version pending
+in the sync ledger (its sparse index pending), the oldest first: ContactId,
+pending since (UTC) and for how many minutes; then their count. The sweep
+resends what has been pending longer than pendingResendAfterMinutes.
+
+${CONNECTION_HELP}
+  --max N            at most N contacts
   --help             this text`,
   transform: `usage: ctr-sync transform FILE
 
@@ -124,6 +161,13 @@ const OPTIONS = {
     to: { type: 'string' },
   },
   status: CONNECTION_OPTIONS,
+  peek: {
+    ...CONNECTION_OPTIONS,
+    queue: { type: 'string' },
+    max: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  pending: { ...CONNECTION_OPTIONS, max: { type: 'string' } },
   transform: { help: { type: 'boolean', short: 'h' } },
 } as const satisfies Record<string, ParseArgsConfig['options']>;
 
@@ -139,6 +183,16 @@ function positiveInt(values: Values, name: string): number | undefined {
     throw new UsageError(`--${name} takes a whole number above 0, not "${String(text)}"`);
   }
   return value;
+}
+
+/**
+ * The value of `--max`: `fallback` when absent.
+ * @throws UsageError when it is not a whole number from 1 to `limit`.
+ */
+function maxOf(values: Values, fallback: number, limit: number): number {
+  const max = positiveInt(values, 'max') ?? fallback;
+  if (max > limit) throw new UsageError(`--max takes at most ${limit}, not ${max}`);
+  return max;
 }
 
 /** The trigger detail of `command` from its options (checked by its schema afterwards). */
@@ -252,6 +306,15 @@ export async function main(
     const clients = (dependencies.clients ?? createClients)(connection);
     if (command === 'status') {
       return printStatus(stage, await readStatus(stage, clients), io);
+    }
+    if (command === 'peek') {
+      const queue = peekQueueOf(values.queue);
+      const max = maxOf(values, PEEK_DEFAULT_MAX, PEEK_MAX);
+      return await peekQueue(stage, queue, { max, json: values.json === true }, clients, io);
+    }
+    if (command === 'pending') {
+      const max = maxOf(values, PENDING_DEFAULT_MAX, PENDING_MAX);
+      return await printPending(stage, max, clients, io);
     }
     const entry = buildTrigger(command, stage, detailOf(command, values));
     return await putTrigger(

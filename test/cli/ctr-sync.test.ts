@@ -71,13 +71,22 @@ describe('ctr-sync usage', () => {
     const none = await run([]);
 
     expect(help.code).toBe(0);
-    for (const command of ['sweep', 'redrive', 'replay', 'resync', 'status', 'transform']) {
+    for (const command of [
+      'sweep',
+      'redrive',
+      'replay',
+      'resync',
+      'status',
+      'peek',
+      'pending',
+      'transform',
+    ]) {
       expect(help.out).toMatch(new RegExp(`^  ${command} `, 'm'));
     }
     expect(none.code).toBe(2);
   });
 
-  it.each(['sweep', 'redrive', 'replay', 'resync', 'status', 'transform'])(
+  it.each(['sweep', 'redrive', 'replay', 'resync', 'status', 'peek', 'pending', 'transform'])(
     'describes %s with --help, exit 0, sending nothing',
     async (command) => {
       const { code, out } = await run([command, '--help']);
