@@ -19,10 +19,19 @@ import { printStatus, readStatus } from './status';
 import { transformFile } from './transform';
 import { buildTrigger, putTrigger, type TriggerCommand } from './triggers';
 
-const CONNECTION_HELP = `  --stage S          the stage (its bus is ctr-sync-S; required)
-  --region R         AWS Region (default: the SDK's chain, e.g. AWS_REGION)
+const STAGE_HELP = `  --stage S          the stage (its resources are named ctr-sync-S...; required)
+  --region R         AWS Region (default: the SDK's chain, e.g. AWS_REGION)`;
+
+/** Commands that put on the bus: --endpoint-url is the bus's endpoint. */
+const CONNECTION_HELP = `${STAGE_HELP}
   --endpoint-url U   the EventBridge endpoint (e.g. the local stack's); the other
                      services read AWS_ENDPOINT_URL_DYNAMODB, _SQS, _CLOUDWATCH...`;
+
+/** Commands that only read: SQS, DynamoDB and CloudWatch take their endpoints from the environment. */
+const READ_HELP = STAGE_HELP;
+const READ_ENDPOINTS = `
+Endpoints: the SDK's defaults, or AWS_ENDPOINT_URL_SQS, _DYNAMODB and
+_CLOUDWATCH (npm start -- --serve prints the local stack's).`;
 
 const TRIGGER_HELP = `${CONNECTION_HELP}
   --dry-run          print the PutEvents entries as JSON, send nothing
@@ -83,8 +92,9 @@ dead-letter queue, versions pending in the ledger, the stage's alarms in
 ALARM and the last sweep's counts. Exits 0 when healthy, 1 when something
 needs a person (or could not be read).
 
-${CONNECTION_HELP}
-  --help             this text`,
+${READ_HELP}
+  --help             this text
+${READ_ENDPOINTS}`,
   peek: `usage: ctr-sync peek --stage S --queue Q [--max N] [--json]
 
 Reads up to N messages (default ${PEEK_DEFAULT_MAX}, at most ${PEEK_MAX}) of the stage's queue Q with
@@ -100,11 +110,12 @@ it was sent (UTC), its receive count, and
 then the count read and the queue's ApproximateNumberOfMessages. Never prints
 phone numbers, contact attributes or records.
 
-${CONNECTION_HELP}
+${READ_HELP}
   --queue Q          ${PEEK_QUEUES.join(', ')}
   --max N            at most N messages
   --json             one JSON object per line instead, with the same fields
-  --help             this text`,
+  --help             this text
+${READ_ENDPOINTS}`,
   pending: `usage: ctr-sync pending --stage S [--max N]
 
 Lists up to N contacts (default ${PENDING_DEFAULT_MAX}, at most ${PENDING_MAX}) with a version pending
@@ -112,9 +123,10 @@ in the sync ledger (its sparse index pending), the oldest first: ContactId,
 pending since (UTC) and for how many minutes; then their count. The sweep
 resends what has been pending longer than pendingResendAfterMinutes.
 
-${CONNECTION_HELP}
+${READ_HELP}
   --max N            at most N contacts
-  --help             this text`,
+  --help             this text
+${READ_ENDPOINTS}`,
   transform: `usage: ctr-sync transform FILE
 
 Prints, per contact record in FILE (one JSON record, a JSON array or JSON
@@ -122,11 +134,17 @@ lines), the updateVoiceCall fieldValues the updater would send, or why the
 record is skipped. Sends nothing. Exits 2 when a record is invalid.`,
 };
 
-const CONNECTION_OPTIONS = {
+/** Options of the commands that only read (status, peek, pending). */
+const READ_OPTIONS = {
   stage: { type: 'string' },
   region: { type: 'string' },
-  'endpoint-url': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+/** Options of the commands that put on the bus: --endpoint-url is EventBridge's. */
+const CONNECTION_OPTIONS = {
+  ...READ_OPTIONS,
+  'endpoint-url': { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 const TRIGGER_OPTIONS = {
@@ -160,14 +178,14 @@ const OPTIONS = {
     from: { type: 'string' },
     to: { type: 'string' },
   },
-  status: CONNECTION_OPTIONS,
+  status: READ_OPTIONS,
   peek: {
-    ...CONNECTION_OPTIONS,
+    ...READ_OPTIONS,
     queue: { type: 'string' },
     max: { type: 'string' },
     json: { type: 'boolean' },
   },
-  pending: { ...CONNECTION_OPTIONS, max: { type: 'string' } },
+  pending: { ...READ_OPTIONS, max: { type: 'string' } },
   transform: { help: { type: 'boolean', short: 'h' } },
 } as const satisfies Record<string, ParseArgsConfig['options']>;
 
@@ -280,6 +298,14 @@ export async function main(
         strict: true,
       }) as { values: Values; positionals: string[] };
     } catch (error) {
+      if (
+        !('endpoint-url' in OPTIONS[command]) &&
+        rest.some((arg) => arg.startsWith('--endpoint-url'))
+      ) {
+        throw new UsageError(
+          `${command} does not use EventBridge, whose endpoint --endpoint-url sets; set AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_CLOUDWATCH instead`,
+        );
+      }
       throw new UsageError(`${(error as Error).message}; see ctr-sync ${command} --help`);
     }
     const { values, positionals } = parsed;

@@ -132,6 +132,10 @@ describe('ctr-sync usage', () => {
       'invalid sweep: --to: from must be before to',
     ],
     [['sweep', '--stage', 'prod', '--endpoint-url', 'notaurl'], '--endpoint-url takes a URL'],
+    [
+      ['peek', '--stage', 'dev', '--queue', 'sync-dlq', '--endpoint-url', 'http://127.0.0.1:1'],
+      'set AWS_ENDPOINT_URL_SQS',
+    ],
     [['transform'], 'transform takes one FILE'],
     [['transform', 'no/such/file.json'], 'cannot read no/such/file.json: ENOENT'],
   ])('exits 2 on %j, one line on stderr naming the fix', async (argv, message) => {
