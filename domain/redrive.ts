@@ -44,6 +44,9 @@ export interface SweepResult {
    * - `noRecord`: VoiceCalls whose record is neither held nor in the archive window;
    * - `pending`: pending ledger items looked at; `pendingNotFound`: of those, not found.
    * - `archiveObjects`: archive objects read.
+   * - `deferred`: VoiceCalls queried but left to the next run, from the first
+   *   whose archive window this run could not read to its end (`maxArchiveObjects`,
+   *   or a read that kept failing), and pending items left pending for the same reason.
    */
   counts: {
     queried: number;
@@ -53,6 +56,7 @@ export interface SweepResult {
     pending: number;
     pendingNotFound: number;
     archiveObjects: number;
+    deferred: number;
   };
   /** True when the window has no unsynced VoiceCall after the cursor; false when the run stopped early. */
   complete: boolean;
@@ -184,15 +188,66 @@ function keepNewest(
   });
 }
 
+/** What {@link findInArchive} found, and what it could not tell. */
+export interface ArchiveLookup {
+  /** The newest genuine version found per ContactId (only for resolved contacts a final answer). */
+  found: Map<string, FoundRecord>;
+  objectsRead: number;
+  /**
+   * ContactIds whose window was not read to its end: `maxObjects` was reached,
+   * or a list or read kept failing (`error`). Their newest version may be in
+   * an object not read, so "not found" is no answer for them.
+   */
+  unresolved: Set<string>;
+  /** Why the lookup stopped early, when a list or read kept failing (after 3 attempts). */
+  error?: string;
+}
+
+/** Whole hours (ms since the epoch) the archive lists for a window: from `from`'s hour up to `to`'s, exclusive. */
+function hourSpan(window: { from: number; to: number }): { from: number; to: number } {
+  return {
+    from: Math.floor(window.from / HOUR_MS) * HOUR_MS,
+    to: Math.ceil(window.to / HOUR_MS) * HOUR_MS,
+  };
+}
+
+/** Disjoint spans, merged and sorted; `covers` says whether they hold a span whole. */
+class Spans {
+  private spans: { from: number; to: number }[] = [];
+
+  covers(span: { from: number; to: number }): boolean {
+    return this.spans.some((held) => held.from <= span.from && span.to <= held.to);
+  }
+
+  add(span: { from: number; to: number }): void {
+    const all = [...this.spans, span].sort((a, b) => a.from - b.from);
+    const merged: { from: number; to: number }[] = [];
+    for (const next of all) {
+      const last = merged.at(-1);
+      if (last && next.from <= last.to) last.to = Math.max(last.to, next.to);
+      else merged.push({ ...next });
+    }
+    this.spans = merged;
+  }
+}
+
 /**
  * Look for the newest version of each wanted contact in the archive objects
- * of its window (windows that overlap are read once). Reads at most
- * `maxObjects` objects; records that do not parse, or whose
+ * of its window, contact by contact in `wanted`'s order (put first the
+ * contacts that must be answered first): each object is read once, and a
+ * contact whose hours were all read for contacts before it costs no listing.
+ * Reads at most `maxObjects` objects; records that do not parse, or whose
  * LastUpdateTimestamp is after `latestTimestampMs` (ms since the epoch;
  * forged versions), are passed over.
  *
+ * A contact is resolved when every object of its window's hours was read;
+ * the lookup stops at `maxObjects`, or at a list or read that fails 3 times
+ * (reported as `error`), and the contacts not resolved by then are returned
+ * as `unresolved`. So the first contact is always resolved when its own
+ * window holds at most `maxObjects` objects and the archive answers.
+ *
  * @param wanted - per ContactId, the window (epoch ms, `from` inclusive, `to` exclusive).
- * @returns the newest version found per ContactId, and the objects read.
+ * @throws PermanentError from the archive.
  */
 export async function findInArchive(
   wanted: ReadonlyMap<string, { from: number; to: number }>,
@@ -204,49 +259,70 @@ export async function findInArchive(
     toleranceMs?: number;
     sleep?: (ms: number) => Promise<void>;
   },
-): Promise<{ found: Map<string, FoundRecord>; objectsRead: number }> {
+): Promise<ArchiveLookup> {
   const sleep = ports.sleep ?? realSleep;
   const found = new Map<string, FoundRecord>();
-  const ranges = [...wanted.values()]
-    .map((window) => ({ ...window }))
-    .sort((a, b) => a.from - b.from);
-  const merged: { from: number; to: number }[] = [];
-  for (const range of ranges) {
-    const last = merged.at(-1);
-    if (last && range.from <= last.to) last.to = Math.max(last.to, range.to);
-    else merged.push(range);
-  }
-  let objectsRead = 0;
-  for (const range of merged) {
-    const window = {
-      from: new Date(range.from).toISOString(),
-      to: new Date(range.to).toISOString(),
-    };
-    let cursor: string | undefined;
-    do {
-      const page = await withRetries(() => ports.archive.listObjects(window, cursor), sleep);
-      for (const key of page.keys) {
-        if (objectsRead >= ports.maxObjects) return { found, objectsRead };
-        objectsRead++;
-        const texts = await withRetries(() => ports.archive.readObject(key), sleep);
-        const latest = latestForObject(key, ports.latestTimestampMs, ports.toleranceMs);
-        for (const text of texts) {
-          if (!mayBeWanted(text, wanted)) continue;
-          let parsed: ReturnType<typeof parseContactRecordText>;
-          try {
-            parsed = parseContactRecordText(text);
-          } catch {
-            continue;
+  const unresolved = new Set(wanted.keys());
+  const read = new Set<string>();
+  const readHours = new Spans();
+  const stop = (error?: string): ArchiveLookup => ({
+    found,
+    objectsRead: read.size,
+    unresolved,
+    ...(error === undefined ? {} : { error }),
+  });
+  for (const [contactId, window] of wanted) {
+    const hours = hourSpan(window);
+    if (!readHours.covers(hours)) {
+      const listed = {
+        from: new Date(window.from).toISOString(),
+        to: new Date(window.to).toISOString(),
+      };
+      try {
+        let cursor: string | undefined;
+        do {
+          const page = await withRetries(() => ports.archive.listObjects(listed, cursor), sleep);
+          for (const key of page.keys) {
+            if (read.has(key)) continue;
+            if (read.size >= ports.maxObjects) return stop();
+            const texts = await withRetries(() => ports.archive.readObject(key), sleep);
+            read.add(key);
+            readObjectRecords(texts, key, wanted, found, ports);
           }
-          if (!wanted.has(parsed.contactRecord.ContactId)) continue;
-          if (isFromTheFuture(parsed, latest)) continue;
-          keepNewest(found, parsed);
-        }
+          cursor = page.next;
+        } while (cursor !== undefined);
+      } catch (error) {
+        if (error instanceof PermanentError) throw error;
+        return stop((error as Error).message);
       }
-      cursor = page.next;
-    } while (cursor !== undefined);
+      readHours.add(hours);
+    }
+    unresolved.delete(contactId);
   }
-  return { found, objectsRead };
+  return stop();
+}
+
+/** Keep, per wanted contact, the newest genuine version among the records of object `key`. */
+function readObjectRecords(
+  texts: string[],
+  key: string,
+  wanted: ReadonlyMap<string, unknown>,
+  found: Map<string, FoundRecord>,
+  ports: { latestTimestampMs?: number; toleranceMs?: number },
+): void {
+  const latest = latestForObject(key, ports.latestTimestampMs, ports.toleranceMs);
+  for (const text of texts) {
+    if (!mayBeWanted(text, wanted)) continue;
+    let parsed: ReturnType<typeof parseContactRecordText>;
+    try {
+      parsed = parseContactRecordText(text);
+    } catch {
+      continue;
+    }
+    if (!wanted.has(parsed.contactRecord.ContactId)) continue;
+    if (isFromTheFuture(parsed, latest)) continue;
+    keepNewest(found, parsed);
+  }
 }
 
 /**
@@ -324,6 +400,16 @@ export interface SweepRequest extends SweepWindow {
  * 5. Stop when the query finds nothing, after `maxRecords` rows, or when
  *    `hasTimeLeft()` says so; report the cursor to resume from.
  *
+ * The archive is read for the VoiceCalls in query order, then for the pending
+ * items ({@link findInArchive}). When it cannot be read to the end of a
+ * VoiceCall's window (`maxArchiveObjects`, or a read that keeps failing), that
+ * VoiceCall and every one queried after it are left to the next run
+ * (`deferred`, nothing enqueued for them): the cursor stops before them, so a
+ * VoiceCall is never passed over unresolved. A pending item not resolved stays
+ * pending. When not even the first VoiceCall could be resolved, the run
+ * reports the error (its window holds more than `maxArchiveObjects` objects,
+ * or the archive failed), so that it does not continue in place for ever.
+ *
  * A query or read that fails (other than with a PermanentError) is retried
  * (3 attempts in all); if it keeps failing, the run stops there and reports
  * the error with the cursor to resume from, after enqueueing what it found.
@@ -354,11 +440,11 @@ export async function sweepUnsyncedVoiceCalls(
     pending: 0,
     pendingNotFound: 0,
     archiveObjects: 0,
+    deferred: 0,
   };
-  const toEnqueue: SyncQueueItem[] = [];
-  /** Contacts to look for in the archive, and whether each came from the pending pass. */
-  const wanted = new Map<string, { from: number; to: number }>();
-  const fromPending = new Set<string>();
+  /** What the pending pass found without the archive, and what it must look for there. */
+  const pendingHeld: SyncQueueItem[] = [];
+  const pendingWanted = new Map<string, { from: number; to: number }>();
   /** The version the ledger claims, per wanted contact: an older one found is no answer. */
   const claimed = new Map<string, string>();
   let error: string | undefined;
@@ -379,14 +465,13 @@ export async function sweepUnsyncedVoiceCalls(
         for (const item of page.items) {
           counts.pending++;
           const held = heldItem(item);
-          if (held) toEnqueue.push(held);
+          if (held) pendingHeld.push(held);
           else if (item.claimed && item.skipped === undefined) {
-            wanted.set(
+            pendingWanted.set(
               item.contactId,
               archiveWindow(item, undefined, request, request.archiveLookupHours),
             );
             claimed.set(item.contactId, item.claimed);
-            fromPending.add(item.contactId);
           }
         }
         cursor = page.next;
@@ -397,36 +482,38 @@ export async function sweepUnsyncedVoiceCalls(
     }
   }
 
-  let cursor = request.startAfter;
+  /** The VoiceCalls queried, in query (VendorCallKey) order, with what the ledger says of each. */
+  const rows: { contactId: string; skipped?: true; held?: SyncQueueItem }[] = [];
+  const rowsWanted = new Map<string, { from: number; to: number }>();
   let exhausted = false;
-  while (error === undefined && counts.queried < request.maxRecords && hasTimeLeft()) {
+  while (error === undefined && rows.length < request.maxRecords && hasTimeLeft()) {
     try {
       const query = buildUnsyncedVoiceCallQuery({
         from: request.from,
         to: request.to,
-        startAfter: cursor,
+        startAfter: rows.at(-1)?.contactId ?? request.startAfter,
       });
       const row = await withRetries(() => ports.restApi.queryRecord(query), sleep);
       if (!row) {
         exhausted = true;
         break;
       }
-      const item = await withRetries(() => ports.ledger.get(row.VendorCallKey), sleep);
-      counts.queried++;
-      cursor = row.VendorCallKey;
+      const contactId = row.VendorCallKey;
+      const item = await withRetries(() => ports.ledger.get(contactId), sleep);
       if (item?.skipped !== undefined) {
-        counts.skipped++;
+        rows.push({ contactId, skipped: true });
         continue;
       }
       const held = item && heldItem(item);
-      if (held) toEnqueue.push(held);
-      else {
-        fromPending.delete(row.VendorCallKey);
-        wanted.set(
-          row.VendorCallKey,
+      rows.push({ contactId, ...(held ? { held } : {}) });
+      if (!held) {
+        pendingWanted.delete(contactId);
+        rowsWanted.set(
+          contactId,
           archiveWindow(item, row.CreatedDate, request, request.archiveLookupHours),
         );
-        if (item?.claimed) claimed.set(row.VendorCallKey, item.claimed);
+        if (item?.claimed) claimed.set(contactId, item.claimed);
+        else claimed.delete(contactId);
       }
     } catch (stepError) {
       if (stepError instanceof PermanentError) throw stepError;
@@ -434,34 +521,63 @@ export async function sweepUnsyncedVoiceCalls(
     }
   }
 
-  if (wanted.size > 0) {
-    try {
-      const { found, objectsRead } = await findInArchive(wanted, {
-        archive: ports.archive,
-        maxObjects: request.maxArchiveObjects,
-        latestTimestampMs: request.latestTimestampMs,
-        toleranceMs: request.toleranceMs,
-        sleep,
-      });
-      counts.archiveObjects = objectsRead;
-      for (const contactId of wanted.keys()) {
-        const record = atLeast(found.get(contactId), claimed.get(contactId));
-        if (record) toEnqueue.push(record.item);
-        else if (fromPending.has(contactId)) {
-          counts.pendingNotFound++;
-          // To the back of the pending index, so that items the sweep can resolve come first.
-          await ports.ledger.deferPending(contactId, ports.now?.() ?? Date.now());
-        } else counts.noRecord++;
-      }
-    } catch (stepError) {
-      if (stepError instanceof PermanentError) throw stepError;
-      error ??= (stepError as Error).message;
+  // The VoiceCalls first, in query order: the cursor can only move past a resolved one.
+  const wanted = new Map([...rowsWanted, ...pendingWanted]);
+  const lookup: Omit<ArchiveLookup, 'objectsRead'> =
+    wanted.size === 0
+      ? { found: new Map(), unresolved: new Set() }
+      : await findInArchive(wanted, {
+          archive: ports.archive,
+          maxObjects: request.maxArchiveObjects,
+          latestTimestampMs: request.latestTimestampMs,
+          toleranceMs: request.toleranceMs,
+          sleep,
+        }).then(({ objectsRead, ...rest }) => {
+          counts.archiveObjects = objectsRead;
+          return rest;
+        });
+  const resolvedRows = rows.findIndex((row) => lookup.unresolved.has(row.contactId));
+  const taken = resolvedRows < 0 ? rows : rows.slice(0, resolvedRows);
+  const rowsDeferred = rows.length - taken.length;
+  counts.deferred = rowsDeferred;
+  if (lookup.error !== undefined) error ??= lookup.error;
+  if (taken.length === 0 && rowsDeferred > 0) {
+    error ??=
+      `the archive window of VoiceCall ${rows[0]?.contactId} holds more than ` +
+      `maxArchiveObjects (${request.maxArchiveObjects}) objects`;
+  }
+
+  const toEnqueue = [...pendingHeld];
+  for (const row of taken) {
+    counts.queried++;
+    if (row.skipped) counts.skipped++;
+    else if (row.held) toEnqueue.push(row.held);
+    else {
+      const record = atLeast(lookup.found.get(row.contactId), claimed.get(row.contactId));
+      if (record) toEnqueue.push(record.item);
+      else counts.noRecord++;
+    }
+  }
+  for (const contactId of pendingWanted.keys()) {
+    if (lookup.unresolved.has(contactId)) {
+      counts.deferred++;
+      continue;
+    }
+    const record = atLeast(lookup.found.get(contactId), claimed.get(contactId));
+    if (record) toEnqueue.push(record.item);
+    else {
+      counts.pendingNotFound++;
+      // To the back of the pending index, so that items the sweep can resolve come first.
+      await ports.ledger.deferPending(contactId, ports.now?.() ?? Date.now());
     }
   }
 
   await ports.syncQueue.enqueue(toEnqueue);
   counts.enqueued = toEnqueue.length;
-  if (exhausted && error === undefined) return { counts, complete: true };
+  if (exhausted && error === undefined && rowsDeferred === 0) {
+    return { counts, complete: true };
+  }
+  const cursor = taken.at(-1)?.contactId ?? request.startAfter;
   return {
     counts,
     complete: false,
@@ -751,13 +867,16 @@ export async function holdCallOverrides(
   let resync = heldItem(item);
   if (!resync) {
     const window = archiveWindow(item, undefined, { from: '', to: '' }, request.archiveLookupHours);
-    const { found } = await findInArchive(new Map([[item.contactId, window]]), {
+    const lookup = await findInArchive(new Map([[item.contactId, window]]), {
       archive: ports.archive,
       maxObjects: request.maxArchiveObjects,
       latestTimestampMs: request.latestTimestampMs,
       toleranceMs: request.toleranceMs,
     });
-    resync = atLeast(found.get(item.contactId), item.claimed)?.item;
+    resync = atLeast(lookup.found.get(item.contactId), item.claimed)?.item;
+    // A read that kept failing fails the event (Lambda retries it); a window too large to read
+    // whole leaves the record pending, for the sweep.
+    if (!resync && lookup.error !== undefined) throw new Error(lookup.error);
   }
   if (resync) {
     await ports.syncQueue.enqueue([resync]);
@@ -797,9 +916,13 @@ export interface ResyncResult {
  * version Connect republished in that time is read, so a reset does not bring
  * the VoiceCall back to an older one.
  *
+ * The window is read whole before the claim is reset: when it holds more
+ * than `maxArchiveObjects` objects, nothing is reset or sent.
+ *
  * @throws PermanentError when no window is given and SCV has no VoiceCall for
- *   the contact (nothing to repair, or the wrong ContactId); whatever the
- *   ports throw otherwise (after 3 attempts for queries and reads).
+ *   the contact (nothing to repair, or the wrong ContactId), or when the
+ *   window holds more than `maxArchiveObjects` objects; whatever the ports
+ *   throw otherwise (after 3 attempts for queries and reads).
  */
 export async function resyncContact(
   request: {
@@ -847,21 +970,30 @@ export async function resyncContact(
     };
   }
   const counts = { reset: 0, archiveObjects: 0, enqueued: 0, noRecord: 0 };
-  if (request.reset) {
-    const item = await ports.ledger.resetClaim(contactId, {
-      overrides: request.resetOverrides ?? false,
-    });
-    counts.reset = item ? 1 : 0;
-  }
-  const { found, objectsRead } = await findInArchive(new Map([[contactId, window]]), {
+  // Read the whole window before resetting anything: a version found in part of it may not be
+  // the newest, and a reset claim lets the updater send an older one.
+  const lookup = await findInArchive(new Map([[contactId, window]]), {
     archive: ports.archive,
     maxObjects: request.maxArchiveObjects,
     latestTimestampMs: request.latestTimestampMs,
     toleranceMs: request.toleranceMs,
     sleep,
   });
-  counts.archiveObjects = objectsRead;
-  const record = found.get(contactId);
+  if (lookup.error !== undefined) throw new Error(lookup.error);
+  if (lookup.unresolved.size > 0) {
+    throw new PermanentError(
+      `The archive window of contact ${contactId} holds more than maxArchiveObjects ` +
+        `(${request.maxArchiveObjects}) objects: give a narrower from and to`,
+    );
+  }
+  counts.archiveObjects = lookup.objectsRead;
+  if (request.reset) {
+    const item = await ports.ledger.resetClaim(contactId, {
+      overrides: request.resetOverrides ?? false,
+    });
+    counts.reset = item ? 1 : 0;
+  }
+  const record = lookup.found.get(contactId);
   const result: ResyncResult = {
     counts,
     window: { from: new Date(window.from).toISOString(), to: new Date(window.to).toISOString() },

@@ -207,6 +207,7 @@ const NO_COUNTS = {
   pending: 0,
   pendingNotFound: 0,
   archiveObjects: 0,
+  deferred: 0,
 };
 
 describe('redrive handler, SweepRequested', () => {

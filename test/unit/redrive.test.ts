@@ -7,6 +7,7 @@ import {
   holdCallOverrides,
   redriveDeadLetters,
   replayArchive,
+  resyncContact,
   soqlDateTime,
   soqlString,
   type SweepRequest,
@@ -358,21 +359,29 @@ describe('sweepUnsyncedVoiceCalls', () => {
     expect(result).toMatchObject({ complete: false, nextStartAfter: contactId(1) });
   });
 
-  it('reads at most maxArchiveObjects archive objects in a run', async () => {
+  it('reads at most maxArchiveObjects archive objects in a run, and reports a VoiceCall whose window holds more as an error, not as noRecord', async () => {
     const rows = voiceCallRows(1);
     const archive = new FakeArchive();
-    for (let index = 0; index < 5; index++)
+    // The record is in the last of five objects of its hour: the run reads three.
+    for (let index = 0; index < 4; index++)
       archive.add('2024-05-01T11:00:00Z', [recordJson(contactId(9))], `o${index}`);
+    archive.add('2024-05-01T11:00:00Z', [recordJson(contactId(0))], 'o4');
+    const syncQueue = new FakeSyncQueue();
 
     const result = await sweepUnsyncedVoiceCalls(sweepRequest({ maxArchiveObjects: 3 }), {
       restApi: new FakeSalesforceRestApi(rows),
       ledger: new FakeLedger(),
       archive,
-      syncQueue: new FakeSyncQueue(),
+      syncQueue,
     });
 
     expect(archive.reads).toHaveLength(3);
-    expect(result.counts).toMatchObject({ archiveObjects: 3, noRecord: 1 });
+    expect(result).toEqual({
+      counts: expect.objectContaining({ archiveObjects: 3, queried: 0, deferred: 1, noRecord: 0 }),
+      complete: false,
+      error: `the archive window of VoiceCall ${contactId(0)} holds more than maxArchiveObjects (3) objects`,
+    });
+    expect(syncQueue.enqueued).toEqual([]);
   });
 
   it('writes the window bounds as whole-second SOQL dateTime literals in UTC', async () => {
@@ -531,6 +540,172 @@ describe('sweepUnsyncedVoiceCalls under failures', () => {
     expect(ports.syncQueue.enqueued.map((item) => item.contactId)).toEqual(
       rows.filter((_, index) => index % 5 !== 0).map((row) => row.VendorCallKey),
     );
+  });
+});
+
+/** A VoiceCall row created at `createdDate`. */
+function rowAt(index: number, createdDate: string): VoiceCallRow {
+  return {
+    Id: `0LQ${String(index).padStart(15, '0')}`,
+    VendorCallKey: contactId(index),
+    CreatedDate: createdDate,
+  };
+}
+
+describe('sweepUnsyncedVoiceCalls when the archive cannot be read to the end of a window', () => {
+  // Three VoiceCalls an hour apart, each window one hour; two objects per hour, the record in the second.
+  const HOURS = ['2024-05-01T10:00:00Z', '2024-05-01T12:00:00Z', '2024-05-01T14:00:00Z'];
+  const rows = HOURS.map((hour, index) => rowAt(index, hour));
+  const archiveWithRecordsLast = () => {
+    const archive = new FakeArchive();
+    rows.forEach((row, index) => {
+      archive.add(HOURS[index] as string, [recordJson(contactId(90 + index))], `a${index}`);
+      archive.add(HOURS[index] as string, [recordJson(row.VendorCallKey)], `b${index}`);
+    });
+    return archive;
+  };
+  const request = (extra: Partial<SweepRequest> = {}) =>
+    sweepRequest({ archiveLookupHours: 1, maxArchiveObjects: 3, ...extra });
+
+  it('stops its cursor before the first VoiceCall it could not resolve, and its continuations send every record once', async () => {
+    const archive = archiveWithRecordsLast();
+    const syncQueue = new FakeSyncQueue();
+    const ports = {
+      restApi: new FakeSalesforceRestApi(rows),
+      ledger: new FakeLedger(),
+      archive,
+      syncQueue,
+    };
+
+    const runs = [];
+    let startAfter: string | undefined;
+    for (let run = 0; run < 5; run++) {
+      const result = await sweepUnsyncedVoiceCalls(request({ startAfter }), ports);
+      runs.push(result);
+      if (result.complete) break;
+      startAfter = result.nextStartAfter;
+    }
+
+    expect(runs[0]).toEqual({
+      counts: expect.objectContaining({ queried: 1, enqueued: 1, deferred: 2, noRecord: 0 }),
+      complete: false,
+      nextStartAfter: contactId(0),
+    });
+    expect(runs.map((run) => run.counts.queried)).toEqual([1, 1, 1]);
+    expect(runs.map((run) => run.complete)).toEqual([false, false, true]);
+    expect(runs.reduce((sum, run) => sum + run.counts.noRecord, 0)).toBe(0);
+    expect(syncQueue.enqueued.map((item) => item.contactId)).toEqual(
+      rows.map((row) => row.VendorCallKey),
+    );
+  });
+
+  it('reads the windows in query order, so pending items cannot take the budget the first VoiceCall needs', async () => {
+    const archive = archiveWithRecordsLast();
+    // A pending item whose window (around when it was received) is in an earlier hour with two objects.
+    const pendingJson = recordJson(contactId(50), '2024-05-01T08:05:00Z');
+    archive.add('2024-05-01T08:06:00Z', [recordJson(contactId(91))], 'p0');
+    archive.add('2024-05-01T08:06:00Z', [pendingJson], 'p1');
+    const ledger = new FakeLedger([
+      {
+        contactId: contactId(50),
+        claimed: keyOf(pendingJson),
+        receivedAt: Date.parse('2024-05-01T08:30:00Z'),
+        pendingSince: 100,
+      },
+    ]);
+    const syncQueue = new FakeSyncQueue();
+
+    const result = await sweepUnsyncedVoiceCalls(
+      request({ pendingBefore: 500, maxArchiveObjects: 2 }),
+      { restApi: new FakeSalesforceRestApi(rows), ledger, archive, syncQueue, now: () => 9_000 },
+    );
+
+    expect(result.counts).toMatchObject({
+      queried: 1,
+      enqueued: 1,
+      deferred: 3,
+      pendingNotFound: 0,
+    });
+    expect(syncQueue.enqueued.map((item) => item.contactId)).toEqual([contactId(0)]);
+    // Left pending where it was, not pushed to the back as "not found".
+    expect(ledger.items.get(contactId(50))?.pendingSince).toBe(100);
+  });
+
+  it('leaves the VoiceCalls from the first whose object read keeps failing to the next run, with the error', async () => {
+    const archive = archiveWithRecordsLast();
+    const read = archive.readObject.bind(archive);
+    archive.readObject = async (key: string) => {
+      if (key.endsWith('/b1')) throw new Error('S3 GetObject: InternalError');
+      return read(key);
+    };
+    const syncQueue = new FakeSyncQueue();
+
+    const result = await sweepUnsyncedVoiceCalls(request({ maxArchiveObjects: 100 }), {
+      restApi: new FakeSalesforceRestApi(rows),
+      ledger: new FakeLedger(),
+      archive,
+      syncQueue,
+      sleep: noWait,
+    });
+
+    expect(result).toEqual({
+      counts: expect.objectContaining({ queried: 1, enqueued: 1, deferred: 2, noRecord: 0 }),
+      complete: false,
+      nextStartAfter: contactId(0),
+      error: 'S3 GetObject: InternalError',
+    });
+    expect(syncQueue.enqueued.map((item) => item.contactId)).toEqual([contactId(0)]);
+  });
+
+  it('does not send a held record of a VoiceCall after the cut: its continuation sends it, once', async () => {
+    const archive = archiveWithRecordsLast();
+    const heldJson = recordJson(contactId(2));
+    const ledger = new FakeLedger([
+      {
+        contactId: contactId(2),
+        claimed: keyOf(heldJson),
+        held: { json: heldJson },
+        heldVersion: keyOf(heldJson),
+      },
+    ]);
+    const syncQueue = new FakeSyncQueue();
+    const ports = { restApi: new FakeSalesforceRestApi(rows), ledger, archive, syncQueue };
+
+    const first = await sweepUnsyncedVoiceCalls(request(), ports);
+    const second = await sweepUnsyncedVoiceCalls(
+      request({ startAfter: first.nextStartAfter }),
+      ports,
+    );
+
+    expect(first.counts).toMatchObject({ queried: 1, deferred: 2 });
+    expect(second).toMatchObject({ complete: true, counts: { queried: 2, deferred: 0 } });
+    expect(syncQueue.enqueued.map((item) => item.contactId)).toEqual([
+      contactId(0),
+      contactId(1),
+      contactId(2),
+    ]);
+  });
+});
+
+describe('findInArchive', () => {
+  it('answers the contacts in order, reading each object once, and names those whose window it did not read to its end', async () => {
+    const archive = new FakeArchive();
+    archive.add('2024-05-01T10:00:00Z', [recordJson('a')], 'x');
+    archive.add('2024-05-01T11:00:00Z', [recordJson('b')], 'y');
+    archive.add('2024-05-01T12:00:00Z', [recordJson('c')], 'z');
+    const hour = (h: number) => Date.parse(`2024-05-01T${String(h).padStart(2, '0')}:00:00Z`);
+    const wanted = new Map([
+      ['b', { from: hour(10), to: hour(12) }],
+      ['a', { from: hour(10), to: hour(11) }],
+      ['c', { from: hour(12), to: hour(13) }],
+    ]);
+
+    const lookup = await findInArchive(wanted, { archive, maxObjects: 2, sleep: noWait });
+
+    expect(archive.reads).toEqual(['archive/2024/05/01/10/x', 'archive/2024/05/01/11/y']);
+    expect([...lookup.found.keys()].sort()).toEqual(['a', 'b']);
+    expect([...lookup.unresolved]).toEqual(['c']);
+    expect(lookup.error).toBeUndefined();
   });
 });
 
@@ -791,6 +966,83 @@ describe('holdCallOverrides', () => {
     });
 
     expect(result.counts).toEqual({ held: 1, enqueued: 0, pending: 0 });
+  });
+});
+
+describe('holdCallOverrides and resyncContact when the archive cannot be read to the end of the window', () => {
+  const claimedJson = recordJson(contactId(7), '2024-05-01T10:07:00Z', 'claimed');
+  const newestJson = recordJson(contactId(7), '2024-05-01T13:00:00Z', 'newest');
+  /** An older version in hour 10, the newest in hour 13; nothing else. */
+  const archiveOfVersions = () => {
+    const archive = new FakeArchive();
+    archive.add('2024-05-01T10:08:00Z', [claimedJson], 'v1');
+    archive.add('2024-05-01T11:00:00Z', [recordJson(contactId(90))], 'other');
+    archive.add('2024-05-01T13:01:00Z', [newestJson], 'v2');
+    return archive;
+  };
+  const claimedItem = (): LedgerItem => ({
+    contactId: contactId(7),
+    claimed: keyOf(newestJson),
+    sent: keyOf(claimedJson),
+    receivedAt: Date.parse('2024-05-01T13:01:30Z'),
+  });
+
+  it('holdCallOverrides: a read that keeps failing fails the event instead of marking the record pending', async () => {
+    const archive = archiveOfVersions();
+    archive.readObject = async () => {
+      throw new Error('S3 GetObject: SlowDown');
+    };
+    const ledger = new FakeLedger([claimedItem()]);
+
+    const held = holdCallOverrides(
+      {
+        contactId: contactId(7),
+        fieldOverrides: { toNumber: '+15550109999' },
+        at: 1_000,
+        archiveLookupHours: 6,
+        maxArchiveObjects: 10,
+      },
+      { ledger, archive, syncQueue: new FakeSyncQueue() },
+    );
+
+    await expect(held).rejects.toThrow('S3 GetObject: SlowDown');
+    expect(ledger.items.get(contactId(7))?.pendingSince).toBeUndefined();
+  });
+
+  it('resyncContact: resets nothing and sends nothing when the window holds more objects than it may read', async () => {
+    const archive = archiveOfVersions();
+    const ledger = new FakeLedger([claimedItem()]);
+    const syncQueue = new FakeSyncQueue();
+    const request = {
+      contactId: contactId(7),
+      reset: true,
+      from: '2024-05-01T10:00:00Z',
+      to: '2024-05-01T14:00:00Z',
+      nowMs: Date.parse('2024-05-02T00:00:00Z'),
+      maxWindowDays: 7,
+      latestTimestampMs: Date.parse('2024-05-02T00:00:00Z'),
+      toleranceMs: 900_000,
+    };
+    const ports = {
+      ledger,
+      restApi: new FakeSalesforceRestApi([]),
+      archive,
+      syncQueue,
+      sleep: noWait,
+    };
+
+    // Two objects read of three: the older version found, the newest not read.
+    const refused = await resyncContact({ ...request, maxArchiveObjects: 2 }, ports).catch(
+      (error: unknown) => error,
+    );
+    expect(refused).toBeInstanceOf(PermanentError);
+    expect((refused as Error).message).toContain('holds more than maxArchiveObjects (2) objects');
+    expect(ledger.items.get(contactId(7))?.claimed).toBe(keyOf(newestJson));
+    expect(syncQueue.enqueued).toEqual([]);
+
+    const done = await resyncContact({ ...request, maxArchiveObjects: 3 }, ports);
+    expect(done.counts).toEqual({ reset: 1, archiveObjects: 3, enqueued: 1, noRecord: 0 });
+    expect(syncQueue.enqueued.map((item) => item.record)).toEqual([{ json: newestJson }]);
   });
 });
 
