@@ -9,6 +9,7 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import * as z from 'zod';
 import { InvalidContactRecordError } from './errors';
+import { contactIdSchema } from './ledger-keys';
 
 /**
  * An ISO-8601 date-time in UTC as Connect writes it: `YYYY-MM-DDThh:mm:ssZ`,
@@ -72,7 +73,8 @@ const recordingsEntryShape = {
 
 /** The record's own fields before its nested objects. */
 const headShape = {
-  ContactId: z.string().min(1),
+  /** Not a key the sync ledger reserves (domain/ledger-keys.ts). */
+  ContactId: contactIdSchema,
   /** ISO-8601 UTC; orders republished versions of the same contact. */
   LastUpdateTimestamp: utcTimestamp,
   /** VOICE, CHAT, TASK, EMAIL; absent on the oldest records. */
@@ -464,6 +466,9 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
       return issue.format === 'datetime'
         ? 'expected an ISO-8601 UTC timestamp (YYYY-MM-DDThh:mm:ss[.sss]Z)'
         : `invalid ${issue.format} format`;
+    case 'custom':
+      // Only this project's checks raise these, with messages that name no value (domain/ledger-keys.ts).
+      return issue.message;
     default:
       return `invalid (${issue.code})`;
   }

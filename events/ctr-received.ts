@@ -7,6 +7,7 @@
  */
 import * as z from 'zod';
 import { ContactRecordSchema } from '../domain/contact-record';
+import { contactIdSchema } from '../domain/ledger-keys';
 
 /** `source` of every event ctr-sync publishes. */
 export const CTR_SYNC_SOURCE = 'ctr-sync';
@@ -84,7 +85,7 @@ export type ContactRecordRef = z.infer<typeof ContactRecordRefSchema>;
 export const CtrReceivedDetailSchema = z
   .object({
     schemaVersion: z.literal(CtrReceived.schemaVersion),
-    contactId: z.string().min(1),
+    contactId: contactIdSchema,
     lastUpdateTimestamp: z.string().min(1),
     contactRecord: ContactRecordSchema.optional(),
     contactRecordRef: ContactRecordRefSchema.optional(),

@@ -3,6 +3,7 @@
  * publishes after every run. All use `source: "ctr-sync"`.
  */
 import * as z from 'zod';
+import { contactIdSchema } from '../domain/ledger-keys';
 import { SWEEP_BANDS } from '../domain/redrive';
 import { CTR_SYNC_SOURCE } from './ctr-received';
 
@@ -156,7 +157,7 @@ export const ResyncRequested = {
  */
 export const ResyncRequestedDetailSchema = z
   .object({
-    contactId: z.string().min(1).max(256),
+    contactId: contactIdSchema.max(256),
     reset: z.boolean().optional(),
     resetOverrides: z.boolean().optional(),
     from: isoTimestamp.optional(),

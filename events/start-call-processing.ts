@@ -7,6 +7,7 @@
  * contact record, resyncing it at once when the record was already claimed.
  */
 import * as z from 'zod';
+import { contactIdSchema } from '../domain/ledger-keys';
 
 /** Descriptor of the LCA event; `source` and `detail-type` are fixed by LCA. */
 export const StartCallProcessing = {
@@ -36,7 +37,7 @@ export const OverrideNumberSchema = z.string().regex(/^(\+[1-9]\d{1,14}|WebRTC_D
  * the reason (never the value).
  */
 export const StartCallProcessingDetailSchema = z.object({
-  callId: z.string().min(1),
+  callId: contactIdSchema,
   agentId: z.string().optional(),
   toNumber: OverrideNumberSchema.optional(),
   fromNumber: OverrideNumberSchema.optional(),

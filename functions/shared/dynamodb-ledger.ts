@@ -39,6 +39,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { SkipReason } from '../../domain/eligibility';
+import { SWEEP_CURSOR_PREFIX } from '../../domain/ledger-keys';
 import type {
   ClaimOutcome,
   FieldOverrides,
@@ -48,12 +49,12 @@ import type {
 } from '../../domain/ports';
 
 /**
- * The key of the scheduled sweep's cursor of `band`: an item of the table that
- * no UUID ContactId collides with (ContactIds are not checked to be UUIDs: README,
- * Known limits), holding `sweptTo` (ms, N) and no TTL.
+ * The key of the scheduled sweep's cursor of `band`: an item of the table under
+ * a prefix no accepted ContactId starts with (domain/ledger-keys.ts), holding
+ * `sweptTo` (ms, N) and no TTL.
  */
 export function sweepCursorKey(band: string): string {
-  return `sweep-cursor#${band}`;
+  return `${SWEEP_CURSOR_PREFIX}${band}`;
 }
 
 /** Name of the sparse index of pending items (partition key `pending`, sort key `pendingSince`). */

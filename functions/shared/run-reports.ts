@@ -4,14 +4,16 @@
  * of the run its trigger started, and `ctr-sync status` the last sweep's.
  *
  * Items: `contactId` = `redrive-report#<trigger event id>` (the EventId that
- * PutEvents returned for the trigger; no UUID ContactId collides with it) or
+ * PutEvents returned for the trigger; no accepted ContactId starts with the
+ * prefix: domain/ledger-keys.ts) or
  * `redrive-report#last-sweep`; `report` (S, the `RedriveCompleted` detail as
  * JSON), `at` (N, ms since the epoch), `expiresAt` (N, epoch seconds: the
  * table's TTL attribute, a day later).
  */
 import { type DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { RUN_REPORT_PREFIX } from '../../domain/ledger-keys';
 
-const PREFIX = 'redrive-report#';
+const PREFIX = RUN_REPORT_PREFIX;
 /** The key of the last sweep's report. */
 export const LAST_SWEEP = 'last-sweep';
 

@@ -775,6 +775,19 @@ describe('redrive handler, START_CALL_PROCESSING', () => {
     },
   );
 
+  it('refuses a callId the sync ledger keeps its own items under, writing nothing', async () => {
+    const refused = await handler(
+      startCallProcessing({ callId: 'sweep-cursor#first-look', toNumber: '+15550109999' }),
+      lambdaContext(),
+    ).catch((error: unknown) => error);
+
+    expect(refused).toBeInstanceOf(PermanentError);
+    expect((refused as Error).message).toContain(
+      'detail.callId: starts with "sweep-cursor#", a prefix the sync ledger reserves',
+    );
+    expect(dynamo.calls()).toHaveLength(0);
+  });
+
   it('accepts WebRTC_Default, the value SCV sends for a WebRTC call without an address', async () => {
     dynamo.on(UpdateItemCommand).resolves({
       Attributes: ledgerItem({ overridesAt: Date.parse(NOW) }),
@@ -979,6 +992,20 @@ describe('redrive handler, ResyncRequested', () => {
     expect(reset?.UpdateExpression).toContain('#overrides');
     expect(reset?.UpdateExpression).toContain('#overridesAt');
     expect(report.counts.reset).toBe(0);
+  });
+
+  it('refuses a contactId the sync ledger keeps its own items under, resetting nothing', async () => {
+    const refused = await handler(
+      eventBridgeEvent('ctr-sync', 'ResyncRequested', {
+        contactId: 'redrive-report#last-sweep',
+        reset: true,
+      }),
+      lambdaContext(),
+    ).catch((error: unknown) => error);
+
+    expect(refused).toBeInstanceOf(PermanentError);
+    expect((refused as Error).message).toContain('detail.contactId: starts with "redrive-report#"');
+    expect(resetWrites()).toEqual([]);
   });
 
   it('refuses a contact SCV has no VoiceCall for when no window is given', async () => {

@@ -726,6 +726,13 @@ describe('updater handler', () => {
   it.each([
     ['is not JSON', 'not json'],
     ['has no contactRecord', JSON.stringify({ schemaVersion: '1', contactId: OUTBOUND_ID })],
+    [
+      'names a ContactId the sync ledger keeps its own items under',
+      ctrReceivedBody({
+        ...loadContactRecordFixture('outbound-answered'),
+        ContactId: 'sweep-cursor#first-look',
+      }),
+    ],
   ])('fails only the message whose body %s', async (_case, body) => {
     const event = sqsEvent([
       sqsRecord(ctrReceivedBody(loadContactRecordFixture('inbound-answered')), {

@@ -165,6 +165,28 @@ describe('parseContactRecord', () => {
     expect(error.message).toContain('ContactId: is required (expected string)');
   });
 
+  it.each(['sweep-cursor#first-look', 'redrive-report#last-sweep'])(
+    'rejects the ContactId %s, a key the sync ledger keeps its own items under',
+    (contactId) => {
+      const raw = { ...loadContactRecordFixture('inbound-answered'), ContactId: contactId };
+
+      const error = expectInvalid(() => parseContactRecord(raw), 'schema');
+
+      expect(error.message).toMatch(
+        /ContactId: starts with "(sweep-cursor|redrive-report)#", a prefix the sync ledger reserves/,
+      );
+    },
+  );
+
+  it('accepts a ContactId that is not a UUID, as Connect documents it (1 to 256 characters)', () => {
+    const raw = {
+      ...loadContactRecordFixture('inbound-answered'),
+      ContactId: 'contact#sweep-cursor#',
+    };
+
+    expect(parseContactRecord(raw).ContactId).toBe('contact#sweep-cursor#');
+  });
+
   it('rejects an empty ContactId', () => {
     const raw = { ...loadContactRecordFixture('inbound-answered'), ContactId: '' };
 
