@@ -227,10 +227,14 @@ const RedriveEventSchema = z.discriminatedUnion('detail-type', [
  * last sweep's). Best effort: the report is logged and published already, and
  * failing the run for it would only run it again.
  */
-async function storeReport(triggerId: string, report: RedriveCompletedDetail): Promise<void> {
+async function storeReport(
+  triggerId: string,
+  report: RedriveCompletedDetail,
+  invocationId: string,
+): Promise<void> {
   try {
-    await runReports.put(triggerId, report);
-    if (report.operation === 'sweep') await runReports.put(LAST_SWEEP, report);
+    await runReports.put(triggerId, report, invocationId);
+    if (report.operation === 'sweep') await runReports.put(LAST_SWEEP, report, invocationId);
   } catch (error) {
     logger.warn('Run report not stored', { triggerId, error: (error as Error).message });
   }
@@ -487,7 +491,7 @@ export async function handler(
         Detail: JSON.stringify(report),
       },
     ]);
-    if (operator) await storeReport(trigger.id, report);
+    if (operator) await storeReport(trigger.id, report, context.awsRequestId);
     // Last, so a failure before it (and Lambda's retry of this run) cannot start a second chain.
     if (continuations.length > 0) await publishEvents(continuations);
     return report;
@@ -495,10 +499,21 @@ export async function handler(
     counters.add('Failed');
     logger.error('Redrive failed', { error: (error as Error).message });
     // An operator waiting on this run (ctr-sync --wait) learns why it failed, not only that no
-    // report came; Lambda may still retry it, and a retry that succeeds replaces this report.
+    // report came; Lambda may still retry it, and a retry that succeeds replaces this report. A
+    // report of another invocation of the same trigger that completed is kept.
     if (operator && triggerId !== undefined) {
       await runReports
-        .put(triggerId, { failed: true, error: (redactDeep(error) as Error).message })
+        .putFailure(
+          triggerId,
+          { failed: true, error: (redactDeep(error) as Error).message },
+          context.awsRequestId,
+        )
+        .then((stored) => {
+          if (!stored)
+            logger.info('Failure report not stored: a completed run of the trigger reported', {
+              triggerId,
+            });
+        })
         .catch((reportError: unknown) =>
           logger.warn('Failure report not stored', {
             triggerId,
