@@ -58,8 +58,7 @@ export function createRunReportStore(options: {
      * that did not fail is there: EventBridge may deliver one trigger twice
      * (at least once), and the run that failed must not hide the one that
      * completed. It replaces a failure report, and this invocation's own
-     * report (a run that failed after storing it; Lambda's retries of an
-     * asynchronous invocation keep its request id). A conditional write
+     * report (a run that failed after storing it). A conditional write
      * (Amazon DynamoDB Developer Guide, "Condition expressions").
      *
      * @returns false when a completed run's report was kept.

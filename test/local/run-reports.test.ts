@@ -2,7 +2,7 @@
  * Run reports (functions/shared/run-reports.ts) on local DynamoDB (dynalite
  * behind local/dynamodb/server.ts): which report an operator's `--wait` reads
  * when one trigger is run by more than one invocation (EventBridge delivers
- * at least once; Lambda retries an asynchronous invocation under its request id).
+ * at least once, and Lambda retries a failed asynchronous invocation).
  */
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
