@@ -17,8 +17,6 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { createClients } from '../../cli/aws';
-import { main } from '../../cli/main';
 import {
   IDLE_RECEIVES,
   TRIGGER_DETAIL_SCHEMAS,
@@ -26,21 +24,10 @@ import {
   TRIGGER_FIELDS_WITHHELD,
 } from '../../cli/peek';
 import { loadContactRecordFixture } from '../fixtures/factories';
+import { runCli as run } from './run-cli';
 
 const sqs = mockClient(SQSClient);
 const dynamo = mockClient(DynamoDBClient);
-
-/** Runs `ctr-sync` with `argv`, region us-east-1. */
-async function run(argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, {
-    io: { out: (line) => out.push(line), err: (line) => err.push(line) },
-    clients: (connection) =>
-      createClients({ ...connection, region: connection.region ?? 'us-east-1' }),
-  });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 const SENT_AT = Date.UTC(2026, 10, 20, 10, 0, 0);
 

@@ -22,29 +22,15 @@ import {
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createClients } from '../../cli/aws';
-import { main } from '../../cli/main';
 import patterns from '../../events/patterns.json';
 import { type EventBridgeEvent, startLocalEventBridge } from '../../local/eventbridge/server';
 import { loadContactRecordFixture } from '../fixtures/factories';
+import { runCli as run } from './run-cli';
 
 const eventBridge = mockClient(EventBridgeClient);
 const dynamo = mockClient(DynamoDBClient);
 const sqs = mockClient(SQSClient);
 const cloudWatch = mockClient(CloudWatchClient);
-
-/** Runs `ctr-sync` with `argv`, region us-east-1, no waiting between polls. */
-async function run(argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, {
-    io: { out: (line) => out.push(line), err: (line) => err.push(line) },
-    clients: (connection) =>
-      createClients({ ...connection, region: connection.region ?? 'us-east-1' }),
-    sleep: async () => {},
-  });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 function putEntries(): NonNullable<PutEventsCommandInput['Entries']> {
   return eventBridge

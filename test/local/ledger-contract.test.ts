@@ -6,46 +6,41 @@
  * sync use case on the real adapter: concurrent updaters, and a claim whose
  * answer is lost.
  */
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseContactRecordText } from '../../domain/contact-record';
 import type { HeldRecord, SyncLedger } from '../../domain/ports';
 import { syncVoiceCall } from '../../domain/sync-voice-call';
 import { contentDigest, versionKey } from '../../domain/versions';
 import { createDynamoDbLedger } from '../../functions/shared/dynamodb-ledger';
-import {
-  type DynamoDbFault,
-  type LocalDynamoDb,
-  startLocalDynamoDb,
-} from '../../local/dynamodb/server';
+import type { DynamoDbFault } from '../../local/dynamodb/server';
 import { ledgerTableInput } from '../../local/run/topology';
 import { buildContactRecord, loadContactRecord } from '../fixtures/factories';
 import { FakeLedger, FakeTelephony } from '../fixtures/fakes';
+import { startTestDynamoDb, type TestDynamoDb } from './local-dynamodb';
 
-let dynamoDb: LocalDynamoDb;
-let client: DynamoDBClient;
+let local: TestDynamoDb;
 /** Set by a test to fail the next request(s) of the proxy. */
 let nextFault: ((operation: string) => DynamoDbFault) | undefined;
 let tables = 0;
 
 beforeAll(async () => {
-  dynamoDb = await startLocalDynamoDb({ fault: (operation) => nextFault?.(operation) });
-  client = new DynamoDBClient({
-    endpoint: dynamoDb.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+  local = await startTestDynamoDb({ fault: (operation) => nextFault?.(operation) });
 });
 
 afterAll(async () => {
-  client?.destroy();
-  await dynamoDb?.stop();
+  await local?.stop();
 });
 
 async function dynamoDbLedger(): Promise<SyncLedger> {
   const tableName = `ledger-${++tables}`;
-  await client.send(new CreateTableCommand(ledgerTableInput(tableName)));
-  return createDynamoDbLedger({ client, tableName, ttlDays: 730, now: () => 1_000_000 });
+  await local.client.send(new CreateTableCommand(ledgerTableInput(tableName)));
+  return createDynamoDbLedger({
+    client: local.client,
+    tableName,
+    ttlDays: 730,
+    now: () => 1_000_000,
+  });
 }
 
 const V1 = '2022-04-08T15:03:02.000Z#1111111111111111';

@@ -4,34 +4,27 @@
  * when one trigger is run by more than one invocation (EventBridge delivers
  * at least once, and Lambda retries a failed asynchronous invocation).
  */
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRunReportStore } from '../../functions/shared/run-reports';
-import { type LocalDynamoDb, startLocalDynamoDb } from '../../local/dynamodb/server';
 import { ledgerTableInput } from '../../local/run/topology';
+import { startTestDynamoDb, type TestDynamoDb } from './local-dynamodb';
 
-let dynamoDb: LocalDynamoDb;
-let client: DynamoDBClient;
+let local: TestDynamoDb;
 let tables = 0;
 
 beforeAll(async () => {
-  dynamoDb = await startLocalDynamoDb({});
-  client = new DynamoDBClient({
-    endpoint: dynamoDb.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+  local = await startTestDynamoDb();
 });
 
 afterAll(async () => {
-  client?.destroy();
-  await dynamoDb?.stop();
+  await local?.stop();
 });
 
 async function store() {
   const tableName = `reports-${++tables}`;
-  await client.send(new CreateTableCommand(ledgerTableInput(tableName)));
-  return createRunReportStore({ client, tableName, now: () => 1_000_000 });
+  await local.client.send(new CreateTableCommand(ledgerTableInput(tableName)));
+  return createRunReportStore({ client: local.client, tableName, now: () => 1_000_000 });
 }
 
 const COMPLETED = {
