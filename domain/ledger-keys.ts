@@ -6,8 +6,8 @@
  *
  * Amazon Connect documents a ContactId as a string of 1 to 256 characters
  * (Amazon Connect API Reference, DescribeContact, `ContactId`), not as a UUID,
- * so ctr-sync does not require the UUIDs Connect writes in practice. It
- * refuses only a ContactId that starts with a reserved prefix: the contact
+ * so ctr-sync does not require the UUIDs Connect writes in practice. Beyond
+ * that length, it refuses only a ContactId that starts with a reserved prefix: the contact
  * record, the `CtrReceived` detail, START_CALL_PROCESSING's `callId` and
  * `ResyncRequested`'s `contactId` are checked with {@link reservedKeyIssue},
  * so no input can write onto a cursor or a report.
@@ -31,10 +31,15 @@ export function reservedKeyIssue(contactId: string): string | undefined {
     : `starts with "${prefix}", a prefix the sync ledger reserves for its own items`;
 }
 
-/** A ContactId field: a non-empty string that is not a reserved ledger key. */
+/**
+ * A ContactId field: 1 to 256 characters (DynamoDB refuses a partition key
+ * over 2,048 bytes, so a longer one would fail in the updater instead of
+ * being refused here), and not a reserved ledger key.
+ */
 export const contactIdSchema = z
   .string()
   .min(1)
+  .max(256)
   .check((context) => {
     const issue = reservedKeyIssue(context.value);
     if (issue !== undefined)

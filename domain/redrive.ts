@@ -46,7 +46,9 @@ export interface SweepResult {
    * - `archiveObjects`: archive objects read.
    * - `deferred`: VoiceCalls queried but left to the next run, from the first
    *   whose archive window this run could not read to its end (`maxArchiveObjects`,
-   *   or a read that kept failing), and pending items left pending for the same reason.
+   *   no time left, or a read that kept failing).
+   * - `pendingUnread`: pending items whose archive window this run could not
+   *   read to its end: they stay pending.
    */
   counts: {
     queried: number;
@@ -57,6 +59,7 @@ export interface SweepResult {
     pendingNotFound: number;
     archiveObjects: number;
     deferred: number;
+    pendingUnread: number;
   };
   /** True when the window has no unsynced VoiceCall after the cursor; false when the run stopped early. */
   complete: boolean;
@@ -121,10 +124,22 @@ const HOUR_MS = 3_600_000;
  * it decides).
  */
 function mayBeWanted(json: string, wanted: ReadonlyMap<string, unknown>): boolean {
-  for (const match of json.matchAll(/"ContactId"\s*:\s*"([^"\\]+)"/g)) {
-    if (wanted.has(match[1] as string)) return true;
+  for (const match of json.matchAll(/"ContactId"\s*:\s*"((?:[^"\\]|\\.)*)"/g)) {
+    const literal = match[1] as string;
+    // An id written with escapes (a quote or a backslash in it) is compared once unescaped.
+    const id = literal.includes('\\') ? unescapeJsonString(literal) : literal;
+    if (id !== undefined && wanted.has(id)) return true;
   }
   return false;
+}
+
+/** The value of a JSON string literal's contents, or `undefined` when they are not valid JSON. */
+function unescapeJsonString(literal: string): string | undefined {
+  try {
+    return JSON.parse(`"${literal}"`) as string;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A record found in the archive: its resync item and version key. */
@@ -194,13 +209,19 @@ export interface ArchiveLookup {
   found: Map<string, FoundRecord>;
   objectsRead: number;
   /**
-   * ContactIds whose window was not read to its end: `maxObjects` was reached,
-   * or a list or read kept failing (`error`). Their newest version may be in
-   * an object not read, so "not found" is no answer for them.
+   * ContactIds whose window was not read to its end; their newest version
+   * may be in an object not read, so "not found" is no answer for them.
    */
   unresolved: Set<string>;
-  /** Why the lookup stopped early, when a list or read kept failing (after 3 attempts). */
+  /**
+   * Why the lookup stopped before the end: `maxObjects` read, no time left,
+   * or a list or read that failed 3 times (`error` says which object).
+   */
+  stoppedBy?: 'max-objects' | 'time' | 'error';
+  /** With `stoppedBy: 'error'`: the object key or window and the error, e.g. `archive/2024/05/01/10/o1: InternalError`. */
   error?: string;
+  /** The ContactId whose window was being read when the lookup stopped. */
+  stoppedOn?: string;
 }
 
 /** Whole hours (ms since the epoch) the archive lists for a window: from `from`'s hour up to `to`'s, exclusive. */
@@ -236,15 +257,14 @@ class Spans {
  * of its window, contact by contact in `wanted`'s order (put first the
  * contacts that must be answered first): each object is read once, and a
  * contact whose hours were all read for contacts before it costs no listing.
- * Reads at most `maxObjects` objects; records that do not parse, or whose
- * LastUpdateTimestamp is after `latestTimestampMs` (ms since the epoch;
- * forged versions), are passed over.
+ * Records that do not parse, or whose LastUpdateTimestamp is after
+ * `latestTimestampMs` (ms since the epoch; forged versions), are passed over.
  *
- * A contact is resolved when every object of its window's hours was read;
- * the lookup stops at `maxObjects`, or at a list or read that fails 3 times
- * (reported as `error`), and the contacts not resolved by then are returned
- * as `unresolved`. So the first contact is always resolved when its own
- * window holds at most `maxObjects` objects and the archive answers.
+ * A contact is resolved when every object of its window's hours was read.
+ * The first contact's window is always read whole; after it, at most
+ * `maxObjects` objects in all. The lookup also stops when `hasTimeLeft()`
+ * turns false, or at a list or read that fails 3 times; the contacts not
+ * resolved by then are returned as `unresolved`, with why (`stoppedBy`).
  *
  * @param wanted - per ContactId, the window (epoch ms, `from` inclusive, `to` exclusive).
  * @throws PermanentError from the archive.
@@ -257,47 +277,62 @@ export async function findInArchive(
     latestTimestampMs?: number;
     /** With it, a record dated after its object's hour plus this (ms) is passed over too. */
     toleranceMs?: number;
+    hasTimeLeft?: () => boolean;
     sleep?: (ms: number) => Promise<void>;
   },
 ): Promise<ArchiveLookup> {
   const sleep = ports.sleep ?? realSleep;
+  const hasTimeLeft = () => ports.hasTimeLeft?.() ?? true;
   const found = new Map<string, FoundRecord>();
   const unresolved = new Set(wanted.keys());
   const read = new Set<string>();
   const readHours = new Spans();
-  const stop = (error?: string): ArchiveLookup => ({
+  let current: string | undefined;
+  const stop = (stoppedBy?: ArchiveLookup['stoppedBy'], error?: string): ArchiveLookup => ({
     found,
     objectsRead: read.size,
     unresolved,
+    ...(stoppedBy === undefined ? {} : { stoppedBy, stoppedOn: current }),
     ...(error === undefined ? {} : { error }),
   });
+  let first = true;
   for (const [contactId, window] of wanted) {
+    current = contactId;
     const hours = hourSpan(window);
     if (!readHours.covers(hours)) {
       const listed = {
         from: new Date(window.from).toISOString(),
         to: new Date(window.to).toISOString(),
       };
-      try {
-        let cursor: string | undefined;
-        do {
-          const page = await withRetries(() => ports.archive.listObjects(listed, cursor), sleep);
-          for (const key of page.keys) {
-            if (read.has(key)) continue;
-            if (read.size >= ports.maxObjects) return stop();
-            const texts = await withRetries(() => ports.archive.readObject(key), sleep);
-            read.add(key);
-            readObjectRecords(texts, key, wanted, found, ports);
+      let cursor: string | undefined;
+      do {
+        let page: Awaited<ReturnType<ContactRecordArchive['listObjects']>>;
+        try {
+          page = await withRetries(() => ports.archive.listObjects(listed, cursor), sleep);
+        } catch (error) {
+          if (error instanceof PermanentError) throw error;
+          return stop('error', `listing ${listed.from}/${listed.to}: ${(error as Error).message}`);
+        }
+        for (const key of page.keys) {
+          if (read.has(key)) continue;
+          if (!first && read.size >= ports.maxObjects) return stop('max-objects');
+          if (!hasTimeLeft()) return stop('time');
+          let texts: string[];
+          try {
+            texts = await withRetries(() => ports.archive.readObject(key), sleep);
+          } catch (error) {
+            if (error instanceof PermanentError) throw error;
+            return stop('error', `${key}: ${(error as Error).message}`);
           }
-          cursor = page.next;
-        } while (cursor !== undefined);
-      } catch (error) {
-        if (error instanceof PermanentError) throw error;
-        return stop((error as Error).message);
-      }
+          read.add(key);
+          readObjectRecords(texts, key, wanted, found, ports);
+        }
+        cursor = page.next;
+      } while (cursor !== undefined);
       readHours.add(hours);
     }
     unresolved.delete(contactId);
+    first = false;
   }
   return stop();
 }
@@ -398,17 +433,21 @@ export interface SweepRequest extends SweepWindow {
  * 4. Enqueue what was found for the updater, which decides through the
  *    ledger whether it is still the newest version.
  * 5. Stop when the query finds nothing, after `maxRecords` rows, or when
- *    `hasTimeLeft()` says so; report the cursor to resume from.
+ *    `hasTimeToQuery()` says so; report the cursor to resume from.
  *
  * The archive is read for the VoiceCalls in query order, then for the pending
- * items ({@link findInArchive}). When it cannot be read to the end of a
- * VoiceCall's window (`maxArchiveObjects`, or a read that keeps failing), that
- * VoiceCall and every one queried after it are left to the next run
- * (`deferred`, nothing enqueued for them): the cursor stops before them, so a
- * VoiceCall is never passed over unresolved. A pending item not resolved stays
- * pending. When not even the first VoiceCall could be resolved, the run
- * reports the error (its window holds more than `maxArchiveObjects` objects,
- * or the archive failed), so that it does not continue in place for ever.
+ * items ({@link findInArchive}; the first one's window whole, then up to
+ * `maxArchiveObjects` objects). When it cannot be read to the end of a
+ * VoiceCall's window (`maxArchiveObjects`, no time left, or a read that keeps
+ * failing), that VoiceCall and every one queried after it are left to the
+ * next run (`deferred`, nothing enqueued for them): the cursor stops before
+ * them, so a VoiceCall is never passed over unresolved. A pending item not
+ * resolved stays pending (`pendingUnread`), in its place, unless an object of
+ * its own window kept failing: then it goes to the back of the index, so that
+ * it does not hold the others. When not even the first VoiceCall could be resolved,
+ * the run reports why, naming the VoiceCall and the object that failed, so
+ * that it does not continue in place for ever. A record is enqueued once per
+ * run, also when a pending item's VoiceCall is queried too.
  *
  * A query or read that fails (other than with a PermanentError) is retried
  * (3 attempts in all); if it keeps failing, the run stops there and reports
@@ -423,7 +462,14 @@ export async function sweepUnsyncedVoiceCalls(
     ledger: SyncLedger;
     archive: ContactRecordArchive;
     syncQueue: SyncQueue;
+    /** Whether there is time left to read the archive (and then enqueue). */
     hasTimeLeft?: () => boolean;
+    /**
+     * Whether there is time left to query another VoiceCall or page of
+     * pending items, keeping the time the archive lookup of what was queried
+     * needs; default {@link hasTimeLeft}.
+     */
+    hasTimeToQuery?: () => boolean;
     /** Injected for tests. */
     sleep?: (ms: number) => Promise<void>;
     /** Milliseconds since the epoch (injected for tests). */
@@ -431,7 +477,7 @@ export async function sweepUnsyncedVoiceCalls(
   },
 ): Promise<SweepResult> {
   const sleep = ports.sleep ?? realSleep;
-  const hasTimeLeft = () => ports.hasTimeLeft?.() ?? true;
+  const hasTimeToQuery = () => (ports.hasTimeToQuery ?? ports.hasTimeLeft)?.() ?? true;
   const counts: SweepResult['counts'] = {
     queried: 0,
     enqueued: 0,
@@ -441,6 +487,7 @@ export async function sweepUnsyncedVoiceCalls(
     pendingNotFound: 0,
     archiveObjects: 0,
     deferred: 0,
+    pendingUnread: 0,
   };
   /** What the pending pass found without the archive, and what it must look for there. */
   const pendingHeld: SyncQueueItem[] = [];
@@ -475,7 +522,7 @@ export async function sweepUnsyncedVoiceCalls(
           }
         }
         cursor = page.next;
-      } while (cursor && counts.pending < request.maxRecords && hasTimeLeft());
+      } while (cursor && counts.pending < request.maxRecords && hasTimeToQuery());
     } catch (stepError) {
       if (stepError instanceof PermanentError) throw stepError;
       error = (stepError as Error).message;
@@ -486,7 +533,7 @@ export async function sweepUnsyncedVoiceCalls(
   const rows: { contactId: string; skipped?: true; held?: SyncQueueItem }[] = [];
   const rowsWanted = new Map<string, { from: number; to: number }>();
   let exhausted = false;
-  while (error === undefined && rows.length < request.maxRecords && hasTimeLeft()) {
+  while (error === undefined && rows.length < request.maxRecords && hasTimeToQuery()) {
     try {
       const query = buildUnsyncedVoiceCallQuery({
         from: request.from,
@@ -531,20 +578,22 @@ export async function sweepUnsyncedVoiceCalls(
           maxObjects: request.maxArchiveObjects,
           latestTimestampMs: request.latestTimestampMs,
           toleranceMs: request.toleranceMs,
+          hasTimeLeft: ports.hasTimeLeft,
           sleep,
         }).then(({ objectsRead, ...rest }) => {
           counts.archiveObjects = objectsRead;
           return rest;
         });
-  const resolvedRows = rows.findIndex((row) => lookup.unresolved.has(row.contactId));
-  const taken = resolvedRows < 0 ? rows : rows.slice(0, resolvedRows);
-  const rowsDeferred = rows.length - taken.length;
-  counts.deferred = rowsDeferred;
+  const firstUnresolved = rows.findIndex((row) => lookup.unresolved.has(row.contactId));
+  const taken = firstUnresolved < 0 ? rows : rows.slice(0, firstUnresolved);
+  counts.deferred = rows.length - taken.length;
   if (lookup.error !== undefined) error ??= lookup.error;
-  if (taken.length === 0 && rowsDeferred > 0) {
-    error ??=
-      `the archive window of VoiceCall ${rows[0]?.contactId} holds more than ` +
-      `maxArchiveObjects (${request.maxArchiveObjects}) objects`;
+  if (taken.length === 0 && counts.deferred > 0) {
+    // Not even the first VoiceCall: a read that keeps failing, or no time left. Say which.
+    error = `VoiceCall ${rows[0]?.contactId}: ${
+      lookup.error ??
+      `no time left to read its archive window (${counts.archiveObjects} objects read)`
+    }${error !== undefined && error !== lookup.error ? `; ${error}` : ''}`;
   }
 
   const toEnqueue = [...pendingHeld];
@@ -560,7 +609,12 @@ export async function sweepUnsyncedVoiceCalls(
   }
   for (const contactId of pendingWanted.keys()) {
     if (lookup.unresolved.has(contactId)) {
-      counts.deferred++;
+      counts.pendingUnread++;
+      // The one whose object kept failing goes to the back of the pending index, so that it does
+      // not hold the others behind it for ever; the others keep their place.
+      if (lookup.stoppedBy === 'error' && lookup.stoppedOn === contactId) {
+        await ports.ledger.deferPending(contactId, ports.now?.() ?? Date.now());
+      }
       continue;
     }
     const record = atLeast(lookup.found.get(contactId), claimed.get(contactId));
@@ -572,9 +626,15 @@ export async function sweepUnsyncedVoiceCalls(
     }
   }
 
-  await ports.syncQueue.enqueue(toEnqueue);
-  counts.enqueued = toEnqueue.length;
-  if (exhausted && error === undefined && rowsDeferred === 0) {
+  // A pending item whose VoiceCall was queried too is enqueued once.
+  const once = [
+    ...new Map(
+      toEnqueue.map((item) => [`${item.contactId} ${item.lastUpdateTimestamp}`, item]),
+    ).values(),
+  ];
+  await ports.syncQueue.enqueue(once);
+  counts.enqueued = once.length;
+  if (exhausted && error === undefined && counts.deferred === 0) {
     return { counts, complete: true };
   }
   const cursor = taken.at(-1)?.contactId ?? request.startAfter;
@@ -653,7 +713,7 @@ export async function scheduledSweep(
   };
   const done: BandSweep[] = [];
   for (const band of SWEEP_BANDS) {
-    if (done.length > 0 && !(ports.hasTimeLeft?.() ?? true)) break;
+    if (done.length > 0 && !((ports.hasTimeToQuery ?? ports.hasTimeLeft)?.() ?? true)) break;
     const cursor = await ports.ledger.getSweepCursor(band);
     const window = sweepBandWindow({
       nowMs,
@@ -850,11 +910,15 @@ export async function holdCallOverrides(
     fieldOverrides: FieldOverrides;
     at: number;
     archiveLookupHours: number;
-    maxArchiveObjects: number;
     latestTimestampMs?: number;
     toleranceMs?: number;
   },
-  ports: { ledger: SyncLedger; archive: ContactRecordArchive; syncQueue: SyncQueue },
+  ports: {
+    ledger: SyncLedger;
+    archive: ContactRecordArchive;
+    syncQueue: SyncQueue;
+    hasTimeLeft?: () => boolean;
+  },
 ): Promise<{ counts: { held: number; enqueued: number; pending: number } }> {
   const item = await ports.ledger.holdOverrides(
     request.contactId,
@@ -867,16 +931,20 @@ export async function holdCallOverrides(
   let resync = heldItem(item);
   if (!resync) {
     const window = archiveWindow(item, undefined, { from: '', to: '' }, request.archiveLookupHours);
+    // One contact: its window is read whole (findInArchive), within the time left.
     const lookup = await findInArchive(new Map([[item.contactId, window]]), {
       archive: ports.archive,
-      maxObjects: request.maxArchiveObjects,
+      maxObjects: 0,
       latestTimestampMs: request.latestTimestampMs,
       toleranceMs: request.toleranceMs,
+      hasTimeLeft: ports.hasTimeLeft,
     });
     resync = atLeast(lookup.found.get(item.contactId), item.claimed)?.item;
-    // A read that kept failing fails the event (Lambda retries it); a window too large to read
-    // whole leaves the record pending, for the sweep.
-    if (!resync && lookup.error !== undefined) throw new Error(lookup.error);
+    if (!resync && lookup.error !== undefined) {
+      // Pending first, so the sweep resends it even if every retry of this event fails too.
+      await ports.ledger.markPending(item.contactId, item.claimed, request.at);
+      throw new Error(lookup.error);
+    }
   }
   if (resync) {
     await ports.syncQueue.enqueue([resync]);
@@ -916,13 +984,13 @@ export interface ResyncResult {
  * version Connect republished in that time is read, so a reset does not bring
  * the VoiceCall back to an older one.
  *
- * The window is read whole before the claim is reset: when it holds more
- * than `maxArchiveObjects` objects, nothing is reset or sent.
+ * The window is read whole before the claim is reset: when there is not the
+ * time to (`hasTimeLeft`), or a read keeps failing, nothing is reset or sent.
  *
  * @throws PermanentError when no window is given and SCV has no VoiceCall for
- *   the contact (nothing to repair, or the wrong ContactId), or when the
- *   window holds more than `maxArchiveObjects` objects; whatever the ports
- *   throw otherwise (after 3 attempts for queries and reads).
+ *   the contact (nothing to repair, or the wrong ContactId), or when the time
+ *   ran out before the window was read; an Error naming the object when a
+ *   read kept failing (3 attempts); whatever the ports throw otherwise.
  */
 export async function resyncContact(
   request: {
@@ -933,7 +1001,6 @@ export async function resyncContact(
     to?: string;
     nowMs: number;
     maxWindowDays: number;
-    maxArchiveObjects: number;
     latestTimestampMs: number;
     toleranceMs: number;
   },
@@ -942,6 +1009,7 @@ export async function resyncContact(
     restApi: SalesforceRestApi;
     archive: ContactRecordArchive;
     syncQueue: SyncQueue;
+    hasTimeLeft?: () => boolean;
     sleep?: (ms: number) => Promise<void>;
   },
 ): Promise<ResyncResult> {
@@ -972,18 +1040,20 @@ export async function resyncContact(
   const counts = { reset: 0, archiveObjects: 0, enqueued: 0, noRecord: 0 };
   // Read the whole window before resetting anything: a version found in part of it may not be
   // the newest, and a reset claim lets the updater send an older one.
+  // One contact: its window is read whole (findInArchive), within the time left.
   const lookup = await findInArchive(new Map([[contactId, window]]), {
     archive: ports.archive,
-    maxObjects: request.maxArchiveObjects,
+    maxObjects: 0,
     latestTimestampMs: request.latestTimestampMs,
     toleranceMs: request.toleranceMs,
+    hasTimeLeft: ports.hasTimeLeft,
     sleep,
   });
   if (lookup.error !== undefined) throw new Error(lookup.error);
   if (lookup.unresolved.size > 0) {
     throw new PermanentError(
-      `The archive window of contact ${contactId} holds more than maxArchiveObjects ` +
-        `(${request.maxArchiveObjects}) objects: give a narrower from and to`,
+      `No time left to read the archive window of contact ${contactId} ` +
+        `(${lookup.objectsRead} objects read): give a narrower from and to`,
     );
   }
   counts.archiveObjects = lookup.objectsRead;

@@ -157,7 +157,7 @@ export const ResyncRequested = {
  */
 export const ResyncRequestedDetailSchema = z
   .object({
-    contactId: contactIdSchema.max(256),
+    contactId: contactIdSchema,
     reset: z.boolean().optional(),
     resetOverrides: z.boolean().optional(),
     from: isoTimestamp.optional(),

@@ -174,6 +174,12 @@ async function publishEvents(
 
 /** Time kept in reserve to enqueue, report and return before the function times out (ms). */
 const RESERVE_MS = 15_000;
+/**
+ * Time a sweep stops querying VoiceCalls before the reserve, for the archive
+ * lookup of those it queried (ms): at about 100 ms an object, 1,200 objects,
+ * well above one VoiceCall's window at the default archiveLookupHours.
+ */
+const LOOKUP_RESERVE_MS = 120_000;
 
 /**
  * The EventBridge event envelope, as Powertools' parser defines it
@@ -267,8 +273,10 @@ function sweepContinuation(
  */
 async function runSweep(
   detail: SweepRequestedDetail,
-  hasTimeLeft: () => boolean,
+  context: Pick<Context, 'getRemainingTimeInMillis'>,
 ): Promise<{ report: RedriveCompletedDetail; continuations: PutEventsEntry[] }> {
+  const hasTimeLeft = () => context.getRemainingTimeInMillis() > RESERVE_MS;
+  const hasTimeToQuery = () => context.getRemainingTimeInMillis() > RESERVE_MS + LOOKUP_RESERVE_MS;
   const maxRecords = detail.maxRecords ?? config.SWEEP_MAX_RECORDS;
   const common = {
     maxRecords,
@@ -278,7 +286,7 @@ async function runSweep(
     latestTimestampMs: latestTimestampMs(),
     toleranceMs: futureToleranceMs,
   };
-  const ports = { restApi, ledger, archive, syncQueue, hasTimeLeft };
+  const ports = { restApi, ledger, archive, syncQueue, hasTimeLeft, hasTimeToQuery };
   const scheduled =
     detail.from === undefined &&
     detail.to === undefined &&
@@ -333,7 +341,11 @@ async function runSweep(
     }
   }
   const failed = runs.find(({ result }) => result.error !== undefined);
-  if (failed && runs.every(({ result }) => result.counts.queried === 0)) {
+  // No progress: no VoiceCall taken and nothing enqueued (a rerun would enqueue the same again).
+  if (
+    failed &&
+    runs.every(({ result }) => result.counts.queried === 0 && result.counts.enqueued === 0)
+  ) {
     throw new TransientError(`Sweep made no progress: ${failed.result.error}`);
   }
   if (failed) {
@@ -392,7 +404,7 @@ export async function handler(
     const continuations: PutEventsEntry[] = [];
     switch (trigger['detail-type']) {
       case 'SweepRequested': {
-        const sweep = await runSweep(trigger.detail, hasTimeLeft);
+        const sweep = await runSweep(trigger.detail, context);
         report = sweep.report;
         continuations.push(...sweep.continuations);
         break;
@@ -449,11 +461,10 @@ export async function handler(
             to,
             nowMs: Date.now(),
             maxWindowDays: config.MAX_TRIGGER_WINDOW_DAYS,
-            maxArchiveObjects: config.MAX_ARCHIVE_OBJECTS,
             latestTimestampMs: latestTimestampMs(),
             toleranceMs: futureToleranceMs,
           },
-          { ledger, restApi, archive, syncQueue },
+          { ledger, restApi, archive, syncQueue, hasTimeLeft },
         );
         logger.info('Contact resync', {
           contactId,
@@ -471,11 +482,10 @@ export async function handler(
             fieldOverrides: { toNumber, fromNumber },
             at: Date.now(),
             archiveLookupHours: config.ARCHIVE_LOOKUP_HOURS,
-            maxArchiveObjects: config.MAX_ARCHIVE_OBJECTS,
             latestTimestampMs: latestTimestampMs(),
             toleranceMs: futureToleranceMs,
           },
-          { ledger, archive, syncQueue },
+          { ledger, archive, syncQueue, hasTimeLeft },
         );
         report = { schemaVersion: '1', operation: 'start-call-processing', counts: result.counts };
         break;

@@ -208,6 +208,7 @@ const NO_COUNTS = {
   pendingNotFound: 0,
   archiveObjects: 0,
   deferred: 0,
+  pendingUnread: 0,
 };
 
 describe('redrive handler, SweepRequested', () => {
@@ -529,6 +530,39 @@ describe('redrive handler, SweepRequested', () => {
 
     await expect(sweep).rejects.toThrow(/^Sweep made no progress: queryRecord/);
     expect(publishedReports()).toHaveLength(0);
+  });
+
+  it("reports, without failing, a run that resent pending syncs but could not read the first VoiceCall's archive (a rerun would resend them again)", async () => {
+    const pendingId = '25a5cf14-3212-45a1-9f86-a8e97db8afaf';
+    const held = { ...inbound(), ContactId: pendingId };
+    const version = versionOf(held);
+    dynamo.on(QueryCommand).resolves({
+      Items: [{ contactId: { S: pendingId }, pending: { S: 'pending' }, pendingSince: { N: '1' } }],
+    });
+    dynamo.on(GetItemCommand, { Key: { contactId: { S: pendingId } } }).resolves({
+      Item: {
+        ...ledgerItem({
+          claimed: version,
+          heldJson: JSON.stringify(held),
+          heldVersion: version,
+          pending: 'pending',
+          pendingSince: 1,
+        }),
+        contactId: { S: pendingId },
+      },
+    });
+    lambda.on(InvokeCommand).resolvesOnce(invokeResponse(ROW)).resolves(invokeResponse({}));
+    s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: ARCHIVE_KEY }], IsTruncated: false });
+    s3.on(GetObjectCommand).rejects(new Error('InternalError'));
+
+    const report = await handler(sweepRequested({}), lambdaContext());
+
+    expect(sentBodies().map((body) => body.contactId)).toEqual([pendingId]);
+    expect(report).toMatchObject({
+      complete: false,
+      counts: { queried: 0, deferred: 1, enqueued: 1 },
+      error: `VoiceCall ${CONTACT_ID}: ${ARCHIVE_KEY}: InternalError`,
+    });
   });
 
   it('publishes no continuation when the window was swept to its end', async () => {

@@ -178,6 +178,14 @@ describe('parseContactRecord', () => {
     },
   );
 
+  it('rejects a ContactId longer than the 256 characters Connect documents', () => {
+    const raw = { ...loadContactRecordFixture('inbound-answered'), ContactId: 'x'.repeat(257) };
+
+    const error = expectInvalid(() => parseContactRecord(raw), 'schema');
+
+    expect(error.message).toContain('ContactId: must be at most 256');
+  });
+
   it('accepts a ContactId that is not a UUID, as Connect documents it (1 to 256 characters)', () => {
     const raw = {
       ...loadContactRecordFixture('inbound-answered'),

@@ -342,30 +342,57 @@ describe('sweepUnsyncedVoiceCalls', () => {
     expect(second.complete).toBe(true);
   });
 
-  it('stops when hasTimeLeft() turns false and returns the cursor', async () => {
+  it('stops querying when hasTimeToQuery() turns false, resolves what it queried, and returns the cursor', async () => {
     const rows = voiceCallRows(5);
     const restApi = new FakeSalesforceRestApi(rows);
+    const syncQueue = new FakeSyncQueue();
     let checks = 0;
 
     const result = await sweepUnsyncedVoiceCalls(sweepRequest(), {
       restApi,
       ledger: new FakeLedger(),
       archive: archiveOf(rows),
-      syncQueue: new FakeSyncQueue(),
-      hasTimeLeft: () => ++checks <= 2,
+      syncQueue,
+      hasTimeToQuery: () => ++checks <= 2,
     });
 
     expect(restApi.queries).toHaveLength(2);
     expect(result).toMatchObject({ complete: false, nextStartAfter: contactId(1) });
+    expect(syncQueue.enqueued.map((item) => item.contactId)).toEqual([contactId(0), contactId(1)]);
   });
 
-  it('reads at most maxArchiveObjects archive objects in a run, and reports a VoiceCall whose window holds more as an error, not as noRecord', async () => {
-    const rows = voiceCallRows(1);
+  it('leaves what it queried to the next run when no time is left to read the archive, naming the first VoiceCall', async () => {
+    const rows = voiceCallRows(2);
+    const syncQueue = new FakeSyncQueue();
+
+    const result = await sweepUnsyncedVoiceCalls(sweepRequest(), {
+      restApi: new FakeSalesforceRestApi(rows),
+      ledger: new FakeLedger(),
+      archive: archiveOf(rows),
+      syncQueue,
+      hasTimeToQuery: () => true,
+      hasTimeLeft: () => false,
+    });
+
+    expect(result).toEqual({
+      counts: expect.objectContaining({ queried: 0, deferred: 2, enqueued: 0 }),
+      complete: false,
+      error: `VoiceCall ${contactId(0)}: no time left to read its archive window (0 objects read)`,
+    });
+    expect(syncQueue.enqueued).toEqual([]);
+  });
+
+  it("reads the first VoiceCall's window whole, past maxArchiveObjects, and then no more objects for the others", async () => {
+    const rows = [
+      { Id: '0LQ0', VendorCallKey: contactId(0), CreatedDate: '2024-05-01T11:00:00.000Z' },
+      { Id: '0LQ1', VendorCallKey: contactId(1), CreatedDate: '2024-05-01T20:00:00.000Z' },
+    ];
     const archive = new FakeArchive();
-    // The record is in the last of five objects of its hour: the run reads three.
+    // The first one's record is in the last of five objects of its hour: more than the run may read.
     for (let index = 0; index < 4; index++)
       archive.add('2024-05-01T11:00:00Z', [recordJson(contactId(9))], `o${index}`);
     archive.add('2024-05-01T11:00:00Z', [recordJson(contactId(0))], 'o4');
+    archive.add('2024-05-01T20:00:00Z', [recordJson(contactId(1))], 'p0');
     const syncQueue = new FakeSyncQueue();
 
     const result = await sweepUnsyncedVoiceCalls(sweepRequest({ maxArchiveObjects: 3 }), {
@@ -375,13 +402,13 @@ describe('sweepUnsyncedVoiceCalls', () => {
       syncQueue,
     });
 
-    expect(archive.reads).toHaveLength(3);
+    expect(archive.reads).toHaveLength(5);
     expect(result).toEqual({
-      counts: expect.objectContaining({ archiveObjects: 3, queried: 0, deferred: 1, noRecord: 0 }),
+      counts: expect.objectContaining({ archiveObjects: 5, queried: 1, deferred: 1, noRecord: 0 }),
       complete: false,
-      error: `the archive window of VoiceCall ${contactId(0)} holds more than maxArchiveObjects (3) objects`,
+      nextStartAfter: contactId(0),
     });
-    expect(syncQueue.enqueued).toEqual([]);
+    expect(syncQueue.enqueued.map((item) => item.contactId)).toEqual([contactId(0)]);
   });
 
   it('writes the window bounds as whole-second SOQL dateTime literals in UTC', async () => {
@@ -623,11 +650,12 @@ describe('sweepUnsyncedVoiceCalls when the archive cannot be read to the end of 
     expect(result.counts).toMatchObject({
       queried: 1,
       enqueued: 1,
-      deferred: 3,
+      deferred: 2,
+      pendingUnread: 1,
       pendingNotFound: 0,
     });
     expect(syncQueue.enqueued.map((item) => item.contactId)).toEqual([contactId(0)]);
-    // Left pending where it was, not pushed to the back as "not found".
+    // Still pending, in its place: not counted "not found", not sent to the back.
     expect(ledger.items.get(contactId(50))?.pendingSince).toBe(100);
   });
 
@@ -652,7 +680,7 @@ describe('sweepUnsyncedVoiceCalls when the archive cannot be read to the end of 
       counts: expect.objectContaining({ queried: 1, enqueued: 1, deferred: 2, noRecord: 0 }),
       complete: false,
       nextStartAfter: contactId(0),
-      error: 'S3 GetObject: InternalError',
+      error: 'archive/2024/05/01/12/b1: S3 GetObject: InternalError',
     });
     expect(syncQueue.enqueued.map((item) => item.contactId)).toEqual([contactId(0)]);
   });
@@ -687,7 +715,164 @@ describe('sweepUnsyncedVoiceCalls when the archive cannot be read to the end of 
   });
 });
 
+describe('sweepUnsyncedVoiceCalls: what the reviewer found', () => {
+  const hourRequest = (extra: Partial<SweepRequest> = {}) =>
+    sweepRequest({ archiveLookupHours: 1, maxArchiveObjects: 2, ...extra });
+
+  it('does not let a pending item whose window it cannot read hold the pending items behind it', async () => {
+    // P0 (oldest) was received at 15:30: its window holds 3 objects. P1's record is in hour 08.
+    const archive = new FakeArchive();
+    for (const name of ['a', 'b', 'c'])
+      archive.add('2024-05-01T15:10:00Z', [recordJson(contactId(99))], name);
+    const p1Json = recordJson(contactId(1), '2024-05-01T08:20:00Z');
+    archive.add('2024-05-01T08:25:00Z', [p1Json], 'p1');
+    const ledger = new FakeLedger([
+      {
+        contactId: contactId(0),
+        claimed: keyOf(recordJson(contactId(0), '2024-05-01T15:20:00Z')),
+        receivedAt: Date.parse('2024-05-01T15:30:00Z'),
+        pendingSince: 100,
+      },
+      {
+        contactId: contactId(1),
+        claimed: keyOf(p1Json),
+        receivedAt: Date.parse('2024-05-01T08:30:00Z'),
+        pendingSince: 200,
+      },
+    ]);
+    const syncQueue = new FakeSyncQueue();
+    let clock = 9_000;
+    const ports = {
+      restApi: new FakeSalesforceRestApi([]),
+      ledger,
+      archive,
+      syncQueue,
+      now: () => clock,
+    };
+
+    // Hourly: each run lists what is pending since before its pendingBefore.
+    for (let run = 0; run < 3; run++) {
+      await sweepUnsyncedVoiceCalls(hourRequest({ pendingBefore: clock }), ports);
+      clock += 1_000;
+    }
+
+    expect(syncQueue.enqueued.map((item) => item.contactId)).toContain(contactId(1));
+  });
+
+  it('sends a pending item whose object keeps failing to the back of the index, so the next run reaches the others', async () => {
+    const archive = new FakeArchive();
+    const poison = archive.add('2024-05-01T15:10:00Z', [], 'corrupt.gz');
+    const p1Json = recordJson(contactId(1), '2024-05-01T08:20:00Z');
+    archive.add('2024-05-01T08:25:00Z', [p1Json], 'p1');
+    const read = archive.readObject.bind(archive);
+    archive.readObject = async (key: string) => {
+      if (key === poison) throw new Error('AccessDenied');
+      return read(key);
+    };
+    const ledger = new FakeLedger([
+      {
+        contactId: contactId(0),
+        claimed: keyOf(recordJson(contactId(0), '2024-05-01T15:20:00Z')),
+        receivedAt: Date.parse('2024-05-01T15:30:00Z'),
+        pendingSince: 100,
+      },
+      {
+        contactId: contactId(1),
+        claimed: keyOf(p1Json),
+        receivedAt: Date.parse('2024-05-01T08:30:00Z'),
+        pendingSince: 200,
+      },
+    ]);
+    const syncQueue = new FakeSyncQueue();
+    const ports = {
+      restApi: new FakeSalesforceRestApi([]),
+      ledger,
+      archive,
+      syncQueue,
+      sleep: noWait,
+      now: () => 9_000,
+    };
+
+    const first = await sweepUnsyncedVoiceCalls(hourRequest({ pendingBefore: 9_500 }), ports);
+    const second = await sweepUnsyncedVoiceCalls(hourRequest({ pendingBefore: 9_500 }), ports);
+
+    expect(first).toMatchObject({
+      counts: { pendingUnread: 2, enqueued: 0 },
+      error: `${poison}: AccessDenied`,
+    });
+    expect(ledger.items.get(contactId(0))?.pendingSince).toBe(9_000);
+    expect(second.counts).toMatchObject({ enqueued: 1, pendingUnread: 1 });
+    expect(syncQueue.enqueued.map((item) => item.contactId)).toEqual([contactId(1)]);
+  });
+
+  it('names the archive object that keeps failing, and the VoiceCall it stops at', async () => {
+    const rows = voiceCallRows(3);
+    const archive = new FakeArchive();
+    const poison = archive.add('2024-05-01T10:01:00Z', [], 'corrupt.gz');
+    archive.add(
+      '2024-05-01T10:02:00Z',
+      rows.map((row) => recordJson(row.VendorCallKey)),
+      'ok',
+    );
+    const read = archive.readObject.bind(archive);
+    archive.readObject = async (key: string) => {
+      if (key === poison) throw new Error('incorrect header check');
+      return read(key);
+    };
+
+    const result = await sweepUnsyncedVoiceCalls(hourRequest({ maxArchiveObjects: 100 }), {
+      restApi: new FakeSalesforceRestApi(rows),
+      ledger: new FakeLedger(),
+      archive,
+      syncQueue: new FakeSyncQueue(),
+      sleep: noWait,
+    });
+
+    expect(result).toMatchObject({ complete: false, counts: { queried: 0, deferred: 3 } });
+    expect(result.error).toBe(`VoiceCall ${contactId(0)}: ${poison}: incorrect header check`);
+  });
+
+  it('enqueues a held pending record once when its VoiceCall is queried too', async () => {
+    const json = recordJson(contactId(3));
+    const ledger = new FakeLedger([
+      {
+        contactId: contactId(3),
+        claimed: keyOf(json),
+        held: { json },
+        heldVersion: keyOf(json),
+        pendingSince: 100,
+      },
+    ]);
+    const syncQueue = new FakeSyncQueue();
+
+    await sweepUnsyncedVoiceCalls(hourRequest({ pendingBefore: 500 }), {
+      restApi: new FakeSalesforceRestApi([
+        { Id: '0LQ3', VendorCallKey: contactId(3), CreatedDate: CREATED },
+      ]),
+      ledger,
+      archive: new FakeArchive(),
+      syncQueue,
+    });
+
+    expect(syncQueue.enqueued.map((item) => item.contactId)).toEqual([contactId(3)]);
+  });
+});
+
 describe('findInArchive', () => {
+  it('finds a ContactId written with escapes (a quote and a backslash in it)', async () => {
+    const id = 'abc"d\\ef';
+    const archive = new FakeArchive();
+    archive.add('2024-05-01T10:06:00Z', [recordJson(id)]);
+    const at = Date.parse('2024-05-01T10:00:00Z');
+
+    const lookup = await findInArchive(new Map([[id, { from: at, to: at + 3_600_000 }]]), {
+      archive,
+      maxObjects: 10,
+    });
+
+    expect(lookup.found.get(id)?.item.record).toEqual({ json: recordJson(id) });
+  });
+
   it('answers the contacts in order, reading each object once, and names those whose window it did not read to its end', async () => {
     const archive = new FakeArchive();
     archive.add('2024-05-01T10:00:00Z', [recordJson('a')], 'x');
@@ -867,7 +1052,6 @@ describe('holdCallOverrides', () => {
     fieldOverrides: { toNumber: '+15550109999', fromNumber: '+15550108888' },
     at: 1_000,
     archiveLookupHours: 6,
-    maxArchiveObjects: 10,
   });
 
   it('holds the overrides of a call whose record has not arrived, and enqueues nothing', async () => {
@@ -987,7 +1171,7 @@ describe('holdCallOverrides and resyncContact when the archive cannot be read to
     receivedAt: Date.parse('2024-05-01T13:01:30Z'),
   });
 
-  it('holdCallOverrides: a read that keeps failing fails the event instead of marking the record pending', async () => {
+  it('holdCallOverrides: a read that keeps failing marks the record pending, then fails the event', async () => {
     const archive = archiveOfVersions();
     archive.readObject = async () => {
       throw new Error('S3 GetObject: SlowDown');
@@ -1000,16 +1184,15 @@ describe('holdCallOverrides and resyncContact when the archive cannot be read to
         fieldOverrides: { toNumber: '+15550109999' },
         at: 1_000,
         archiveLookupHours: 6,
-        maxArchiveObjects: 10,
       },
       { ledger, archive, syncQueue: new FakeSyncQueue() },
     );
 
     await expect(held).rejects.toThrow('S3 GetObject: SlowDown');
-    expect(ledger.items.get(contactId(7))?.pendingSince).toBeUndefined();
+    expect(ledger.items.get(contactId(7))?.pendingSince).toBe(1_000);
   });
 
-  it('resyncContact: resets nothing and sends nothing when the window holds more objects than it may read', async () => {
+  it('resyncContact: resets nothing and sends nothing when the time runs out before the window is read whole', async () => {
     const archive = archiveOfVersions();
     const ledger = new FakeLedger([claimedItem()]);
     const syncQueue = new FakeSyncQueue();
@@ -1031,18 +1214,53 @@ describe('holdCallOverrides and resyncContact when the archive cannot be read to
       sleep: noWait,
     };
 
-    // Two objects read of three: the older version found, the newest not read.
-    const refused = await resyncContact({ ...request, maxArchiveObjects: 2 }, ports).catch(
-      (error: unknown) => error,
-    );
+    // Time for two objects of three: the older version found, the newest not read.
+    const refused = await resyncContact(request, {
+      ...ports,
+      hasTimeLeft: () => archive.reads.length < 2,
+    }).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(PermanentError);
-    expect((refused as Error).message).toContain('holds more than maxArchiveObjects (2) objects');
+    expect((refused as Error).message).toContain('No time left to read the archive window');
     expect(ledger.items.get(contactId(7))?.claimed).toBe(keyOf(newestJson));
     expect(syncQueue.enqueued).toEqual([]);
 
-    const done = await resyncContact({ ...request, maxArchiveObjects: 3 }, ports);
+    const done = await resyncContact(request, ports);
     expect(done.counts).toEqual({ reset: 1, archiveObjects: 3, enqueued: 1, noRecord: 0 });
     expect(syncQueue.enqueued.map((item) => item.record)).toEqual([{ json: newestJson }]);
+  });
+
+  it("resyncContact: reads a week-old contact's default window whole, however many objects it holds", async () => {
+    const created = Date.parse('2024-05-01T10:00:00Z');
+    const archive = new FakeArchive();
+    // One object per 300 s (the delivery stream's buffer interval) from an hour before the call to 7 days after.
+    for (let at = created - 3_600_000; at < created + 7 * 86_400_000; at += 300_000)
+      archive.add(new Date(at).toISOString(), [recordJson(contactId(90))], `o${at}`);
+    const newest = recordJson(contactId(7), '2024-05-07T09:00:00Z', 'newest');
+    archive.add('2024-05-07T09:01:00Z', [newest], 'record');
+    const syncQueue = new FakeSyncQueue();
+
+    const result = await resyncContact(
+      {
+        contactId: contactId(7),
+        reset: true,
+        nowMs: created + 8 * 86_400_000,
+        maxWindowDays: 7,
+        latestTimestampMs: created + 8 * 86_400_000,
+        toleranceMs: 900_000,
+      },
+      {
+        ledger: new FakeLedger(),
+        restApi: new FakeSalesforceRestApi([
+          { Id: '0LQ7', VendorCallKey: contactId(7), CreatedDate: '2024-05-01T10:00:00.000Z' },
+        ]),
+        archive,
+        syncQueue,
+        sleep: noWait,
+      },
+    );
+
+    expect(result.counts).toMatchObject({ archiveObjects: 2029, enqueued: 1 });
+    expect(syncQueue.enqueued.map((item) => item.record)).toEqual([{ json: newest }]);
   });
 });
 
