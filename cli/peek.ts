@@ -7,11 +7,18 @@
  * Each message is received with `VisibilityTimeout: 0` (Amazon SQS API
  * Reference, ReceiveMessage): it stays visible, to the redrive and to the
  * next look. Receiving still counts: SQS adds one to its
- * `ApproximateReceiveCount`, which none of these queues acts on (they have no
- * redrive policy of their own; serverless.yml).
+ * `ApproximateReceiveCount` (none of these queues has a redrive policy of its
+ * own; serverless.yml), and leaves a message received three times or more
+ * out of the queue's `ApproximateAgeOfOldestMessage` (Amazon SQS Developer
+ * Guide, "Available CloudWatch metrics for Amazon SQS"), the age `ctr-sync
+ * status` shows. So a look receives each message as few times as it can
+ * (about twice: see {@link IDLE_RECEIVES}), and prints when each expires.
  *
  * Per message, one line of fields (JSON with `--json`): `messageId`, `sent`
- * (the `SentTimestamp` attribute, ISO-8601 UTC), `receives`
+ * (the `SentTimestamp` attribute, ISO-8601 UTC; a message a redrive policy
+ * moved keeps its first enqueue time), `expires` (`sent` plus the queue's
+ * `MessageRetentionPeriod`: SQS deletes the message then; Amazon SQS
+ * Developer Guide, "Using dead-letter queues"), `receives`
  * (`ApproximateReceiveCount`, this receive included), then per queue what the
  * runbook needs (README, Runbook), see {@link summarizeMessage}. Then one line
  * with the number read and the queue's `ApproximateNumberOfMessages` and
@@ -52,14 +59,17 @@ export const PEEK_MAX = 100;
 
 /**
  * Receives in a row that bring no message not seen yet after which reading
- * stops. More than one, because a short-polling receive (`WaitTimeSeconds: 0`)
- * samples a subset of SQS's servers and may answer with fewer messages than
- * the queue holds, or none; the API reference says to repeat the request
- * (Amazon SQS API Reference, ReceiveMessage; Amazon SQS Developer Guide,
- * "Amazon SQS short and long polling"). With visibility 0, the same messages
- * also come back again and again.
+ * stops: one. Each receive long-polls (`WaitTimeSeconds` {@link WAIT_SECONDS}),
+ * which asks every SQS server rather than a sample, so it does not answer
+ * empty while the queue holds messages (Amazon SQS Developer Guide, "Amazon
+ * SQS short and long polling"); with visibility 0, a receive that brings only
+ * messages already seen means they are all seen. Each message is then
+ * received about twice per look.
  */
-export const IDLE_RECEIVES = 3;
+export const IDLE_RECEIVES = 1;
+
+/** Seconds each receive waits for messages (long polling). */
+export const WAIT_SECONDS = 1;
 
 /** Strings printed are cut at this many characters (a reason can be long). */
 export const MAX_TEXT = 300;
@@ -82,12 +92,12 @@ export interface PeekOptions {
  * Print up to `options.max` messages of `queue` of `stage`, then the count
  * read and the queue's approximate depth.
  *
- * Steps: the queue URL (`GetQueueUrl`); `ReceiveMessage` of up to 10 at a
- * time with `VisibilityTimeout: 0`, `WaitTimeSeconds: 0`, the
+ * Steps: the queue URL (`GetQueueUrl`); its depth and `MessageRetentionPeriod`
+ * (`GetQueueAttributes`); `ReceiveMessage` of up to 10 at a time with
+ * `VisibilityTimeout: 0`, `WaitTimeSeconds` {@link WAIT_SECONDS}, the
  * `SentTimestamp` and `ApproximateReceiveCount` system attributes and every
  * message attribute, de-duplicated by MessageId, until `max` are read or
- * {@link IDLE_RECEIVES} receives in a row bring nothing new; then
- * `GetQueueAttributes`.
+ * {@link IDLE_RECEIVES} receives in a row bring nothing new.
  *
  * @returns {@link EXIT.ok} once read (a queue with nothing to read included).
  * @throws UsageError when the stage has no such queue in the Region.
@@ -115,18 +125,28 @@ export async function peekQueue(
     }
     throw error;
   }
-  const messages = await receiveWithoutTaking(queueUrl as string, options.max, clients);
-  for (const message of messages) {
-    printLine({ ...describeMessage(message), ...summarizeMessage(queue, message) }, options, io);
-  }
+  // Before receiving, so that the depth does not count this look's own receives as in flight.
   const { Attributes = {} } = await sqs.send(
     new GetQueueAttributesCommand({
       QueueUrl: queueUrl,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      AttributeNames: [
+        'ApproximateNumberOfMessages',
+        'ApproximateNumberOfMessagesNotVisible',
+        'MessageRetentionPeriod',
+      ],
     }),
   );
   const visible = Number(Attributes.ApproximateNumberOfMessages ?? 0);
   const inFlight = Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0);
+  const retentionSeconds = Number(Attributes.MessageRetentionPeriod);
+  const messages = await receiveWithoutTaking(queueUrl as string, options.max, clients);
+  for (const message of messages) {
+    printLine(
+      { ...describeMessage(message, retentionSeconds), ...summarizeMessage(queue, message) },
+      options,
+      io,
+    );
+  }
   if (options.json) {
     io.out(
       JSON.stringify({
@@ -161,7 +181,7 @@ async function receiveWithoutTaking(
         QueueUrl: queueUrl,
         MaxNumberOfMessages: Math.min(10, max - seen.size),
         VisibilityTimeout: 0,
-        WaitTimeSeconds: 0,
+        WaitTimeSeconds: WAIT_SECONDS,
         MessageSystemAttributeNames: ['SentTimestamp', 'ApproximateReceiveCount'],
         MessageAttributeNames: ['All'],
       }),
@@ -176,13 +196,21 @@ async function receiveWithoutTaking(
   return [...seen.values()];
 }
 
-/** `messageId`, `sent` (ISO-8601 UTC) and `receives` of a message. */
-function describeMessage(message: Message): Summary {
+/**
+ * `messageId`, `sent` and `expires` (ISO-8601 UTC; `expires` is `sent` plus
+ * `retentionSeconds`, when both are known) and `receives` of a message.
+ */
+function describeMessage(message: Message, retentionSeconds: number): Summary {
   const sentMs = Number(message.Attributes?.SentTimestamp);
   const receives = Number(message.Attributes?.ApproximateReceiveCount);
+  const sent = Number.isFinite(sentMs) && sentMs > 0;
   return {
     messageId: message.MessageId,
-    sent: Number.isFinite(sentMs) ? new Date(sentMs).toISOString() : undefined,
+    sent: sent ? new Date(sentMs).toISOString() : undefined,
+    expires:
+      sent && Number.isFinite(retentionSeconds) && retentionSeconds > 0
+        ? new Date(sentMs + retentionSeconds * 1000).toISOString()
+        : undefined,
     receives: Number.isFinite(receives) ? receives : undefined,
   };
 }

@@ -107,7 +107,7 @@ export async function printPending(
   }
   for (const { contactId, pendingSince } of read.contacts) {
     const minutes = Math.floor((now - pendingSince) / 60_000);
-    io.out(`${contactId}  ${new Date(pendingSince).toISOString()}  ${minutes} min`);
+    io.out(`${printable(contactId)}  ${new Date(pendingSince).toISOString()}  ${minutes} min`);
   }
   const count = read.contacts.length;
   io.out(
@@ -116,4 +116,14 @@ export async function printPending(
       : `${count} pending in ${tableName}`,
   );
   return EXIT.ok;
+}
+
+/**
+ * A ContactId as one word of one line: as it is when it is printable ASCII
+ * without spaces (a UUID), else as a JSON string, so that one holding a line
+ * break or a terminal escape (anyone who can write to the stream chooses it)
+ * cannot forge lines of the output.
+ */
+export function printable(contactId: string): string {
+  return /^[\x21-\x7e]+$/.test(contactId) ? contactId : JSON.stringify(contactId);
 }

@@ -87,6 +87,8 @@ function queue(messages: Message[], visible = messages.length) {
     Attributes: {
       ApproximateNumberOfMessages: String(visible),
       ApproximateNumberOfMessagesNotVisible: '0',
+      // 14 days, as serverless.yml sets on the dead-letter queues.
+      MessageRetentionPeriod: '1209600',
     },
   });
 }
@@ -125,15 +127,15 @@ describe('ctr-sync peek', () => {
       QueueUrl: 'https://sqs.us-east-1.amazonaws.com/123456789012/ctr-sync-prod-sync-dlq',
       MaxNumberOfMessages: 10,
       VisibilityTimeout: 0,
-      WaitTimeSeconds: 0,
+      WaitTimeSeconds: 1,
       MessageSystemAttributeNames: ['SentTimestamp', 'ApproximateReceiveCount'],
       MessageAttributeNames: ['All'],
     });
     const lines = out.split('\n');
     expect(lines).toEqual([
-      `messageId=m-1  sent=2026-11-20T10:00:00.000Z  receives=2  contactId=${detail.contactId}`,
-      `messageId=m-2  sent=2026-11-20T10:00:00.000Z  receives=2  contactId=${otherContactId}  ruleErrorCode=SQSPermissionDenied  ruleError="Not authorized to send to the queue"`,
-      'messageId=m-3  sent=2026-11-20T10:00:00.000Z  receives=2  problem="unreadable body"',
+      `messageId=m-1  sent=2026-11-20T10:00:00.000Z  expires=2026-12-04T10:00:00.000Z  receives=2  contactId=${detail.contactId}`,
+      `messageId=m-2  sent=2026-11-20T10:00:00.000Z  expires=2026-12-04T10:00:00.000Z  receives=2  contactId=${otherContactId}  ruleErrorCode=SQSPermissionDenied  ruleError="Not authorized to send to the queue"`,
+      'messageId=m-3  sent=2026-11-20T10:00:00.000Z  expires=2026-12-04T10:00:00.000Z  receives=2  problem="unreadable body"',
       'read 3 message(s) of ctr-sync-prod-sync-dlq; it holds about 3 visible (ApproximateNumberOfMessages) and 0 in flight',
     ]);
     for (const personal of RECORD_PERSONAL_DATA) expect(out).not.toContain(personal);
@@ -148,8 +150,9 @@ describe('ctr-sync peek', () => {
 
     expect(code).toBe(0);
     expect(out.split('\n').filter((line) => line.startsWith('messageId='))).toHaveLength(2);
-    // The first receive brings both; then IDLE_RECEIVES in a row bring nothing new.
-    expect(receives()).toHaveLength(1 + IDLE_RECEIVES);
+    // The first receive brings both; the second brings nothing new: each message is received twice.
+    expect(IDLE_RECEIVES).toBe(1);
+    expect(receives()).toHaveLength(2);
     expect(out).toContain('read 2 message(s)');
   });
 
@@ -232,6 +235,7 @@ describe('ctr-sync peek', () => {
     expect(first).toEqual({
       messageId: 'm-1',
       sent: '2026-11-20T10:00:00.000Z',
+      expires: '2026-12-04T10:00:00.000Z',
       receives: 2,
       trigger: 'START_CALL_PROCESSING',
       detail: { callId },
@@ -243,6 +247,7 @@ describe('ctr-sync peek', () => {
     expect(second).toEqual({
       messageId: 'm-2',
       sent: '2026-11-20T10:00:00.000Z',
+      expires: '2026-12-04T10:00:00.000Z',
       receives: 2,
       trigger: 'SweepRequested',
       detail: { from: '2026-11-19T00:00:00Z', to: '2026-11-20T00:00:00Z' },
@@ -290,8 +295,8 @@ describe('ctr-sync peek', () => {
 
     expect(code).toBe(0);
     expect(out.split('\n').slice(0, 2)).toEqual([
-      `messageId=m-1  sent=2026-11-20T10:00:00.000Z  receives=2  bucket=ctr-sync-prod-archive-123456789012  key=${key}  size=20480`,
-      'messageId=m-2  sent=2026-11-20T10:00:00.000Z  receives=2  problem="unreadable body"',
+      `messageId=m-1  sent=2026-11-20T10:00:00.000Z  expires=2026-12-04T10:00:00.000Z  receives=2  bucket=ctr-sync-prod-archive-123456789012  key=${key}  size=20480`,
+      'messageId=m-2  sent=2026-11-20T10:00:00.000Z  expires=2026-12-04T10:00:00.000Z  receives=2  problem="unreadable body"',
     ]);
   });
 
@@ -308,7 +313,7 @@ describe('ctr-sync peek', () => {
 
     expect(code).toBe(0);
     expect(out.split('\n')[0]).toBe(
-      `messageId=m-1  sent=2026-11-20T10:00:00.000Z  receives=2  contactId=${detail.contactId}  errorCode=THROTTLING  error="Firehose throttled the request"`,
+      `messageId=m-1  sent=2026-11-20T10:00:00.000Z  expires=2026-12-04T10:00:00.000Z  receives=2  contactId=${detail.contactId}  errorCode=THROTTLING  error="Firehose throttled the request"`,
     );
     for (const personal of RECORD_PERSONAL_DATA) expect(out).not.toContain(personal);
   });
@@ -381,6 +386,27 @@ describe('ctr-sync pending', () => {
       `c-3  ${new Date(at(5)).toISOString()}  5 min`,
       '3 pending in ctr-sync-prod-ledger',
     ]);
+  });
+
+  it('prints a ContactId holding a line break or a terminal escape as a JSON string, one line each', async () => {
+    const forged = 'c-1\nc-2  2026-01-01T00:00:00.000Z  0 min';
+    const escape = 'c-3\u001b[2J';
+    dynamo.on(QueryCommand).resolves({
+      Items: [forged, escape].map((contactId) => ({
+        contactId: { S: contactId },
+        pending: { S: 'pending' },
+        pendingSince: { N: '1795168800000' },
+      })),
+    });
+
+    const { code, out } = await run(['pending', '--stage', 'prod']);
+
+    expect(code).toBe(0);
+    const lines = out.split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]?.startsWith(`${JSON.stringify(forged)}  `)).toBe(true);
+    expect(lines[1]?.startsWith(`${JSON.stringify(escape)}  `)).toBe(true);
+    expect(out).not.toContain('\u001b');
   });
 
   it('stops at --max and says there may be more', async () => {
