@@ -1,7 +1,8 @@
 /**
  * Start what the local stack stands on: the emulators (kinesis-local,
  * fauxqs), the DynamoDB proxy over dynalite, the Firehose stand-in, the SCV
- * stand-in and the fault proxy in front of fauxqs, each given the fault plan's
+ * stand-in, the fault proxy in front of fauxqs and the CloudWatch stand-in
+ * for the operator's `ctr-sync status`, each given the fault plan's
  * decisions for its target. The functions and the bus are started by
  * local/run/functions.ts and local/run/bus.ts.
  */
@@ -12,6 +13,8 @@ import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { RequestCounts } from '../../functions/shared/request-metrics';
+import { stageNames } from '../../cli/aws';
+import { type LocalCloudWatch, startLocalCloudWatch } from '../cloudwatch/server';
 import { type DynamoDbFault, type LocalDynamoDb, startLocalDynamoDb } from '../dynamodb/server';
 import {
   createKinesisClient,
@@ -29,11 +32,12 @@ import { type ScvStandIn, type StandInFault, startScvStandIn } from '../scv/stan
 import {
   BUCKET,
   DELIVERY_STREAM,
+  LOCAL_STAGE,
   QUEUES,
   REST_API_FUNCTION,
   TELEPHONY_FUNCTION,
 } from './resources';
-import { ARCHIVE_STREAM } from './topology';
+import { ARCHIVE_STREAM, DLQ_ALARM_THRESHOLD, QUEUE_ALARMS } from './topology';
 
 /** What the DynamoDB proxy answers with when the fault plan picks a request. */
 const DYNAMODB_FAULTS: readonly NonNullable<DynamoDbFault>[] = [
@@ -61,6 +65,8 @@ export interface Services {
   firehose: LocalFirehose;
   /** In front of fauxqs: the functions' S3 and SQS endpoint. */
   proxy: FaultProxy;
+  /** For the operator's `ctr-sync status`: the queues' metrics and alarms. */
+  cloudWatch: LocalCloudWatch;
   /**
    * The stack's clients: `sqs` goes through the proxy (queue URLs name it) and
    * counts its requests in `platformRequests`; `firehose` does not retry (the
@@ -137,6 +143,17 @@ export async function startServices(
     sqsQueueNames: [QUEUES.sync],
   });
   stops.push(() => proxy.stop());
+  const names = stageNames(LOCAL_STAGE);
+  const cloudWatch = await startLocalCloudWatch({
+    fauxqsEndpoint: fauxqs.endpoint,
+    alarms: QUEUE_ALARMS.map(({ alarm, queue }) => ({
+      alarmName: `${names.alarmPrefix}${alarm}`,
+      queueName: names.queues[queue],
+      metricName: 'ApproximateNumberOfMessagesVisible',
+      threshold: DLQ_ALARM_THRESHOLD,
+    })),
+  });
+  stops.push(() => cloudWatch.stop());
 
   const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
   const platformRequests = new RequestCounts(true);
@@ -147,6 +164,7 @@ export async function startServices(
     dynamoDb,
     firehose,
     proxy,
+    cloudWatch,
     clients: {
       // The stack's own DynamoDB requests go through the proxy too; they are not faulted
       // (CreateTable and reads are not in the fault plan's way) and use no conditional writes.

@@ -118,7 +118,8 @@ export interface LocalStack {
   /**
    * Where an operator (the AWS CLI, the SDK, `ctr-sync`) reaches each service,
    * by the suffix of its `AWS_ENDPOINT_URL_<SERVICE>` variable: EVENTBRIDGE,
-   * KINESIS, SQS, S3, DYNAMODB, FIREHOSE and LAMBDA (the SCV stand-in).
+   * KINESIS, SQS, S3, DYNAMODB, FIREHOSE, LAMBDA (the SCV stand-in) and
+   * CLOUDWATCH (the queues' metrics and alarms, for `ctr-sync status`).
    */
   endpoints: Record<string, string>;
   /** Put an event on the bus as an operator would with `aws events put-events`. */
@@ -258,6 +259,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         DYNAMODB: dynamoDb.endpoint,
         FIREHOSE: firehose.endpoint,
         LAMBDA: standIn.endpoint,
+        CLOUDWATCH: services.cloudWatch.endpoint,
       },
       async purgeDeadLetters() {
         await sqs.send(new PurgeQueueCommand({ QueueUrl: queueUrls.syncDlq }));

@@ -129,3 +129,20 @@ export const ARCHIVE_STREAM = {
   bufferSizeMB: 5,
   localBufferIntervalSeconds: 1,
 } as const;
+
+/**
+ * The alarms on the dead-letter and failures queues (resources/monitoring.yml
+ * `*-not-empty`: `ApproximateNumberOfMessagesVisible` greater than
+ * `dlqAlarmThreshold`, 0 by default), by the name after `ctr-sync-<stage>-`
+ * and the queue's; the local CloudWatch evaluates these, and test/template
+ * checks them against the template.
+ */
+export const QUEUE_ALARMS = [
+  { alarm: 'sync-dlq-not-empty', queue: 'sync-dlq' },
+  { alarm: 'redrive-dlq-not-empty', queue: 'redrive-dlq' },
+  { alarm: 'ingest-failures-not-empty', queue: 'ingest-failures' },
+  { alarm: 'archive-dlq-not-empty', queue: 'archive-dlq' },
+] as const;
+
+/** `dlqAlarmThreshold`'s default (serverless.yml). */
+export const DLQ_ALARM_THRESHOLD = 0;

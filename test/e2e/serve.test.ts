@@ -3,8 +3,8 @@
  * that stays up, driven as an operator would, through the endpoints it
  * announces: START_CALL_PROCESSING from events/examples/ as it is (on the
  * `ctr-sync-dev` bus), a record put on the stream with the real Kinesis SDK,
- * and a sweep with `ctr-sync sweep --stage dev --wait`; then stopped, drained
- * and reconciled.
+ * a sweep with `ctr-sync sweep --stage dev --wait`, and `ctr-sync status
+ * --stage dev`; then stopped, drained and reconciled.
  */
 import { readFileSync } from 'node:fs';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
@@ -42,7 +42,16 @@ describe('npm start -- --serve', () => {
     try {
       const stack = await served;
       expect(Object.keys(stack.endpoints).sort()).toEqual(
-        ['DYNAMODB', 'EVENTBRIDGE', 'FIREHOSE', 'KINESIS', 'LAMBDA', 'S3', 'SQS'].sort(),
+        [
+          'CLOUDWATCH',
+          'DYNAMODB',
+          'EVENTBRIDGE',
+          'FIREHOSE',
+          'KINESIS',
+          'LAMBDA',
+          'S3',
+          'SQS',
+        ].sort(),
       );
       for (const [service, url] of Object.entries(stack.endpoints)) {
         expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
@@ -93,6 +102,15 @@ describe('npm start -- --serve', () => {
         operation: 'sweep',
         complete: true,
       });
+
+      // The operator's one screen, through the local CloudWatch: healthy, the sweep just run.
+      const screen: string[] = [];
+      const status = await main(['status', '--stage', 'dev'], {
+        io: { out: (line) => screen.push(line), err: (line) => screen.push(line) },
+      });
+      expect([status, screen.at(-1)]).toEqual([0, 'healthy']);
+      expect(screen).toContain('alarms in ALARM: none');
+      expect(screen.find((line) => line.startsWith('last sweep: '))).toMatch(/min ago/);
 
       stop();
       const result = await run;

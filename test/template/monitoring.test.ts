@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METRICS_NAMESPACE, type MetricName } from '../../functions/shared/observability';
+import { DLQ_ALARM_THRESHOLD, QUEUE_ALARMS } from '../../local/run/topology';
 import {
   getAtt,
   type Packaged,
@@ -287,6 +288,26 @@ describe('monitoring (stage dev, default parameters)', () => {
       expectAbove(alarm, 0, 'Maximum');
       // SQS stops sending metrics of a queue inactive for six hours: keep the state meanwhile.
       expect(alarm.TreatMissingData).toBe('ignore');
+    }
+  });
+
+  it('holds the queue alarms the local CloudWatch evaluates, on the queues it evaluates them on', () => {
+    for (const { alarm, queue } of QUEUE_ALARMS) {
+      const found = alarms(dev.template).find(
+        ([, properties]) => properties.AlarmName === `ctr-sync-dev-${alarm}`,
+      );
+      expect(found, alarm).toBeDefined();
+      const [, properties] = found as [string, AlarmProperties];
+      const [dimension] = properties.Dimensions;
+      const [queueId] = (dimension?.Value as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'];
+      expect(
+        resource<{ QueueName: string }>(dev.template, queueId, 'AWS::SQS::Queue').QueueName,
+      ).toBe(`ctr-sync-dev-${queue}`);
+      expect([properties.Namespace, properties.MetricName]).toEqual([
+        'AWS/SQS',
+        'ApproximateNumberOfMessagesVisible',
+      ]);
+      expectAbove(properties, DLQ_ALARM_THRESHOLD, 'Maximum');
     }
   });
 
