@@ -142,11 +142,14 @@ function unescapeJsonString(literal: string): string | undefined {
   }
 }
 
-/** A record found in the archive: its resync item and version key. */
-interface FoundRecord {
+/** A resync item with the version key of its record. */
+interface Versioned {
   item: SyncQueueItem;
   version: string;
 }
+
+/** A record found in the archive: its resync item and version key. */
+type FoundRecord = Versioned;
 
 /**
  * Whether a record's LastUpdateTimestamp is after `latestTimestampMs` (ms
@@ -220,7 +223,7 @@ export interface ArchiveLookup {
   stoppedBy?: 'max-objects' | 'time' | 'error';
   /** With `stoppedBy: 'error'`: the object key or window and the error, e.g. `archive/2024/05/01/10/o1: InternalError`. */
   error?: string;
-  /** The ContactId whose window was being read when the lookup stopped. */
+  /** With `stoppedBy: 'error'` on an object read: the ContactId whose window holds the object. */
   stoppedOn?: string;
 }
 
@@ -261,8 +264,8 @@ class Spans {
  * `latestTimestampMs` (ms since the epoch; forged versions), are passed over.
  *
  * A contact is resolved when every object of its window's hours was read.
- * The first contact's window is always read whole; after it, at most
- * `maxObjects` objects in all. The lookup also stops when `hasTimeLeft()`
+ * The first contact's window is read whole (unless `firstWhole` is false);
+ * after it, at most `maxObjects` objects in all. The lookup also stops when `hasTimeLeft()`
  * turns false, or at a list or read that fails 3 times; the contacts not
  * resolved by then are returned as `unresolved`, with why (`stoppedBy`).
  *
@@ -278,6 +281,8 @@ export async function findInArchive(
     /** With it, a record dated after its object's hour plus this (ms) is passed over too. */
     toleranceMs?: number;
     hasTimeLeft?: () => boolean;
+    /** Read the first contact's window whole, past `maxObjects` (default true). */
+    firstWhole?: boolean;
     sleep?: (ms: number) => Promise<void>;
   },
 ): Promise<ArchiveLookup> {
@@ -287,17 +292,20 @@ export async function findInArchive(
   const unresolved = new Set(wanted.keys());
   const read = new Set<string>();
   const readHours = new Spans();
-  let current: string | undefined;
-  const stop = (stoppedBy?: ArchiveLookup['stoppedBy'], error?: string): ArchiveLookup => ({
+  const stop = (
+    stoppedBy?: ArchiveLookup['stoppedBy'],
+    error?: string,
+    stoppedOn?: string,
+  ): ArchiveLookup => ({
     found,
     objectsRead: read.size,
     unresolved,
-    ...(stoppedBy === undefined ? {} : { stoppedBy, stoppedOn: current }),
+    ...(stoppedBy === undefined ? {} : { stoppedBy }),
+    ...(stoppedOn === undefined ? {} : { stoppedOn }),
     ...(error === undefined ? {} : { error }),
   });
-  let first = true;
+  let first = ports.firstWhole ?? true;
   for (const [contactId, window] of wanted) {
-    current = contactId;
     const hours = hourSpan(window);
     if (!readHours.covers(hours)) {
       const listed = {
@@ -322,7 +330,7 @@ export async function findInArchive(
             texts = await withRetries(() => ports.archive.readObject(key), sleep);
           } catch (error) {
             if (error instanceof PermanentError) throw error;
-            return stop('error', `${key}: ${(error as Error).message}`);
+            return stop('error', `${key}: ${(error as Error).message}`, contactId);
           }
           read.add(key);
           readObjectRecords(texts, key, wanted, found, ports);
@@ -490,7 +498,7 @@ export async function sweepUnsyncedVoiceCalls(
     pendingUnread: 0,
   };
   /** What the pending pass found without the archive, and what it must look for there. */
-  const pendingHeld: SyncQueueItem[] = [];
+  const pendingHeld: Versioned[] = [];
   const pendingWanted = new Map<string, { from: number; to: number }>();
   /** The version the ledger claims, per wanted contact: an older one found is no answer. */
   const claimed = new Map<string, string>();
@@ -512,7 +520,7 @@ export async function sweepUnsyncedVoiceCalls(
         for (const item of page.items) {
           counts.pending++;
           const held = heldItem(item);
-          if (held) pendingHeld.push(held);
+          if (held) pendingHeld.push({ item: held, version: item.claimed as string });
           else if (item.claimed && item.skipped === undefined) {
             pendingWanted.set(
               item.contactId,
@@ -530,8 +538,21 @@ export async function sweepUnsyncedVoiceCalls(
   }
 
   /** The VoiceCalls queried, in query (VendorCallKey) order, with what the ledger says of each. */
-  const rows: { contactId: string; skipped?: true; held?: SyncQueueItem }[] = [];
+  const rows: { contactId: string; skipped?: true; held?: Versioned }[] = [];
   const rowsWanted = new Map<string, { from: number; to: number }>();
+  const lookupPorts = {
+    archive: ports.archive,
+    latestTimestampMs: request.latestTimestampMs,
+    toleranceMs: request.toleranceMs,
+    hasTimeLeft: ports.hasTimeLeft,
+    sleep,
+  };
+  /**
+   * The first VoiceCall that needs the archive is looked up as soon as it is
+   * queried, its window whole, with all the run's time: the run takes at
+   * least it, however long the others would have let it read.
+   */
+  let early: ArchiveLookup | undefined;
   let exhausted = false;
   while (error === undefined && rows.length < request.maxRecords && hasTimeToQuery()) {
     try {
@@ -552,16 +573,23 @@ export async function sweepUnsyncedVoiceCalls(
         continue;
       }
       const held = item && heldItem(item);
-      rows.push({ contactId, ...(held ? { held } : {}) });
-      if (!held) {
-        pendingWanted.delete(contactId);
-        rowsWanted.set(
-          contactId,
-          archiveWindow(item, row.CreatedDate, request, request.archiveLookupHours),
-        );
-        if (item?.claimed) claimed.set(contactId, item.claimed);
-        else claimed.delete(contactId);
-      }
+      rows.push({
+        contactId,
+        ...(held ? { held: { item: held, version: item.claimed as string } } : {}),
+      });
+      if (held) continue;
+      pendingWanted.delete(contactId);
+      if (item?.claimed) claimed.set(contactId, item.claimed);
+      else claimed.delete(contactId);
+      const window = archiveWindow(item, row.CreatedDate, request, request.archiveLookupHours);
+      if (early === undefined) {
+        early = await findInArchive(new Map([[contactId, window]]), {
+          ...lookupPorts,
+          maxObjects: 0,
+        });
+        // Not even it: stop querying, the rows after it would be left to the next run anyway.
+        if (early.unresolved.size > 0) break;
+      } else rowsWanted.set(contactId, window);
     } catch (stepError) {
       if (stepError instanceof PermanentError) throw stepError;
       error = (stepError as Error).message;
@@ -570,30 +598,33 @@ export async function sweepUnsyncedVoiceCalls(
 
   // The VoiceCalls first, in query order: the cursor can only move past a resolved one.
   const wanted = new Map([...rowsWanted, ...pendingWanted]);
-  const lookup: Omit<ArchiveLookup, 'objectsRead'> =
+  const later: ArchiveLookup =
     wanted.size === 0
-      ? { found: new Map(), unresolved: new Set() }
+      ? { found: new Map(), unresolved: new Set(), objectsRead: 0 }
       : await findInArchive(wanted, {
-          archive: ports.archive,
-          maxObjects: request.maxArchiveObjects,
-          latestTimestampMs: request.latestTimestampMs,
-          toleranceMs: request.toleranceMs,
-          hasTimeLeft: ports.hasTimeLeft,
-          sleep,
-        }).then(({ objectsRead, ...rest }) => {
-          counts.archiveObjects = objectsRead;
-          return rest;
+          ...lookupPorts,
+          maxObjects: Math.max(0, request.maxArchiveObjects - (early?.objectsRead ?? 0)),
+          // Without an early lookup, this one's first VoiceCall (or pending item) is read whole.
+          firstWhole: early === undefined,
         });
-  const firstUnresolved = rows.findIndex((row) => lookup.unresolved.has(row.contactId));
+  counts.archiveObjects = (early?.objectsRead ?? 0) + later.objectsRead;
+  const unresolved = new Set([...(early?.unresolved ?? []), ...later.unresolved]);
+  const found = new Map([...later.found, ...(early?.found ?? [])]);
+  const lookupError = early?.error ?? later.error;
+  const firstUnresolved = rows.findIndex((row) => unresolved.has(row.contactId));
   const taken = firstUnresolved < 0 ? rows : rows.slice(0, firstUnresolved);
   counts.deferred = rows.length - taken.length;
-  if (lookup.error !== undefined) error ??= lookup.error;
+  if (lookupError !== undefined) error ??= lookupError;
   if (taken.length === 0 && counts.deferred > 0) {
     // Not even the first VoiceCall: a read that keeps failing, or no time left. Say which.
     error = `VoiceCall ${rows[0]?.contactId}: ${
-      lookup.error ??
+      lookupError ??
       `no time left to read its archive window (${counts.archiveObjects} objects read)`
-    }${error !== undefined && error !== lookup.error ? `; ${error}` : ''}`;
+    }${error !== undefined && error !== lookupError ? `; ${error}` : ''}`;
+  }
+  if (rows.length === 0 && !exhausted && error === undefined) {
+    // Not one query: a continuation would start again from the same place.
+    error = 'no time left to query a VoiceCall';
   }
 
   const toEnqueue = [...pendingHeld];
@@ -602,23 +633,23 @@ export async function sweepUnsyncedVoiceCalls(
     if (row.skipped) counts.skipped++;
     else if (row.held) toEnqueue.push(row.held);
     else {
-      const record = atLeast(lookup.found.get(row.contactId), claimed.get(row.contactId));
-      if (record) toEnqueue.push(record.item);
+      const record = atLeast(found.get(row.contactId), claimed.get(row.contactId));
+      if (record) toEnqueue.push(record);
       else counts.noRecord++;
     }
   }
   for (const contactId of pendingWanted.keys()) {
-    if (lookup.unresolved.has(contactId)) {
+    if (unresolved.has(contactId)) {
       counts.pendingUnread++;
       // The one whose object kept failing goes to the back of the pending index, so that it does
       // not hold the others behind it for ever; the others keep their place.
-      if (lookup.stoppedBy === 'error' && lookup.stoppedOn === contactId) {
+      if (later.stoppedBy === 'error' && later.stoppedOn === contactId) {
         await ports.ledger.deferPending(contactId, ports.now?.() ?? Date.now());
       }
       continue;
     }
-    const record = atLeast(lookup.found.get(contactId), claimed.get(contactId));
-    if (record) toEnqueue.push(record.item);
+    const record = atLeast(found.get(contactId), claimed.get(contactId));
+    if (record) toEnqueue.push(record);
     else {
       counts.pendingNotFound++;
       // To the back of the pending index, so that items the sweep can resolve come first.
@@ -626,10 +657,10 @@ export async function sweepUnsyncedVoiceCalls(
     }
   }
 
-  // A pending item whose VoiceCall was queried too is enqueued once.
+  // A version is enqueued once, also when a pending item's VoiceCall was queried too.
   const once = [
     ...new Map(
-      toEnqueue.map((item) => [`${item.contactId} ${item.lastUpdateTimestamp}`, item]),
+      toEnqueue.map(({ item, version }) => [`${item.contactId} ${version}`, item]),
     ).values(),
   ];
   await ports.syncQueue.enqueue(once);

@@ -572,18 +572,21 @@ describe('redrive handler, SweepRequested', () => {
     expect(publishedReports().map((entry) => entry.DetailType)).toEqual(['RedriveCompleted']);
   });
 
-  it('stops before querying when the function is within its time reserve', async () => {
+  it('fails before querying when the function is within its time reserve, rather than continue in place', async () => {
     const startAfter = '00000000-0000-4000-8000-000000000001';
 
-    const report = await handler(sweepRequested({ startAfter }), lambdaContext(10_000));
+    const sweep = handler(sweepRequested({ startAfter }), lambdaContext(10_000));
 
+    await expect(sweep).rejects.toThrow(
+      'Sweep made no progress: no time left to query a VoiceCall',
+    );
     expect(lambda.commandCalls(InvokeCommand)).toHaveLength(0);
-    // A continuation: the first run of the window listed the pending syncs (only the run's
-    // report is stored).
+    // A continuation: the first run of the window listed the pending syncs (only the failure
+    // report is stored, for ctr-sync --wait).
     expect(dynamo.calls().filter((call) => !(call.args[0] instanceof PutItemCommand))).toHaveLength(
       0,
     );
-    expect(report).toMatchObject({ nextStartAfter: startAfter });
+    expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(0);
   });
 });
 

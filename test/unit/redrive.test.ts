@@ -361,7 +361,7 @@ describe('sweepUnsyncedVoiceCalls', () => {
     expect(syncQueue.enqueued.map((item) => item.contactId)).toEqual([contactId(0), contactId(1)]);
   });
 
-  it('leaves what it queried to the next run when no time is left to read the archive, naming the first VoiceCall', async () => {
+  it('stops at the first VoiceCall whose archive it has no time left to read, naming it', async () => {
     const rows = voiceCallRows(2);
     const syncQueue = new FakeSyncQueue();
 
@@ -375,7 +375,7 @@ describe('sweepUnsyncedVoiceCalls', () => {
     });
 
     expect(result).toEqual({
-      counts: expect.objectContaining({ queried: 0, deferred: 2, enqueued: 0 }),
+      counts: expect.objectContaining({ queried: 0, deferred: 1, enqueued: 0 }),
       complete: false,
       error: `VoiceCall ${contactId(0)}: no time left to read its archive window (0 objects read)`,
     });
@@ -426,6 +426,76 @@ describe('sweepUnsyncedVoiceCalls', () => {
 
     expect(restApi.queries[0]).toContain('CreatedDate >= 2024-05-01T00:00:00Z');
     expect(restApi.queries[0]).toContain('CreatedDate < 2024-05-02T00:00:00Z');
+  });
+});
+
+describe('sweepUnsyncedVoiceCalls within one Lambda run', () => {
+  /**
+   * A run of 300 s, as the handler splits it: hasTimeLeft while more than 15 s remain,
+   * hasTimeToQuery while more than 135 s remain. A query takes 0.4 s, an object read 1 s; the
+   * first VoiceCall's window holds 150 objects: 150 s, which fits in a run but not in the 120 s
+   * the query phase would leave.
+   */
+  function slowRun() {
+    let used = 0;
+    const remaining = () => 300_000 - used;
+    const rows = Array.from({ length: 500 }, (_, index) => ({
+      Id: `0LQ${index}`,
+      VendorCallKey: contactId(index),
+      CreatedDate: CREATED,
+    }));
+    const restApi = new FakeSalesforceRestApi(rows);
+    const query = restApi.queryRecord.bind(restApi);
+    restApi.queryRecord = async (soql: string) => {
+      used += 400;
+      return query(soql);
+    };
+    const archive = new FakeArchive();
+    for (let index = 0; index < 150; index++) {
+      const hour = String(10 + Math.floor(index / 25)).padStart(2, '0');
+      const records = index === 149 ? rows.map((row) => recordJson(row.VendorCallKey)) : [];
+      archive.add(`2024-05-01T${hour}:30:00Z`, records, `o${String(index).padStart(3, '0')}`);
+    }
+    const read = archive.readObject.bind(archive);
+    archive.readObject = async (key: string) => {
+      used += 1_000;
+      return read(key);
+    };
+    return {
+      restApi,
+      archive,
+      ledger: new FakeLedger(),
+      syncQueue: new FakeSyncQueue(),
+      hasTimeLeft: () => remaining() > 15_000,
+      hasTimeToQuery: () => remaining() > 135_000,
+      sleep: noWait,
+    };
+  }
+
+  it("takes the first VoiceCall when its window fits in a run, whatever the others' queries would leave", async () => {
+    const ports = slowRun();
+
+    const result = await sweepUnsyncedVoiceCalls(sweepRequest({ maxRecords: 500 }), ports);
+
+    expect(result.counts.queried).toBeGreaterThan(0);
+    expect(result.nextStartAfter).toBeDefined();
+    expect(ports.syncQueue.enqueued[0]?.contactId).toBe(contactId(0));
+  });
+
+  it('reports an error when it had no time to query one VoiceCall, so that it does not continue in place', async () => {
+    const result = await sweepUnsyncedVoiceCalls(sweepRequest({ startAfter: contactId(5) }), {
+      restApi: new FakeSalesforceRestApi(voiceCallRows(10)),
+      ledger: new FakeLedger(),
+      archive: new FakeArchive(),
+      syncQueue: new FakeSyncQueue(),
+      hasTimeToQuery: () => false,
+    });
+
+    expect(result).toMatchObject({
+      complete: false,
+      nextStartAfter: contactId(5),
+      error: 'no time left to query a VoiceCall',
+    });
   });
 });
 
@@ -828,7 +898,8 @@ describe('sweepUnsyncedVoiceCalls: what the reviewer found', () => {
       sleep: noWait,
     });
 
-    expect(result).toMatchObject({ complete: false, counts: { queried: 0, deferred: 3 } });
+    // It stops querying at the first VoiceCall it cannot resolve.
+    expect(result).toMatchObject({ complete: false, counts: { queried: 0, deferred: 1 } });
     expect(result.error).toBe(`VoiceCall ${contactId(0)}: ${poison}: incorrect header check`);
   });
 
