@@ -352,6 +352,14 @@ async function runSweep(
     counters.add('Failed');
     logger.warn('Sweep stopped early by an error', { error: failed.result.error });
   }
+  // A band (or window) that could not take its first VoiceCall does not move, whatever the other
+  // band or the pending pass did: its own metric, and alarm, so that it does not go unseen.
+  for (const { band, result } of runs) {
+    if (result.counts.queried === 0 && result.counts.deferred > 0) {
+      counters.add('SweepStuck');
+      logger.error('Sweep stuck', { band, error: result.error });
+    }
+  }
   const continuations = runs.flatMap(({ band, window, result }) =>
     !result.complete && result.nextStartAfter
       ? [sweepContinuation(window, result.nextStartAfter, maxRecords, band)]

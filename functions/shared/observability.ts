@@ -17,7 +17,8 @@ export const METRICS_NAMESPACE = 'CtrSync';
  * Received, Skipped (dimension Reason), Quarantined, Published, Archived,
  * Synced, Repaired (sends beyond the first in one sync), Resent (a claimed version sent again,
  * dimension Reason: resync, redelivery, own-claim), Superseded, Duplicate, Failed,
- * Redriven (dimension Operation).
+ * Redriven (dimension Operation), SweepStuck (a sweep run, or a band of the
+ * scheduled one, that could not take its first VoiceCall: its cursor cannot move).
  */
 export type MetricName =
   | 'Received'
@@ -31,7 +32,8 @@ export type MetricName =
   | 'Superseded'
   | 'Duplicate'
   | 'Failed'
-  | 'Redriven';
+  | 'Redriven'
+  | 'SweepStuck';
 
 /** Logger and metrics of one function, created once at cold start. */
 export function createObservability(serviceName: string): { logger: Logger; metrics: Metrics } {

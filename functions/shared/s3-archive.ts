@@ -97,7 +97,13 @@ function recordTextReader(client: S3Client, bucket: string) {
     }
     const ref = detail.contactRecordRef;
     if (ref && ref.bucket === bucket && typeof ref.key === 'string') {
-      return references.get({ bucket, key: ref.key });
+      const key = ref.key;
+      // Named, so that an operator can tell the archive object from the record it refers to.
+      return references.get({ bucket, key }).catch((error: unknown) => {
+        throw Object.assign(new Error(`${key}: ${(error as Error).message}`), {
+          name: (error as Error).name,
+        });
+      });
     }
     return text;
   };

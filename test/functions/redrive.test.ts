@@ -565,6 +565,47 @@ describe('redrive handler, SweepRequested', () => {
     });
   });
 
+  it('counts a band stuck on an archive object it cannot read (SweepStuck), even when the other band went on', async () => {
+    const skippedId = '25a5cf14-3212-45a1-9f86-a8e97db8afaf';
+    lambda
+      .on(InvokeCommand)
+      .resolvesOnce(invokeResponse(ROW))
+      .resolvesOnce(invokeResponse({ ...ROW, Id: '0LQ2', VendorCallKey: skippedId }))
+      .resolves(invokeResponse({}));
+    dynamo.on(GetItemCommand, { Key: { contactId: { S: skippedId } } }).resolves({
+      Item: {
+        ...ledgerItem({ claimed: versionOf(inbound()), skipped: 'voicemail' }),
+        contactId: { S: skippedId },
+      },
+    });
+    s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: ARCHIVE_KEY }], IsTruncated: false });
+    s3.on(GetObjectCommand).rejects(new Error('incorrect header check'));
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+
+    let report: Awaited<ReturnType<typeof handler>>;
+    let written: string;
+    try {
+      report = await handler(sweepRequested({}), lambdaContext());
+      written = [...stdout.mock.calls, ...stderr.mock.calls]
+        .map((call) => String(call[0]))
+        .join('');
+    } finally {
+      stdout.mockRestore();
+      stderr.mockRestore();
+    }
+
+    // The second-look band took its row: the run did not fail, and the first-look band did not move.
+    expect(report.counts).toMatchObject({ queried: 1, skipped: 1, deferred: 1 });
+    expect(report.error).toBe(`VoiceCall ${CONTACT_ID}: ${ARCHIVE_KEY}: incorrect header check`);
+    const emf = written
+      .split('\n')
+      .filter((line) => line.includes('"_aws"'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(emf.some((line) => line.SweepStuck === 1)).toBe(true);
+    expect(written).toContain('"message":"Sweep stuck"');
+  });
+
   it('publishes no continuation when the window was swept to its end', async () => {
     const report = await handler(sweepRequested({ maxRecords: 5 }), lambdaContext());
 

@@ -414,6 +414,18 @@ describe('monitoring (stage dev, default parameters)', () => {
     expectAbove(alarm, 0, 'Sum');
   });
 
+  it('alarms on a sweep that cannot take its first VoiceCall (CtrSync SweepStuck of redrive)', () => {
+    const stuck: MetricName = 'SweepStuck';
+    const redrive = readFileSync(join(repoRoot, 'functions/redrive/handler.ts'), 'utf8');
+
+    expect(redrive).toContain("createObservability('redrive')");
+    expect(redrive).toContain(`counters.add('${stuck}')`);
+    const alarm = alarmOn(dev.template, METRICS_NAMESPACE, stuck, [
+      { Name: 'service', Value: 'redrive' },
+    ]);
+    expectAbove(alarm, 0, 'Sum');
+  });
+
   it('has exactly those alarms, stage-scoped, over 5 minutes, not breaching on missing data', () => {
     const all = alarms(dev.template);
     const functions = resourcesOfType(dev.template, 'AWS::Lambda::Function').length;
@@ -422,9 +434,9 @@ describe('monitoring (stage dev, default parameters)', () => {
 
     // DLQs, oldest sync message, iterator age, errors and throttles, rules, quarantine (ingest's
     // and the updater's), archive freshness, events lost by each rule with a dead-letter queue
-    // (all but the schedule and the rule reporting ingest's failed batches).
+    // (all but the schedule and the rule reporting ingest's failed batches), a stuck sweep.
     expect(all).toHaveLength(
-      DEAD_LETTER_QUEUES.length + 1 + 1 + 2 * functions + rules + 2 + 1 + (rules - 2),
+      DEAD_LETTER_QUEUES.length + 1 + 1 + 2 * functions + rules + 2 + 1 + (rules - 2) + 1,
     );
     expect(new Set(names).size).toBe(names.length);
     for (const [id, alarm] of all) {
