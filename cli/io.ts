@@ -32,3 +32,17 @@ export class UsageError extends Error {
     this.name = 'UsageError';
   }
 }
+
+/**
+ * `value` as JSON with every character outside printable ASCII escaped
+ * (`\uXXXX`): JSON.stringify leaves U+0085 (a line break to some terminals),
+ * U+009B (CSI) and U+202E (right-to-left override) as they are, and text from
+ * a record or a queue (anyone who can write to the stream chooses it) must
+ * not forge lines or colours of the output.
+ */
+export function asciiJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    /[^\x20-\x7e]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}

@@ -12,13 +12,15 @@
  * out of the queue's `ApproximateAgeOfOldestMessage` (Amazon SQS Developer
  * Guide, "Available CloudWatch metrics for Amazon SQS"), the age `ctr-sync
  * status` shows. So a look receives each message as few times as it can
- * (about twice: see {@link IDLE_RECEIVES}), and prints when each expires.
+ * (once, when the queue holds no more than it reads), and prints when each
+ * expires.
  *
  * Per message, one line of fields (JSON with `--json`): `messageId`, `sent`
  * (the `SentTimestamp` attribute, ISO-8601 UTC; a message a redrive policy
  * moved keeps its first enqueue time), `expires` (`sent` plus the queue's
- * `MessageRetentionPeriod`: SQS deletes the message then; Amazon SQS
- * Developer Guide, "Using dead-letter queues"), `receives`
+ * `MessageRetentionPeriod`: SQS deletes the message then, and a standard
+ * queue's redrive policy leaves the enqueue time unchanged; Amazon SQS
+ * Developer Guide, "Setting-up dead-letter queue retention in Amazon SQS"), `receives`
  * (`ApproximateReceiveCount`, this receive included), then per queue what the
  * runbook needs (README, Runbook), see {@link summarizeMessage}. Then one line
  * with the number read and the queue's `ApproximateNumberOfMessages` and
@@ -43,7 +45,7 @@ import {
 import { StartCallProcessingDetailSchema } from '../events/start-call-processing';
 import { redact } from '../functions/shared/log-redaction';
 import { type Clients, stageNames } from './aws';
-import { EXIT, type Io, UsageError } from './io';
+import { asciiJson, EXIT, type Io, UsageError } from './io';
 
 /** The queues `peek` reads, by their name after `ctr-sync-<stage>-`. */
 export const PEEK_QUEUES = ['sync-dlq', 'redrive-dlq', 'ingest-failures', 'archive-dlq'] as const;
@@ -59,14 +61,14 @@ export const PEEK_MAX = 100;
 
 /**
  * Receives in a row that bring no message not seen yet after which reading
- * stops: one. Each receive long-polls (`WaitTimeSeconds` {@link WAIT_SECONDS}),
- * which asks every SQS server rather than a sample, so it does not answer
- * empty while the queue holds messages (Amazon SQS Developer Guide, "Amazon
- * SQS short and long polling"); with visibility 0, a receive that brings only
- * messages already seen means they are all seen. Each message is then
- * received about twice per look.
+ * stops, when fewer messages than the queue reported have been seen. Each
+ * receive long-polls (`WaitTimeSeconds` {@link WAIT_SECONDS}), which asks
+ * every SQS server rather than a sample, so it does not answer empty while
+ * the queue holds messages (Amazon SQS Developer Guide, "Amazon SQS short and
+ * long polling"); but with visibility 0 SQS does not promise to answer with
+ * messages not seen yet, so a receive that brings only seen ones is not the end.
  */
-export const IDLE_RECEIVES = 1;
+export const IDLE_RECEIVES = 3;
 
 /** Seconds each receive waits for messages (long polling). */
 export const WAIT_SECONDS = 1;
@@ -96,7 +98,8 @@ export interface PeekOptions {
  * (`GetQueueAttributes`); `ReceiveMessage` of up to 10 at a time with
  * `VisibilityTimeout: 0`, `WaitTimeSeconds` {@link WAIT_SECONDS}, the
  * `SentTimestamp` and `ApproximateReceiveCount` system attributes and every
- * message attribute, de-duplicated by MessageId, until `max` are read or
+ * message attribute, de-duplicated by MessageId, until `max` or as many as
+ * the queue holds (`ApproximateNumberOfMessages` and `...NotVisible`) are read, or
  * {@link IDLE_RECEIVES} receives in a row bring nothing new.
  *
  * @returns {@link EXIT.ok} once read (a queue with nothing to read included).
@@ -139,7 +142,13 @@ export async function peekQueue(
   const visible = Number(Attributes.ApproximateNumberOfMessages ?? 0);
   const inFlight = Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0);
   const retentionSeconds = Number(Attributes.MessageRetentionPeriod);
-  const messages = await receiveWithoutTaking(queueUrl as string, options.max, clients);
+  // As many as the queue holds (reading stops once they are all seen), at most --max. In flight
+  // too: an emulator may count a message just received with visibility 0 as in flight.
+  const messages = await receiveWithoutTaking(
+    queueUrl as string,
+    Math.min(options.max, visible + inFlight),
+    clients,
+  );
   for (const message of messages) {
     printLine(
       { ...describeMessage(message, retentionSeconds), ...summarizeMessage(queue, message) },
@@ -402,7 +411,7 @@ function at(value: unknown, ...path: string[]): unknown {
  */
 function printLine(fields: Summary, options: PeekOptions, io: Io): void {
   if (options.json) {
-    io.out(JSON.stringify(fields));
+    io.out(asciiJson(fields));
     return;
   }
   const pairs = Object.entries(fields)
@@ -410,7 +419,7 @@ function printLine(fields: Summary, options: PeekOptions, io: Io): void {
     .map(([name, value]) => {
       const bare =
         typeof value === 'string' ? /^[\w.:/#-]+$/.test(value) : typeof value !== 'object';
-      return `${name}=${bare ? String(value) : JSON.stringify(value)}`;
+      return `${name}=${bare ? String(value) : asciiJson(value)}`;
     });
   io.out(pairs.join('  '));
 }

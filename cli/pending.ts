@@ -19,7 +19,7 @@
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { PENDING_INDEX } from '../functions/shared/dynamodb-ledger';
 import { type Clients, stageNames } from './aws';
-import { EXIT, type Io, UsageError } from './io';
+import { asciiJson, EXIT, type Io, UsageError } from './io';
 
 /** Contacts listed when `--max` is not given. */
 export const PENDING_DEFAULT_MAX = 100;
@@ -120,10 +120,10 @@ export async function printPending(
 
 /**
  * A ContactId as one word of one line: as it is when it is printable ASCII
- * without spaces (a UUID), else as a JSON string, so that one holding a line
- * break or a terminal escape (anyone who can write to the stream chooses it)
- * cannot forge lines of the output.
+ * without spaces (a UUID), else as a JSON string with every other character
+ * escaped ({@link asciiJson}), so that one holding a line break or a terminal
+ * escape cannot forge lines of the output.
  */
 export function printable(contactId: string): string {
-  return /^[\x21-\x7e]+$/.test(contactId) ? contactId : JSON.stringify(contactId);
+  return /^[\x21-\x7e]+$/.test(contactId) ? contactId : asciiJson(contactId);
 }

@@ -125,7 +125,7 @@ describe('ctr-sync peek', () => {
     });
     expect(receives()[0]).toEqual({
       QueueUrl: 'https://sqs.us-east-1.amazonaws.com/123456789012/ctr-sync-prod-sync-dlq',
-      MaxNumberOfMessages: 10,
+      MaxNumberOfMessages: 3,
       VisibilityTimeout: 0,
       WaitTimeSeconds: 1,
       MessageSystemAttributeNames: ['SentTimestamp', 'ApproximateReceiveCount'],
@@ -142,7 +142,7 @@ describe('ctr-sync peek', () => {
     expect(out).not.toContain('handle-');
   });
 
-  it('prints each message once when visibility 0 brings the same ones back, then stops', async () => {
+  it('receives each message once when the queue holds no more than it reads', async () => {
     const detail = ctrReceivedDetail();
     queue([message('m-1', JSON.stringify(detail)), message('m-2', JSON.stringify(detail))], 2);
 
@@ -150,9 +150,21 @@ describe('ctr-sync peek', () => {
 
     expect(code).toBe(0);
     expect(out.split('\n').filter((line) => line.startsWith('messageId='))).toHaveLength(2);
-    // The first receive brings both; the second brings nothing new: each message is received twice.
-    expect(IDLE_RECEIVES).toBe(1);
-    expect(receives()).toHaveLength(2);
+    expect(receives()).toHaveLength(1);
+    expect(out).toContain('read 2 message(s)');
+  });
+
+  it('prints each message once when visibility 0 brings the same ones back, then stops', async () => {
+    const detail = ctrReceivedDetail();
+    // The queue reports 3; SQS keeps answering with the same 2.
+    queue([message('m-1', JSON.stringify(detail)), message('m-2', JSON.stringify(detail))], 3);
+
+    const { code, out } = await run(['peek', '--stage', 'prod', '--queue', 'sync-dlq']);
+
+    expect(code).toBe(0);
+    expect(out.split('\n').filter((line) => line.startsWith('messageId='))).toHaveLength(2);
+    // The first receive brings both; then IDLE_RECEIVES in a row bring nothing new.
+    expect(receives()).toHaveLength(1 + IDLE_RECEIVES);
     expect(out).toContain('read 2 message(s)');
   });
 
@@ -161,7 +173,7 @@ describe('ctr-sync peek', () => {
       Array.from({ length: 10 }, (_, index) =>
         message(`m-${from + index}`, JSON.stringify({ contactId: `c-${from + index}` })),
       );
-    queue([]);
+    queue([], 20);
     sqs
       .on(ReceiveMessageCommand)
       .resolvesOnce({ Messages: batch(0) })
@@ -335,7 +347,7 @@ describe('ctr-sync peek', () => {
   });
 
   it('exits 1 with the error when a receive fails', async () => {
-    queue([]);
+    queue([], 1);
     sqs
       .on(ReceiveMessageCommand)
       .rejects(Object.assign(new Error('not allowed'), { name: 'AccessDenied' }));
@@ -388,11 +400,12 @@ describe('ctr-sync pending', () => {
     ]);
   });
 
-  it('prints a ContactId holding a line break or a terminal escape as a JSON string, one line each', async () => {
+  it('prints a ContactId holding a line break, a terminal escape or a Unicode control as escaped JSON, one line each', async () => {
     const forged = 'c-1\nc-2  2026-01-01T00:00:00.000Z  0 min';
     const escape = 'c-3\u001b[2J';
+    const unicode = 'c-4\u0085c-5\u202e';
     dynamo.on(QueryCommand).resolves({
-      Items: [forged, escape].map((contactId) => ({
+      Items: [forged, escape, unicode].map((contactId) => ({
         contactId: { S: contactId },
         pending: { S: 'pending' },
         pendingSince: { N: '1795168800000' },
@@ -403,10 +416,11 @@ describe('ctr-sync pending', () => {
 
     expect(code).toBe(0);
     const lines = out.split('\n');
-    expect(lines).toHaveLength(3);
+    expect(lines).toHaveLength(4);
     expect(lines[0]?.startsWith(`${JSON.stringify(forged)}  `)).toBe(true);
     expect(lines[1]?.startsWith(`${JSON.stringify(escape)}  `)).toBe(true);
-    expect(out).not.toContain('\u001b');
+    expect(lines[2]?.startsWith('"c-4\\u0085c-5\\u202e"  ')).toBe(true);
+    expect(out).toMatch(/^[\x20-\x7e\n]*$/);
   });
 
   it('stops at --max and says there may be more', async () => {
