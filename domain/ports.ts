@@ -232,9 +232,10 @@ export interface ContactRecordArchive {
   /**
    * The JSON texts of the contact records in one object, in order (a record
    * sent by reference read from its object; text that does not parse passed
-   * on as it is, for the caller to count).
+   * on as it is, for the caller to count). With `wanted`, a record sent by
+   * reference whose ContactId it refuses is left out without being read.
    */
-  readObject(key: string): Promise<string[]>;
+  readObject(key: string, wanted?: (contactId: string) => boolean): Promise<string[]>;
 }
 
 /** Immutable per-version objects of records sent by reference. */

@@ -327,7 +327,10 @@ export async function findInArchive(
           if (!hasTimeLeft()) return stop('time');
           let texts: string[];
           try {
-            texts = await withRetries(() => ports.archive.readObject(key), sleep);
+            texts = await withRetries(
+              () => ports.archive.readObject(key, (id) => wanted.has(id)),
+              sleep,
+            );
           } catch (error) {
             if (error instanceof PermanentError) throw error;
             return stop('error', `${key}: ${(error as Error).message}`, contactId);

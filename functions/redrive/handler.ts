@@ -138,7 +138,16 @@ const { logger, metrics } = createObservability('redrive');
 const counters = new InvocationCounters();
 const requests = new RequestCounts();
 const sqs = requests.instrument(new SQSClient({}));
-const s3 = requests.instrument(new S3Client({ forcePathStyle: config.S3_FORCE_PATH_STYLE }));
+/**
+ * S3 requests that hang are cut after 30 s (the SDK sets no timeout of its own), so that one
+ * stalled archive read cannot hold the run past its reserve; the SDK's retry then retries it.
+ */
+const s3 = requests.instrument(
+  new S3Client({
+    forcePathStyle: config.S3_FORCE_PATH_STYLE,
+    requestHandler: { requestTimeout: 30_000, connectionTimeout: 5_000 },
+  }),
+);
 const archive = createS3ArchiveReader({ client: s3, bucket: config.ARCHIVE_BUCKET_NAME });
 const dynamoDb = requests.instrument(new DynamoDBClient({}));
 const ledger = createDynamoDbLedger({

@@ -84,9 +84,16 @@ export function splitJsonObjects(text: string): string[] {
  */
 function recordTextReader(client: S3Client, bucket: string) {
   const references = createS3ReferenceStore({ client, bucket });
-  return async (text: string): Promise<string | undefined> => {
+  return async (
+    text: string,
+    wanted?: (contactId: string) => boolean,
+  ): Promise<string | undefined> => {
     if (!text.includes('"schemaVersion"')) return text;
-    let detail: { contactRecord?: unknown; contactRecordRef?: { bucket?: unknown; key?: unknown } };
+    let detail: {
+      contactId?: unknown;
+      contactRecord?: unknown;
+      contactRecordRef?: { bucket?: unknown; key?: unknown };
+    };
     try {
       detail = JSON.parse(text);
     } catch {
@@ -96,6 +103,9 @@ function recordTextReader(client: S3Client, bucket: string) {
       return JSON.stringify(detail.contactRecord);
     }
     const ref = detail.contactRecordRef;
+    if (ref && wanted && typeof detail.contactId === 'string' && !wanted(detail.contactId)) {
+      return undefined;
+    }
     if (ref && ref.bucket === bucket && typeof ref.key === 'string') {
       const key = ref.key;
       // Named, so that an operator can tell the archive object from the record it refers to.
@@ -150,14 +160,14 @@ export function createS3ArchiveReader(options: {
       return done || !last ? { keys } : { keys, next: last };
     },
 
-    async readObject(key) {
+    async readObject(key, wanted) {
       const result = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
       const bytes = Buffer.from((await result.Body?.transformToByteArray()) ?? []);
       const gzip = bytes[0] === 0x1f && bytes[1] === 0x8b;
       const texts = splitJsonObjects((gzip ? gunzipSync(bytes) : bytes).toString('utf8'));
       const records: string[] = [];
       for (const text of texts) {
-        const record = await recordText(text);
+        const record = await recordText(text, wanted);
         if (record !== undefined) records.push(record);
       }
       return records;
