@@ -428,6 +428,176 @@ export interface SweepRequest extends SweepWindow {
   toleranceMs?: number;
 }
 
+/** The ports of a sweep run; see {@link sweepUnsyncedVoiceCalls}. */
+export interface SweepPorts {
+  restApi: SalesforceRestApi;
+  ledger: SyncLedger;
+  archive: ContactRecordArchive;
+  syncQueue: SyncQueue;
+  /** Whether there is time left to read the archive (and then enqueue). */
+  hasTimeLeft?: () => boolean;
+  /**
+   * Whether there is time left to query another VoiceCall or page of
+   * pending items, keeping the time the archive lookup of what was queried
+   * needs; default {@link hasTimeLeft}.
+   */
+  hasTimeToQuery?: () => boolean;
+  /** Injected for tests. */
+  sleep?: (ms: number) => Promise<void>;
+  /** Milliseconds since the epoch (injected for tests). */
+  now?: () => number;
+}
+
+/** What the pending pass found; see {@link listPendingToResend}. */
+interface PendingPass {
+  /** Items listed. */
+  listed: number;
+  /** Records the ledger holds for the claimed version: resent as they are. */
+  held: Versioned[];
+  /** The archive window of each of the others. */
+  wanted: Map<string, { from: number; to: number }>;
+  /** The version each of the others claims. */
+  claimed: Map<string, string>;
+  /** Set when a page kept failing (3 attempts): the items listed before it are kept. */
+  error?: string;
+}
+
+/**
+ * The ledger's items pending since before `request.pendingBefore` (its sparse
+ * index, pages of at most 100, `maxRecords` items at most, while there is time
+ * to query): each with the record the ledger holds, or the window to look for
+ * it in the archive. Items skipped on purpose or never claimed are passed over.
+ *
+ * @throws PermanentError from the ledger.
+ */
+async function listPendingToResend(
+  request: SweepRequest,
+  ports: SweepPorts,
+  run: { sleep: (ms: number) => Promise<void>; hasTimeToQuery: () => boolean },
+): Promise<PendingPass> {
+  const pass: PendingPass = { listed: 0, held: [], wanted: new Map(), claimed: new Map() };
+  let cursor: string | undefined;
+  try {
+    do {
+      const page = await withRetries(
+        () =>
+          ports.ledger.listPending({
+            before: request.pendingBefore as number,
+            limit: Math.min(100, request.maxRecords - pass.listed),
+            startAfter: cursor,
+          }),
+        run.sleep,
+      );
+      for (const item of page.items) {
+        pass.listed++;
+        const held = heldItem(item);
+        if (held) pass.held.push({ item: held, version: item.claimed as string });
+        else if (item.claimed && item.skipped === undefined) {
+          pass.wanted.set(
+            item.contactId,
+            archiveWindow(item, undefined, request, request.archiveLookupHours),
+          );
+          pass.claimed.set(item.contactId, item.claimed);
+        }
+      }
+      cursor = page.next;
+    } while (cursor && pass.listed < request.maxRecords && run.hasTimeToQuery());
+  } catch (stepError) {
+    if (stepError instanceof PermanentError) throw stepError;
+    pass.error = (stepError as Error).message;
+  }
+  return pass;
+}
+
+/** A VoiceCall the sweep queried, with what the ledger says of it. */
+interface SweepRow {
+  contactId: string;
+  /** Its record is skipped on purpose. */
+  skipped?: true;
+  /** The record the ledger holds for its claimed version. */
+  held?: Versioned;
+}
+
+/** What {@link queryUnsyncedVoiceCalls} queried. */
+interface QueriedRows {
+  /** In query (VendorCallKey) order. */
+  rows: SweepRow[];
+  /** The archive window of each row that needs the archive, but the first (`early`). */
+  wanted: Map<string, { from: number; to: number }>;
+  /** The claimed version (or none) of each row that needs the archive. */
+  claims: Map<string, string | undefined>;
+  /** The lookup of the first row that needs the archive, done when it was queried. */
+  early?: ArchiveLookup;
+  /** The query found no more VoiceCalls. */
+  exhausted: boolean;
+  /** Set when a query or ledger read kept failing (3 attempts). */
+  error?: string;
+}
+
+/**
+ * Query the unsynced VoiceCalls after the cursor, one row per query, while
+ * there is time to and fewer than `maxRecords` were, and read each one's
+ * ledger item by VendorCallKey (= ContactId). The first one that needs the
+ * archive is looked up at once, its window whole, with all the run's time
+ * ({@link findInArchive}): the run takes at least it, however long the others
+ * would have let it read; querying stops when it cannot be resolved.
+ *
+ * @throws PermanentError from the REST API, the ledger or the archive.
+ */
+async function queryUnsyncedVoiceCalls(
+  request: SweepRequest,
+  ports: SweepPorts,
+  run: {
+    sleep: (ms: number) => Promise<void>;
+    hasTimeToQuery: () => boolean;
+    lookupPorts: Omit<Parameters<typeof findInArchive>[1], 'maxObjects'>;
+  },
+): Promise<QueriedRows> {
+  const queried: QueriedRows = { rows: [], wanted: new Map(), claims: new Map(), exhausted: false };
+  const { rows } = queried;
+  while (rows.length < request.maxRecords && run.hasTimeToQuery()) {
+    try {
+      const query = buildUnsyncedVoiceCallQuery({
+        from: request.from,
+        to: request.to,
+        startAfter: rows.at(-1)?.contactId ?? request.startAfter,
+      });
+      const row = await withRetries(() => ports.restApi.queryRecord(query), run.sleep);
+      if (!row) {
+        queried.exhausted = true;
+        break;
+      }
+      const contactId = row.VendorCallKey;
+      const item = await withRetries(() => ports.ledger.get(contactId), run.sleep);
+      if (item?.skipped !== undefined) {
+        rows.push({ contactId, skipped: true });
+        continue;
+      }
+      const held = item && heldItem(item);
+      if (held) {
+        rows.push({ contactId, held: { item: held, version: item.claimed as string } });
+        continue;
+      }
+      rows.push({ contactId });
+      queried.claims.set(contactId, item?.claimed);
+      const window = archiveWindow(item, row.CreatedDate, request, request.archiveLookupHours);
+      if (queried.early === undefined) {
+        queried.early = await findInArchive(new Map([[contactId, window]]), {
+          ...run.lookupPorts,
+          maxObjects: 0,
+        });
+        // Not even it: the rows after it would be left to the next run anyway.
+        if (queried.early.unresolved.size > 0) break;
+      } else queried.wanted.set(contactId, window);
+    } catch (stepError) {
+      if (stepError instanceof PermanentError) throw stepError;
+      queried.error = (stepError as Error).message;
+      break;
+    }
+  }
+  return queried;
+}
+
 /**
  * Sweep: re-enqueue, as resyncs, the records of VoiceCalls that were never
  * synced and of syncs the ledger has pending.
@@ -468,24 +638,7 @@ export interface SweepRequest extends SweepWindow {
  */
 export async function sweepUnsyncedVoiceCalls(
   request: SweepRequest,
-  ports: {
-    restApi: SalesforceRestApi;
-    ledger: SyncLedger;
-    archive: ContactRecordArchive;
-    syncQueue: SyncQueue;
-    /** Whether there is time left to read the archive (and then enqueue). */
-    hasTimeLeft?: () => boolean;
-    /**
-     * Whether there is time left to query another VoiceCall or page of
-     * pending items, keeping the time the archive lookup of what was queried
-     * needs; default {@link hasTimeLeft}.
-     */
-    hasTimeToQuery?: () => boolean;
-    /** Injected for tests. */
-    sleep?: (ms: number) => Promise<void>;
-    /** Milliseconds since the epoch (injected for tests). */
-    now?: () => number;
-  },
+  ports: SweepPorts,
 ): Promise<SweepResult> {
   const sleep = ports.sleep ?? realSleep;
   const hasTimeToQuery = () => (ports.hasTimeToQuery ?? ports.hasTimeLeft)?.() ?? true;
@@ -500,49 +653,6 @@ export async function sweepUnsyncedVoiceCalls(
     deferred: 0,
     pendingUnread: 0,
   };
-  /** What the pending pass found without the archive, and what it must look for there. */
-  const pendingHeld: Versioned[] = [];
-  const pendingWanted = new Map<string, { from: number; to: number }>();
-  /** The version the ledger claims, per wanted contact: an older one found is no answer. */
-  const claimed = new Map<string, string>();
-  let error: string | undefined;
-
-  if (request.pendingBefore !== undefined && request.startAfter === undefined) {
-    let cursor: string | undefined;
-    try {
-      do {
-        const page = await withRetries(
-          () =>
-            ports.ledger.listPending({
-              before: request.pendingBefore as number,
-              limit: Math.min(100, request.maxRecords - counts.pending),
-              startAfter: cursor,
-            }),
-          sleep,
-        );
-        for (const item of page.items) {
-          counts.pending++;
-          const held = heldItem(item);
-          if (held) pendingHeld.push({ item: held, version: item.claimed as string });
-          else if (item.claimed && item.skipped === undefined) {
-            pendingWanted.set(
-              item.contactId,
-              archiveWindow(item, undefined, request, request.archiveLookupHours),
-            );
-            claimed.set(item.contactId, item.claimed);
-          }
-        }
-        cursor = page.next;
-      } while (cursor && counts.pending < request.maxRecords && hasTimeToQuery());
-    } catch (stepError) {
-      if (stepError instanceof PermanentError) throw stepError;
-      error = (stepError as Error).message;
-    }
-  }
-
-  /** The VoiceCalls queried, in query (VendorCallKey) order, with what the ledger says of each. */
-  const rows: { contactId: string; skipped?: true; held?: Versioned }[] = [];
-  const rowsWanted = new Map<string, { from: number; to: number }>();
   const lookupPorts = {
     archive: ports.archive,
     latestTimestampMs: request.latestTimestampMs,
@@ -550,53 +660,27 @@ export async function sweepUnsyncedVoiceCalls(
     hasTimeLeft: ports.hasTimeLeft,
     sleep,
   };
-  /**
-   * The first VoiceCall that needs the archive is looked up as soon as it is
-   * queried, its window whole, with all the run's time: the run takes at
-   * least it, however long the others would have let it read.
-   */
-  let early: ArchiveLookup | undefined;
-  let exhausted = false;
-  while (error === undefined && rows.length < request.maxRecords && hasTimeToQuery()) {
-    try {
-      const query = buildUnsyncedVoiceCallQuery({
-        from: request.from,
-        to: request.to,
-        startAfter: rows.at(-1)?.contactId ?? request.startAfter,
-      });
-      const row = await withRetries(() => ports.restApi.queryRecord(query), sleep);
-      if (!row) {
-        exhausted = true;
-        break;
-      }
-      const contactId = row.VendorCallKey;
-      const item = await withRetries(() => ports.ledger.get(contactId), sleep);
-      if (item?.skipped !== undefined) {
-        rows.push({ contactId, skipped: true });
-        continue;
-      }
-      const held = item && heldItem(item);
-      rows.push({
-        contactId,
-        ...(held ? { held: { item: held, version: item.claimed as string } } : {}),
-      });
-      if (held) continue;
-      pendingWanted.delete(contactId);
-      if (item?.claimed) claimed.set(contactId, item.claimed);
-      else claimed.delete(contactId);
-      const window = archiveWindow(item, row.CreatedDate, request, request.archiveLookupHours);
-      if (early === undefined) {
-        early = await findInArchive(new Map([[contactId, window]]), {
-          ...lookupPorts,
-          maxObjects: 0,
-        });
-        // Not even it: stop querying, the rows after it would be left to the next run anyway.
-        if (early.unresolved.size > 0) break;
-      } else rowsWanted.set(contactId, window);
-    } catch (stepError) {
-      if (stepError instanceof PermanentError) throw stepError;
-      error = (stepError as Error).message;
-    }
+  const pending: PendingPass =
+    request.pendingBefore !== undefined && request.startAfter === undefined
+      ? await listPendingToResend(request, ports, { sleep, hasTimeToQuery })
+      : { listed: 0, held: [], wanted: new Map(), claimed: new Map<string, string>() };
+  counts.pending = pending.listed;
+  const queried: QueriedRows =
+    pending.error === undefined
+      ? await queryUnsyncedVoiceCalls(request, ports, { sleep, hasTimeToQuery, lookupPorts })
+      : { rows: [], wanted: new Map(), claims: new Map(), exhausted: false };
+  let error = pending.error ?? queried.error;
+  const { rows, early, exhausted } = queried;
+  const pendingHeld = pending.held;
+  const pendingWanted = pending.wanted;
+  const rowsWanted = queried.wanted;
+  /** The version the ledger claims, per wanted contact: an older one found is no answer. */
+  const claimed = pending.claimed;
+  // A pending item whose VoiceCall was queried is the VoiceCall's, with the claim read then.
+  for (const [contactId, claim] of queried.claims) {
+    pendingWanted.delete(contactId);
+    if (claim === undefined) claimed.delete(contactId);
+    else claimed.set(contactId, claim);
   }
 
   // The VoiceCalls first, in query order: the cursor can only move past a resolved one.
