@@ -67,18 +67,35 @@ export interface SweepResult {
   nextStartAfter?: string;
   /** Why the run stopped early when it was not its count or time limit: the error that stopped it. */
   error?: string;
+  /**
+   * The VoiceCall the run could not resolve although it read its archive
+   * window first, with the run's whole time: its band cannot move past it
+   * until the cause (`error`) is fixed.
+   */
+  stuck?: string;
+  /** Why a pending item's archive window could not be read (it stays pending; not `error`). */
+  pendingError?: string;
 }
 
 /** Attempts of one query or read in a sweep, the first included. */
 const SWEEP_STEP_ATTEMPTS = 3;
 
-/** Run `step`, retrying any error but a PermanentError with backoff (100 ms, 200 ms). */
-async function withRetries<T>(step: () => Promise<T>, sleep: (ms: number) => Promise<void>) {
+/**
+ * Run `step`, retrying any error but a PermanentError with backoff (100 ms,
+ * 200 ms), while `hasTimeLeft()` (when given) says there is time for another attempt.
+ */
+async function withRetries<T>(
+  step: () => Promise<T>,
+  sleep: (ms: number) => Promise<void>,
+  hasTimeLeft: () => boolean = () => true,
+) {
   for (let attempt = 1; ; attempt++) {
     try {
       return await step();
     } catch (error) {
-      if (error instanceof PermanentError || attempt === SWEEP_STEP_ATTEMPTS) throw error;
+      if (error instanceof PermanentError || attempt === SWEEP_STEP_ATTEMPTS || !hasTimeLeft()) {
+        throw error;
+      }
       await sleep(100 * 2 ** (attempt - 1));
     }
   }
@@ -316,7 +333,11 @@ export async function findInArchive(
       do {
         let page: Awaited<ReturnType<ContactRecordArchive['listObjects']>>;
         try {
-          page = await withRetries(() => ports.archive.listObjects(listed, cursor), sleep);
+          page = await withRetries(
+            () => ports.archive.listObjects(listed, cursor),
+            sleep,
+            hasTimeLeft,
+          );
         } catch (error) {
           if (error instanceof PermanentError) throw error;
           return stop('error', `listing ${listed.from}/${listed.to}: ${(error as Error).message}`);
@@ -330,6 +351,7 @@ export async function findInArchive(
             texts = await withRetries(
               () => ports.archive.readObject(key, (id) => wanted.has(id)),
               sleep,
+              hasTimeLeft,
             );
           } catch (error) {
             if (error instanceof PermanentError) throw error;
@@ -697,18 +719,26 @@ export async function sweepUnsyncedVoiceCalls(
   counts.archiveObjects = (early?.objectsRead ?? 0) + later.objectsRead;
   const unresolved = new Set([...(early?.unresolved ?? []), ...later.unresolved]);
   const found = new Map([...later.found, ...(early?.found ?? [])]);
-  const lookupError = early?.error ?? later.error;
   const firstUnresolved = rows.findIndex((row) => unresolved.has(row.contactId));
   const taken = firstUnresolved < 0 ? rows : rows.slice(0, firstUnresolved);
   counts.deferred = rows.length - taken.length;
-  if (lookupError !== undefined) error ??= lookupError;
-  if (taken.length === 0 && counts.deferred > 0) {
-    // Not even the first VoiceCall: a read that keeps failing, or no time left. Say which.
-    error = `VoiceCall ${rows[0]?.contactId}: ${
-      lookupError ??
-      `no time left to read its archive window (${counts.archiveObjects} objects read)`
-    }${error !== undefined && error !== lookupError ? `; ${error}` : ''}`;
+  // The early lookup had the run's whole time: a VoiceCall it could not resolve is stuck. Say which,
+  // and why (a read that keeps failing, or no time left).
+  const stuck =
+    early !== undefined && early.unresolved.size > 0 ? [...early.unresolved][0] : undefined;
+  if (stuck !== undefined) {
+    const why =
+      early?.error ??
+      `no time left to read its archive window (${early?.objectsRead ?? 0} objects read)`;
+    error = `VoiceCall ${stuck}: ${why}${error === undefined ? '' : `; ${error}`}`;
   }
+  // A pending item's window failing is the pending item's: it stays pending, the band goes on.
+  const laterOnPending =
+    later.stoppedOn !== undefined &&
+    pendingWanted.has(later.stoppedOn) &&
+    !rowsWanted.has(later.stoppedOn);
+  const pendingError = laterOnPending ? later.error : undefined;
+  if (later.error !== undefined && !laterOnPending) error ??= later.error;
   if (rows.length === 0 && !exhausted && error === undefined) {
     // Not one query: a continuation would start again from the same place.
     error = 'no time left to query a VoiceCall';
@@ -752,8 +782,9 @@ export async function sweepUnsyncedVoiceCalls(
   ];
   await ports.syncQueue.enqueue(once);
   counts.enqueued = once.length;
+  const pendingReport = pendingError === undefined ? {} : { pendingError };
   if (exhausted && error === undefined && counts.deferred === 0) {
-    return { counts, complete: true };
+    return { counts, complete: true, ...pendingReport };
   }
   const cursor = taken.at(-1)?.contactId ?? request.startAfter;
   return {
@@ -761,6 +792,8 @@ export async function sweepUnsyncedVoiceCalls(
     complete: false,
     ...(cursor === undefined ? {} : { nextStartAfter: cursor }),
     ...(error === undefined ? {} : { error }),
+    ...(stuck === undefined ? {} : { stuck }),
+    ...pendingReport,
   };
 }
 

@@ -139,13 +139,16 @@ const counters = new InvocationCounters();
 const requests = new RequestCounts();
 const sqs = requests.instrument(new SQSClient({}));
 /**
- * S3 requests that hang are cut after 30 s (the SDK sets no timeout of its own), so that one
- * stalled archive read cannot hold the run past its reserve; the SDK's retry then retries it.
+ * An S3 request whose socket stays idle 5 s is cut (the SDK sets no timeout of its own), and the
+ * SDK tries each request twice: one archive read attempt takes at most about 10 s of idleness,
+ * less than the run's 15 s reserve, and the sweep retries it only while there is time
+ * (domain/redrive.ts, withRetries).
  */
 const s3 = requests.instrument(
   new S3Client({
     forcePathStyle: config.S3_FORCE_PATH_STYLE,
-    requestHandler: { requestTimeout: 30_000, connectionTimeout: 5_000 },
+    maxAttempts: 2,
+    requestHandler: { requestTimeout: 5_000, connectionTimeout: 3_000 },
   }),
 );
 const archive = createS3ArchiveReader({ client: s3, bucket: config.ARCHIVE_BUCKET_NAME });
@@ -349,6 +352,17 @@ async function runSweep(
       counts[name] = (counts[name] ?? 0) + value;
     }
   }
+  // A band (or window) stuck on a VoiceCall does not move, whatever the other band or the pending
+  // pass did, and whether or not this run fails: its own metric and alarm, counted first.
+  for (const { band, result } of runs) {
+    if (result.stuck !== undefined) {
+      counters.add('SweepStuck');
+      logger.error('Sweep stuck', { band, contactId: result.stuck, error: result.error });
+    }
+    if (result.pendingError !== undefined) {
+      logger.warn('Pending sync not read', { band, error: result.pendingError });
+    }
+  }
   const failed = runs.find(({ result }) => result.error !== undefined);
   // No progress: no VoiceCall taken and nothing enqueued (a rerun would enqueue the same again).
   if (
@@ -360,14 +374,6 @@ async function runSweep(
   if (failed) {
     counters.add('Failed');
     logger.warn('Sweep stopped early by an error', { error: failed.result.error });
-  }
-  // A band (or window) that could not take its first VoiceCall does not move, whatever the other
-  // band or the pending pass did: its own metric, and alarm, so that it does not go unseen.
-  for (const { band, result } of runs) {
-    if (result.counts.queried === 0 && result.counts.deferred > 0) {
-      counters.add('SweepStuck');
-      logger.error('Sweep stuck', { band, error: result.error });
-    }
   }
   const continuations = runs.flatMap(({ band, window, result }) =>
     !result.complete && result.nextStartAfter

@@ -606,6 +606,69 @@ describe('redrive handler, SweepRequested', () => {
     expect(written).toContain('"message":"Sweep stuck"');
   });
 
+  /** Run `sweep` with stdout and stderr captured; resolves with what it wrote and its outcome. */
+  async function capturing(sweep: () => Promise<unknown>) {
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const outcome = await sweep().catch((error: unknown) => error);
+      const written = [...stdout.mock.calls, ...stderr.mock.calls]
+        .map((call) => String(call[0]))
+        .join('');
+      return { outcome, written };
+    } finally {
+      stdout.mockRestore();
+      stderr.mockRestore();
+    }
+  }
+
+  it('counts SweepStuck when a VoiceCall skipped on purpose sorts before the stuck one', async () => {
+    const skippedId = '05a5cf14-3212-45a1-9f86-a8e97db8afaf';
+    lambda
+      .on(InvokeCommand)
+      .resolvesOnce(invokeResponse({ ...ROW, Id: '0LQ2', VendorCallKey: skippedId }))
+      .resolvesOnce(invokeResponse(ROW))
+      .resolves(invokeResponse({}));
+    dynamo.on(GetItemCommand, { Key: { contactId: { S: skippedId } } }).resolves({
+      Item: {
+        ...ledgerItem({ claimed: versionOf(inbound()), skipped: 'voicemail' }),
+        contactId: { S: skippedId },
+      },
+    });
+    s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: ARCHIVE_KEY }], IsTruncated: false });
+    s3.on(GetObjectCommand).rejects(new Error('incorrect header check'));
+
+    const { outcome, written } = await capturing(() =>
+      handler(sweepRequested({ lookbackHours: 24 }), lambdaContext()),
+    );
+
+    expect(outcome).toMatchObject({
+      counts: { queried: 1, skipped: 1, deferred: 1 },
+      error: `VoiceCall ${CONTACT_ID}: ${ARCHIVE_KEY}: incorrect header check`,
+    });
+    expect(written).toContain('"SweepStuck":1');
+  });
+
+  it('counts SweepStuck on a continuation stuck on its first VoiceCall, which fails', async () => {
+    lambda.on(InvokeCommand).resolvesOnce(invokeResponse(ROW)).resolves(invokeResponse({}));
+    s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: ARCHIVE_KEY }], IsTruncated: false });
+    s3.on(GetObjectCommand).rejects(new Error('incorrect header check'));
+
+    const { outcome, written } = await capturing(() =>
+      handler(
+        sweepRequested({
+          from: '2024-05-01T00:00:00Z',
+          to: '2024-05-02T00:00:00Z',
+          startAfter: '05a5cf14-3212-45a1-9f86-a8e97db8afaf',
+        }),
+        lambdaContext(),
+      ),
+    );
+
+    expect(String(outcome)).toContain('Sweep made no progress');
+    expect(written).toContain('"SweepStuck":1');
+  });
+
   it('publishes no continuation when the window was swept to its end', async () => {
     const report = await handler(sweepRequested({ maxRecords: 5 }), lambdaContext());
 

@@ -378,6 +378,7 @@ describe('sweepUnsyncedVoiceCalls', () => {
       counts: expect.objectContaining({ queried: 0, deferred: 1, enqueued: 0 }),
       complete: false,
       error: `VoiceCall ${contactId(0)}: no time left to read its archive window (0 objects read)`,
+      stuck: contactId(0),
     });
     expect(syncQueue.enqueued).toEqual([]);
   });
@@ -436,7 +437,7 @@ describe('sweepUnsyncedVoiceCalls within one Lambda run', () => {
    * first VoiceCall's window holds 150 objects: 150 s, which fits in a run but not in the 120 s
    * the query phase would leave.
    */
-  function slowRun() {
+  function slowRun(secondsPerObject = 1) {
     let used = 0;
     const remaining = () => 300_000 - used;
     const rows = Array.from({ length: 500 }, (_, index) => ({
@@ -458,7 +459,7 @@ describe('sweepUnsyncedVoiceCalls within one Lambda run', () => {
     }
     const read = archive.readObject.bind(archive);
     archive.readObject = async (key: string) => {
-      used += 1_000;
+      used += secondsPerObject * 1_000;
       return read(key);
     };
     return {
@@ -480,6 +481,27 @@ describe('sweepUnsyncedVoiceCalls within one Lambda run', () => {
     expect(result.counts.queried).toBeGreaterThan(0);
     expect(result.nextStartAfter).toBeDefined();
     expect(ports.syncQueue.enqueued[0]?.contactId).toBe(contactId(0));
+  });
+
+  it('reports a VoiceCall stuck on its window even after a VoiceCall it took (skipped on purpose)', async () => {
+    // 150 objects at 3 s each: more than a run.
+    const ports = slowRun(3);
+    ports.ledger.items.set(contactId(0), {
+      contactId: contactId(0),
+      claimed: keyOf(recordJson(contactId(0))),
+      skipped: 'voicemail',
+    });
+
+    const result = await sweepUnsyncedVoiceCalls(sweepRequest({ maxRecords: 500 }), ports);
+
+    expect(result).toMatchObject({
+      counts: { queried: 1, skipped: 1, deferred: 1 },
+      stuck: contactId(1),
+      nextStartAfter: contactId(0),
+      error: expect.stringMatching(
+        new RegExp(`^VoiceCall ${contactId(1)}: no time left to read its archive window`),
+      ),
+    });
   });
 
   it('reports an error when it had no time to query one VoiceCall, so that it does not continue in place', async () => {
@@ -866,9 +888,11 @@ describe('sweepUnsyncedVoiceCalls: what the reviewer found', () => {
     const first = await sweepUnsyncedVoiceCalls(hourRequest({ pendingBefore: 9_500 }), ports);
     const second = await sweepUnsyncedVoiceCalls(hourRequest({ pendingBefore: 9_500 }), ports);
 
-    expect(first).toMatchObject({
-      counts: { pendingUnread: 2, enqueued: 0 },
-      error: `${poison}: AccessDenied`,
+    // The pending item's failure is its own: the run is complete, with why it was not read.
+    expect(first).toEqual({
+      counts: expect.objectContaining({ pendingUnread: 2, enqueued: 0 }),
+      complete: true,
+      pendingError: `${poison}: AccessDenied`,
     });
     expect(ledger.items.get(contactId(0))?.pendingSince).toBe(9_000);
     expect(second.counts).toMatchObject({ enqueued: 1, pendingUnread: 1 });
