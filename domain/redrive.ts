@@ -135,19 +135,19 @@ export function buildUnsyncedVoiceCallQuery(window: SweepWindow): string {
 const HOUR_MS = 3_600_000;
 
 /**
- * Whether a contact record's JSON text may be of one of `wanted`, read
- * without parsing it: any `"ContactId":"<id>"` in it names a wanted id (an
- * attribute may carry that key too, so every one counts, and the parse after
- * it decides).
+ * The ContactIds a contact record's JSON text names, read without parsing it:
+ * every `"ContactId":"<id>"` in it (an attribute may carry that key too, so
+ * this is a superset; the parse decides), unescaped.
  */
-function mayBeWanted(json: string, wanted: ReadonlyMap<string, unknown>): boolean {
+function contactIdsIn(json: string): string[] {
+  const ids: string[] = [];
   for (const match of json.matchAll(/"ContactId"\s*:\s*"((?:[^"\\]|\\.)*)"/g)) {
     const literal = match[1] as string;
     // An id written with escapes (a quote or a backslash in it) is compared once unescaped.
     const id = literal.includes('\\') ? unescapeJsonString(literal) : literal;
-    if (id !== undefined && wanted.has(id)) return true;
+    if (id !== undefined) ids.push(id);
   }
-  return false;
+  return ids;
 }
 
 /** The value of a JSON string literal's contents, or `undefined` when they are not valid JSON. */
@@ -244,6 +244,26 @@ export interface ArchiveLookup {
   stoppedOn?: string;
 }
 
+/**
+ * What earlier lookups of one run read, so that a later one does not read an
+ * object again for nothing: per object, the ContactIds its records name (those
+ * of records sent by reference included, without reading them). Bounded: past
+ * {@link READ_STATE_MAX_IDS} ContactIds, objects are not recorded (and are read
+ * again when listed), so that the state stays small in a 256 MB function.
+ */
+export interface ArchiveReadState {
+  contactsOf: Map<string, Set<string>>;
+  ids: number;
+}
+
+/** ContactIds an {@link ArchiveReadState} keeps at most (about 20 MB). */
+export const READ_STATE_MAX_IDS = 250_000;
+
+/** A state for the lookups of one run. */
+export function newArchiveReadState(): ArchiveReadState {
+  return { contactsOf: new Map(), ids: 0 };
+}
+
 /** Whole hours (ms since the epoch) the archive lists for a window: from `from`'s hour up to `to`'s, exclusive. */
 function hourSpan(window: { from: number; to: number }): { from: number; to: number } {
   return {
@@ -300,6 +320,11 @@ export async function findInArchive(
     hasTimeLeft?: () => boolean;
     /** Read the first contact's window whole, past `maxObjects` (default true). */
     firstWhole?: boolean;
+    /**
+     * What earlier lookups of the run read: an object they read whose records
+     * name no wanted contact is not read again (nor counted). Updated.
+     */
+    state?: ArchiveReadState;
     sleep?: (ms: number) => Promise<void>;
   },
 ): Promise<ArchiveLookup> {
@@ -344,12 +369,20 @@ export async function findInArchive(
         }
         for (const key of page.keys) {
           if (read.has(key)) continue;
+          const earlier = ports.state?.contactsOf.get(key);
+          if (earlier && ![...earlier].some((id) => wanted.has(id))) continue;
           if (!first && read.size >= ports.maxObjects) return stop('max-objects');
           if (!hasTimeLeft()) return stop('time');
           let texts: string[];
+          // The ContactIds of the records sent by reference, which are read only when wanted.
+          const referenced = new Set<string>();
           try {
             texts = await withRetries(
-              () => ports.archive.readObject(key, (id) => wanted.has(id)),
+              () =>
+                ports.archive.readObject(key, (id) => {
+                  referenced.add(id);
+                  return wanted.has(id);
+                }),
               sleep,
               hasTimeLeft,
             );
@@ -358,7 +391,8 @@ export async function findInArchive(
             return stop('error', `${key}: ${(error as Error).message}`, contactId);
           }
           read.add(key);
-          readObjectRecords(texts, key, wanted, found, ports);
+          const named = readObjectRecords(texts, key, wanted, found, ports);
+          if (ports.state) remember(ports.state, key, [...named, ...referenced]);
         }
         cursor = page.next;
       } while (cursor !== undefined);
@@ -370,17 +404,23 @@ export async function findInArchive(
   return stop();
 }
 
-/** Keep, per wanted contact, the newest genuine version among the records of object `key`. */
+/**
+ * Keep, per wanted contact, the newest genuine version among the records of
+ * object `key`; returns the ContactIds the records name.
+ */
 function readObjectRecords(
   texts: string[],
   key: string,
   wanted: ReadonlyMap<string, unknown>,
   found: Map<string, FoundRecord>,
   ports: { latestTimestampMs?: number; toleranceMs?: number },
-): void {
+): Set<string> {
   const latest = latestForObject(key, ports.latestTimestampMs, ports.toleranceMs);
+  const named = new Set<string>();
   for (const text of texts) {
-    if (!mayBeWanted(text, wanted)) continue;
+    const ids = contactIdsIn(text);
+    for (const id of ids) named.add(id);
+    if (!ids.some((id) => wanted.has(id))) continue;
     let parsed: ReturnType<typeof parseContactRecordText>;
     try {
       parsed = parseContactRecordText(text);
@@ -391,6 +431,14 @@ function readObjectRecords(
     if (isFromTheFuture(parsed, latest)) continue;
     keepNewest(found, parsed);
   }
+  return named;
+}
+
+/** Record in `state` the ContactIds object `key` names, while it has room. */
+function remember(state: ArchiveReadState, key: string, ids: string[]): void {
+  if (state.ids + ids.length > READ_STATE_MAX_IDS) return;
+  state.contactsOf.set(key, new Set(ids));
+  state.ids += ids.length;
 }
 
 /**
@@ -680,6 +728,8 @@ export async function sweepUnsyncedVoiceCalls(
     latestTimestampMs: request.latestTimestampMs,
     toleranceMs: request.toleranceMs,
     hasTimeLeft: ports.hasTimeLeft,
+    // The lookup of the rest does not read again what the first VoiceCall's read for nothing.
+    state: newArchiveReadState(),
     sleep,
   };
   const pending: PendingPass =

@@ -521,6 +521,69 @@ describe('sweepUnsyncedVoiceCalls within one Lambda run', () => {
   });
 });
 
+describe('sweepUnsyncedVoiceCalls: the lookup of the rest after the first VoiceCall', () => {
+  const rows = [0, 1, 2].map((index) => ({
+    Id: `0LQ${index}`,
+    VendorCallKey: contactId(index),
+    CreatedDate: CREATED,
+  }));
+
+  it("does not read again, nor count, the first VoiceCall's objects that hold none of the others", async () => {
+    const archive = new FakeArchive();
+    for (let index = 0; index < 6; index++) {
+      const records = index === 5 ? rows.map((row) => recordJson(row.VendorCallKey)) : [];
+      archive.add('2024-05-01T10:30:00Z', records, `o${index}`);
+    }
+    const syncQueue = new FakeSyncQueue();
+
+    const result = await sweepUnsyncedVoiceCalls(
+      sweepRequest({ archiveLookupHours: 1, maxArchiveObjects: 10 }),
+      { restApi: new FakeSalesforceRestApi(rows), ledger: new FakeLedger(), archive, syncQueue },
+    );
+
+    expect(result.counts).toMatchObject({ queried: 3, enqueued: 3, deferred: 0 });
+    // o5 holds the others' records: read again once; o0 to o4 hold none: not read again.
+    expect(archive.reads.filter((key) => key.endsWith('/o5'))).toHaveLength(2);
+    expect(archive.reads).toHaveLength(7);
+  });
+
+  it('reads again an object whose record of another VoiceCall was sent by reference', async () => {
+    const objects = new Map<string, { plain: string[]; referenced: Map<string, string> }>();
+    const key = 'archive/2024/05/01/10/o0';
+    // The first VoiceCall's record inline; the second's by reference (read only when wanted).
+    objects.set(key, {
+      plain: [recordJson(contactId(0))],
+      referenced: new Map([[contactId(1), recordJson(contactId(1))]]),
+    });
+    const reads: string[] = [];
+    const archive = {
+      listObjects: async () => ({ keys: [...objects.keys()] }),
+      readObject: async (objectKey: string, wanted?: (id: string) => boolean) => {
+        reads.push(objectKey);
+        const object = objects.get(objectKey);
+        const referenced = [...(object?.referenced ?? [])]
+          .filter(([id]) => wanted === undefined || wanted(id))
+          .map(([, text]) => text);
+        return [...(object?.plain ?? []), ...referenced];
+      },
+    };
+    const syncQueue = new FakeSyncQueue();
+
+    const result = await sweepUnsyncedVoiceCalls(
+      sweepRequest({ archiveLookupHours: 1, maxArchiveObjects: 10 }),
+      {
+        restApi: new FakeSalesforceRestApi(rows.slice(0, 2)),
+        ledger: new FakeLedger(),
+        archive,
+        syncQueue,
+      },
+    );
+
+    expect(reads).toEqual([key, key]);
+    expect(result.counts).toMatchObject({ queried: 2, enqueued: 2, noRecord: 0 });
+  });
+});
+
 describe('findInArchive', () => {
   it('reads overlapping windows once and passes over records that do not parse', async () => {
     const archive = new FakeArchive();
