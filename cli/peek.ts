@@ -144,9 +144,11 @@ export async function peekQueue(
   const retentionSeconds = Number(Attributes.MessageRetentionPeriod);
   // As many as the queue holds (reading stops once they are all seen), at most --max. In flight
   // too: an emulator may count a message just received with visibility 0 as in flight.
+  // The counts lag a send by up to a minute: with none reported, read up to --max all the same.
+  const held = visible + inFlight;
   const messages = await receiveWithoutTaking(
     queueUrl as string,
-    Math.min(options.max, visible + inFlight),
+    held > 0 ? Math.min(options.max, held) : options.max,
     clients,
   );
   for (const message of messages) {

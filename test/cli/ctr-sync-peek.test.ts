@@ -154,6 +154,17 @@ describe('ctr-sync peek', () => {
     expect(out).toContain('read 2 message(s)');
   });
 
+  it('reads the messages a queue returns while its counts still say 0 (they lag a send)', async () => {
+    const detail = ctrReceivedDetail();
+    queue([message('m-1', JSON.stringify(detail))], 0);
+
+    const { code, out } = await run(['peek', '--stage', 'prod', '--queue', 'sync-dlq']);
+
+    expect(code).toBe(0);
+    expect(out.split('\n').filter((line) => line.startsWith('messageId='))).toHaveLength(1);
+    expect(receives()).toHaveLength(1 + IDLE_RECEIVES);
+  });
+
   it('prints each message once when visibility 0 brings the same ones back, then stops', async () => {
     const detail = ctrReceivedDetail();
     // The queue reports 3; SQS keeps answering with the same 2.
