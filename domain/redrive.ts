@@ -894,7 +894,10 @@ export interface BandSweep {
  * ({@link sweepBandWindow}), the pending pass with the first band only; a band
  * swept to its end moves its cursor to its window's end. A band left
  * incomplete keeps its cursor: the caller continues it (`nextStartAfter`)
- * and calls {@link completeBand} when the continuation completes.
+ * and calls {@link completeBand} when the continuation completes. The bands
+ * take turns at going first, by the hour (`nowMs`): when a run has time for
+ * one band only (a band that takes the whole run, or is stuck), the other
+ * still runs every other hour.
  *
  * @throws whatever {@link sweepUnsyncedVoiceCalls} and the ledger throw.
  */
@@ -913,7 +916,9 @@ export async function scheduledSweep(
     'second-look': bandAgeMs('second-look', { firstLookMinutes, lookbackHours }),
   };
   const done: BandSweep[] = [];
-  for (const band of SWEEP_BANDS) {
+  const order =
+    Math.floor(nowMs / HOUR_MS) % 2 === 0 ? [...SWEEP_BANDS] : [...SWEEP_BANDS].reverse();
+  for (const band of order) {
     if (done.length > 0 && !((ports.hasTimeToQuery ?? ports.hasTimeLeft)?.() ?? true)) break;
     const cursor = await ports.ledger.getSweepCursor(band);
     const window = sweepBandWindow({

@@ -5,7 +5,8 @@
  * simulation is bench/sweep.ts's (figure 7), on a smaller input.
  */
 import { describe, expect, it } from 'vitest';
-import { sweepBandWindow } from '../../domain/redrive';
+import { scheduledSweep, sweepBandWindow } from '../../domain/redrive';
+import { FakeArchive, FakeLedger, FakeSyncQueue } from '../fixtures/fakes';
 import { simulateSweeps } from '../../bench/sweep';
 
 const HOUR = 3_600_000;
@@ -56,5 +57,42 @@ describe('the scheduled sweep over 30 hours', () => {
     const lookback = await simulateSweeps({ ...shape, design: 'lookback' });
 
     expect(lookback.maxPerVoiceCall).toBeGreaterThanOrEqual(23);
+  });
+});
+
+describe('the scheduled sweep when a run has time for one band only', () => {
+  it('lets the bands take turns at going first, hour by hour, so that neither waits for ever', async () => {
+    const ran: string[][] = [];
+    for (const hour of [6, 7, 8, 9]) {
+      const nowMs = Date.parse('2024-05-02T00:00:00Z') + hour * HOUR;
+      // One band's queries use the run's query time.
+      let queried = false;
+      const bands = await scheduledSweep(
+        {
+          nowMs,
+          firstLookMinutes: 60,
+          lookbackHours: 24,
+          maxWindowDays: 7,
+          maxRecords: 10,
+          archiveLookupHours: 6,
+          maxArchiveObjects: 10,
+        },
+        {
+          restApi: {
+            queryRecord: async () => {
+              queried = true;
+              return undefined;
+            },
+          },
+          ledger: new FakeLedger(),
+          archive: new FakeArchive(),
+          syncQueue: new FakeSyncQueue(),
+          hasTimeToQuery: () => !queried,
+        },
+      );
+      ran.push(bands.map(({ band }) => band));
+    }
+
+    expect(ran).toEqual([['first-look'], ['second-look'], ['first-look'], ['second-look']]);
   });
 });
