@@ -580,20 +580,9 @@ describe('redrive handler, SweepRequested', () => {
     });
     s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: ARCHIVE_KEY }], IsTruncated: false });
     s3.on(GetObjectCommand).rejects(new Error('incorrect header check'));
-    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-
-    let report: Awaited<ReturnType<typeof handler>>;
-    let written: string;
-    try {
-      report = await handler(sweepRequested({}), lambdaContext());
-      written = [...stdout.mock.calls, ...stderr.mock.calls]
-        .map((call) => String(call[0]))
-        .join('');
-    } finally {
-      stdout.mockRestore();
-      stderr.mockRestore();
-    }
+    const { outcome: report, written } = (await capturing(() =>
+      handler(sweepRequested({}), lambdaContext()),
+    )) as { outcome: Awaited<ReturnType<typeof handler>>; written: string };
 
     // The second-look band took its row: the run did not fail, and the first-look band did not move.
     expect(report.counts).toMatchObject({ queried: 1, skipped: 1, deferred: 1 });

@@ -870,6 +870,27 @@ describe('sweepUnsyncedVoiceCalls when the archive cannot be read to the end of 
   });
 });
 
+/**
+ * Two pending items: P0 (the oldest), received at 15:30, and P1, received at
+ * 08:30 with the version of `p1Json`.
+ */
+function twoPendingItems(p1Json: string): FakeLedger {
+  return new FakeLedger([
+    {
+      contactId: contactId(0),
+      claimed: keyOf(recordJson(contactId(0), '2024-05-01T15:20:00Z')),
+      receivedAt: Date.parse('2024-05-01T15:30:00Z'),
+      pendingSince: 100,
+    },
+    {
+      contactId: contactId(1),
+      claimed: keyOf(p1Json),
+      receivedAt: Date.parse('2024-05-01T08:30:00Z'),
+      pendingSince: 200,
+    },
+  ]);
+}
+
 describe('sweepUnsyncedVoiceCalls: what the reviewer found', () => {
   const hourRequest = (extra: Partial<SweepRequest> = {}) =>
     sweepRequest({ archiveLookupHours: 1, maxArchiveObjects: 2, ...extra });
@@ -881,20 +902,7 @@ describe('sweepUnsyncedVoiceCalls: what the reviewer found', () => {
       archive.add('2024-05-01T15:10:00Z', [recordJson(contactId(99))], name);
     const p1Json = recordJson(contactId(1), '2024-05-01T08:20:00Z');
     archive.add('2024-05-01T08:25:00Z', [p1Json], 'p1');
-    const ledger = new FakeLedger([
-      {
-        contactId: contactId(0),
-        claimed: keyOf(recordJson(contactId(0), '2024-05-01T15:20:00Z')),
-        receivedAt: Date.parse('2024-05-01T15:30:00Z'),
-        pendingSince: 100,
-      },
-      {
-        contactId: contactId(1),
-        claimed: keyOf(p1Json),
-        receivedAt: Date.parse('2024-05-01T08:30:00Z'),
-        pendingSince: 200,
-      },
-    ]);
+    const ledger = twoPendingItems(p1Json);
     const syncQueue = new FakeSyncQueue();
     let clock = 9_000;
     const ports = {
@@ -924,20 +932,7 @@ describe('sweepUnsyncedVoiceCalls: what the reviewer found', () => {
       if (key === poison) throw new Error('AccessDenied');
       return read(key);
     };
-    const ledger = new FakeLedger([
-      {
-        contactId: contactId(0),
-        claimed: keyOf(recordJson(contactId(0), '2024-05-01T15:20:00Z')),
-        receivedAt: Date.parse('2024-05-01T15:30:00Z'),
-        pendingSince: 100,
-      },
-      {
-        contactId: contactId(1),
-        claimed: keyOf(p1Json),
-        receivedAt: Date.parse('2024-05-01T08:30:00Z'),
-        pendingSince: 200,
-      },
-    ]);
+    const ledger = twoPendingItems(p1Json);
     const syncQueue = new FakeSyncQueue();
     const ports = {
       restApi: new FakeSalesforceRestApi([]),
