@@ -897,7 +897,8 @@ export interface BandSweep {
  * and calls {@link completeBand} when the continuation completes. The bands
  * take turns at going first, by the hour (`nowMs`): when a run has time for
  * one band only (a band that takes the whole run, or is stuck), the other
- * still runs every other hour.
+ * still runs every other hour; the bands not run for want of time are
+ * returned as `notRun`.
  *
  * @throws whatever {@link sweepUnsyncedVoiceCalls} and the ledger throw.
  */
@@ -909,7 +910,7 @@ export async function scheduledSweep(
     maxWindowDays: number;
   },
   ports: Parameters<typeof sweepUnsyncedVoiceCalls>[1],
-): Promise<BandSweep[]> {
+): Promise<BandSweep[] & { notRun?: SweepBand[] }> {
   const { nowMs, firstLookMinutes, lookbackHours, maxWindowDays, ...sweep } = request;
   const ages: Record<SweepBand, number> = {
     'first-look': bandAgeMs('first-look', { firstLookMinutes, lookbackHours }),
@@ -918,8 +919,12 @@ export async function scheduledSweep(
   const done: BandSweep[] = [];
   const order =
     Math.floor(nowMs / HOUR_MS) % 2 === 0 ? [...SWEEP_BANDS] : [...SWEEP_BANDS].reverse();
+  const notRun: SweepBand[] = [];
   for (const band of order) {
-    if (done.length > 0 && !((ports.hasTimeToQuery ?? ports.hasTimeLeft)?.() ?? true)) break;
+    if (done.length > 0 && !((ports.hasTimeToQuery ?? ports.hasTimeLeft)?.() ?? true)) {
+      notRun.push(band);
+      continue;
+    }
     const cursor = await ports.ledger.getSweepCursor(band);
     const window = sweepBandWindow({
       nowMs,
@@ -949,7 +954,7 @@ export async function scheduledSweep(
     if (result.complete) await completeBand(band, iso, ports.ledger);
     done.push({ band, window: iso, result });
   }
-  return done;
+  return notRun.length > 0 ? Object.assign(done, { notRun }) : done;
 }
 
 /** The age (ms) at which `band` looks at a VoiceCall. */

@@ -198,6 +198,8 @@ export const RedriveCompletedDetailSchema = z.object({
   bands: z
     .array(z.object({ band: z.enum(SWEEP_BANDS).optional(), from: z.string(), to: z.string() }))
     .optional(),
+  /** Scheduled sweep only: the bands this run had no time left for (they go first next hour). */
+  bandsNotRun: z.array(z.enum(SWEEP_BANDS)).optional(),
 });
 
 /** Parsed `RedriveCompleted` detail. */

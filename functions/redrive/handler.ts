@@ -305,8 +305,9 @@ async function runSweep(
     detail.lookbackHours === undefined &&
     detail.startAfter === undefined;
   let runs: { band?: SweepBand; window: { from: string; to: string }; result: SweepResult }[];
+  let notRun: SweepBand[] = [];
   if (scheduled) {
-    runs = await scheduledSweep(
+    const swept = await scheduledSweep(
       {
         ...common,
         nowMs: Date.now(),
@@ -316,6 +317,9 @@ async function runSweep(
       },
       ports,
     );
+    runs = swept;
+    notRun = swept.notRun ?? [];
+    for (const band of notRun) logger.warn('Sweep band not run: no time left', { band });
   } else {
     const to = detail.to ?? new Date().toISOString();
     const from =
@@ -391,6 +395,7 @@ async function runSweep(
       : {}),
     ...(failed ? { error: failed.result.error } : {}),
     ...(scheduled ? { bands: runs.map(({ band, window }) => ({ band, ...window })) } : {}),
+    ...(notRun.length > 0 ? { bandsNotRun: notRun } : {}),
   };
   return { report, continuations };
 }

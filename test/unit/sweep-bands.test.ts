@@ -90,9 +90,17 @@ describe('the scheduled sweep when a run has time for one band only', () => {
           hasTimeToQuery: () => !queried,
         },
       );
-      ran.push(bands.map(({ band }) => band));
+      ran.push([
+        ...bands.map(({ band }) => band),
+        ...(bands.notRun ?? []).map((band) => `${band}: not run`),
+      ]);
     }
 
-    expect(ran).toEqual([['first-look'], ['second-look'], ['first-look'], ['second-look']]);
+    expect(ran).toEqual([
+      ['first-look', 'second-look: not run'],
+      ['second-look', 'first-look: not run'],
+      ['first-look', 'second-look: not run'],
+      ['second-look', 'first-look: not run'],
+    ]);
   });
 });
