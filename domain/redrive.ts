@@ -430,12 +430,9 @@ export async function sweepUnsyncedVoiceCalls(
       ? await queryUnsyncedVoiceCalls(request, ports, { sleep, hasTimeToQuery, lookupPorts })
       : { rows: [], wanted: new Map(), claims: new Map(), exhausted: false };
   let error = pending.error ?? queried.error;
-  const { rows, early, exhausted } = queried;
-  const pendingHeld = pending.held;
-  const pendingWanted = pending.wanted;
-  const rowsWanted = queried.wanted;
-  /** The version the ledger claims, per wanted contact: an older one found is no answer. */
-  const claimed = pending.claimed;
+  const { rows, early, exhausted, wanted: rowsWanted } = queried;
+  // `claimed`: the version the ledger claims, per wanted contact: an older one found is no answer.
+  const { held: pendingHeld, wanted: pendingWanted, claimed } = pending;
   // A pending item whose VoiceCall was queried is the VoiceCall's, with the claim read then.
   for (const [contactId, claim] of queried.claims) {
     pendingWanted.delete(contactId);
@@ -462,21 +459,20 @@ export async function sweepUnsyncedVoiceCalls(
   counts.deferred = rows.length - taken.length;
   // The early lookup had the run's whole time: a VoiceCall it could not resolve is stuck. Say which,
   // and why (a read that keeps failing, or no time left).
-  const stuck =
-    early !== undefined && early.unresolved.size > 0 ? [...early.unresolved][0] : undefined;
-  if (stuck !== undefined) {
+  const stuck = early === undefined ? undefined : [...early.unresolved][0];
+  if (early !== undefined && stuck !== undefined) {
     const why =
-      early?.error ??
-      `no time left to read its archive window (${early?.objectsRead ?? 0} objects read)`;
+      early.error ?? `no time left to read its archive window (${early.objectsRead} objects read)`;
     error = `VoiceCall ${stuck}: ${why}${error === undefined ? '' : `; ${error}`}`;
   }
-  // A pending item's window failing is the pending item's: it stays pending, the band goes on.
-  const laterOnPending =
-    later.stoppedOn !== undefined &&
-    pendingWanted.has(later.stoppedOn) &&
-    !rowsWanted.has(later.stoppedOn);
-  const pendingError = laterOnPending ? later.error : undefined;
-  if (later.error !== undefined && !laterOnPending) error ??= later.error;
+  // A pending item's object failing is the pending item's (`stoppedOn` is set on a read error
+  // only): it stays pending, the band goes on. Pending items and queried VoiceCalls are disjoint.
+  const failedPending =
+    later.stoppedOn !== undefined && pendingWanted.has(later.stoppedOn)
+      ? later.stoppedOn
+      : undefined;
+  const pendingError = failedPending === undefined ? undefined : later.error;
+  if (later.error !== undefined && failedPending === undefined) error ??= later.error;
   if (rows.length === 0 && !exhausted && error === undefined) {
     // Not one query: a continuation would start again from the same place.
     error = 'no time left to query a VoiceCall';
@@ -498,7 +494,7 @@ export async function sweepUnsyncedVoiceCalls(
       counts.pendingUnread++;
       // The one whose object kept failing goes to the back of the pending index, so that it does
       // not hold the others behind it for ever; the others keep their place.
-      if (later.stoppedBy === 'error' && later.stoppedOn === contactId) {
+      if (contactId === failedPending) {
         await ports.ledger.deferPending(contactId, ports.now?.() ?? Date.now());
       }
       continue;

@@ -110,7 +110,7 @@ function recordTextReader(client: S3Client, bucket: string) {
       const key = ref.key;
       // Named, so that an operator can tell the archive object from the record it refers to.
       return references.get({ bucket, key }).catch((error: unknown) => {
-        throw Object.assign(new Error(`${key}: ${(error as Error).message}`), {
+        throw Object.assign(new Error(`${key}: ${(error as Error).message}`, { cause: error }), {
           name: (error as Error).name,
         });
       });

@@ -24,7 +24,7 @@
  * (request and response shapes).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnFreePort } from '../emulators/start-emulators';
 
 /** An alarm on one queue's metric, as resources/monitoring.yml defines it. */
 export interface QueueAlarm {
@@ -162,14 +162,7 @@ export async function startLocalCloudWatch(
       sendJson(res, 500, { __type: 'InternalServiceError', message: String(error) }),
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnFreePort(server);
   return {
     endpoint: `http://127.0.0.1:${port}`,
     stop: () =>

@@ -370,10 +370,15 @@ async function findFreePorts(count: number): Promise<number[]> {
   }
 }
 
-function listenOnFreePort(server: Server): Promise<number> {
+/**
+ * Start `server` listening on a free port of 127.0.0.1; resolves with the port.
+ * Rejects when it cannot listen, or has no TCP address.
+ */
+export function listenOnFreePort(server: Server): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, LOOPBACK, () => {
+      server.off('error', reject);
       const address = server.address();
       if (address === null || typeof address === 'string') {
         reject(new Error('listening socket has no TCP address'));

@@ -12,7 +12,7 @@
  * - `sqs.ts`: SendMessage failing whole and SendMessageBatch failing per entry.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnFreePort } from '../emulators/start-emulators';
 import type { FaultPlan } from './plan';
 import { createS3ObjectHandler, isS3ObjectPath } from './s3';
 import { createSqsSendHandlers } from './sqs';
@@ -92,14 +92,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   // No timeout of this server's own may cut a slow upstream answer short.
   server.requestTimeout = 0;
   server.headersTimeout = 0;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnFreePort(server);
 
   let stopped: Promise<void> | undefined;
   return {
