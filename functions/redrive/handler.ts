@@ -142,13 +142,14 @@ const sqs = requests.instrument(new SQSClient({}));
  * An S3 request whose socket stays idle 5 s is cut (the SDK sets no timeout of its own), and the
  * SDK tries each request twice: one archive read attempt takes at most about 10 s of idleness,
  * less than the run's 15 s reserve, and the sweep retries it only while there is time
- * (domain/redrive.ts, withRetries).
+ * (domain/archive-lookup.ts, withRetries of domain/retries.ts).
  */
 const s3 = requests.instrument(
   new S3Client({
     forcePathStyle: config.S3_FORCE_PATH_STYLE,
     maxAttempts: 2,
-    requestHandler: { requestTimeout: 5_000, connectionTimeout: 3_000 },
+    // socketTimeout is the idle-socket timeout (@smithy/node-http-handler); requestTimeout is not.
+    requestHandler: { socketTimeout: 5_000, connectionTimeout: 3_000 },
   }),
 );
 const archive = createS3ArchiveReader({ client: s3, bucket: config.ARCHIVE_BUCKET_NAME });
